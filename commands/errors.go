@@ -1,0 +1,84 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Error codes. They are the stable contract of DOMAIN.md and API.md: clients
+// branch on them, so a code is never renamed or reused for another meaning.
+const (
+	// Input that is malformed or fails validation (HTTP 400).
+	CodeInvalidArgument = "invalid_argument"
+	CodeMalformedJSON   = "malformed_json"
+	CodeBodyTooLarge    = "body_too_large"
+	CodeAtInFuture      = "at_in_future"
+
+	// Unknown things (HTTP 404).
+	CodeAccountNotFound = "account_not_found"
+	CodeUserNotFound    = "user_not_found"
+	CodeLicenseNotFound = "license_not_found"
+	CodeNotFound        = "not_found"
+
+	// Rules that reject a command (HTTP 409).
+	CodeAccountExists             = "account_exists"
+	CodeUserExists                = "user_exists"
+	CodeUserInOtherAccount        = "user_in_other_account"
+	CodeEntitlementCountryMissing = "entitlement_country_missing"
+	CodeLicenseExists             = "license_exists"
+	CodeNotPractitioner           = "not_practitioner_license"
+	CodeLicenseInactive           = "license_inactive"
+	CodeLicenseAssigned           = "license_assigned"
+	CodeUserAlreadyLicensed       = "user_already_licensed"
+	CodeLicenseLocked             = "license_locked"
+	CodeAlreadyAssigned           = "already_assigned"
+	CodeNotAssigned               = "not_assigned"
+	CodeLicenseCheckedOut         = "license_checked_out"
+	CodeRenewalNotLater           = "renewal_not_later"
+	CodeAtBeforeLastEvent         = "at_before_last_event"
+	CodeIdempotencyKeyReused      = "idempotency_key_reused"
+	CodeConflict                  = "conflict"
+)
+
+// Error is a rejection: the command appends nothing, and the caller gets Code,
+// a Message a person can act on, and Details for programs (e.g. locked_until).
+type Error struct {
+	Code    string
+	Message string
+	Details map[string]any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Reject builds an *Error. Details are given as key, value pairs.
+func Reject(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// With returns e with one more detail. time.Time values are rendered as
+// RFC 3339 UTC.
+func (e *Error) With(key string, value any) *Error {
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	if t, ok := value.(time.Time); ok {
+		value = t.UTC().Format(time.RFC3339)
+	}
+	e.Details[key] = value
+	return e
+}
+
+// Invalid is a validation error naming the offending field.
+func Invalid(field, format string, args ...any) *Error {
+	return Reject(CodeInvalidArgument, "%s: %s", field, fmt.Sprintf(format, args...)).With("field", field)
+}
+
+// CodeOf returns the code of a rejection, or "" for any other error.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}

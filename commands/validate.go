@@ -1,0 +1,139 @@
+package commands
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+var (
+	accountIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	licenseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	productIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	domainRe    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// MaxNameLength is the longest account name accepted, in characters.
+const MaxNameLength = 200
+
+// AccountID validates an account id (A1).
+func AccountID(field, id string) error {
+	if !accountIDRe.MatchString(id) {
+		return Invalid(field, "%q is not an account id: 1 to 63 of a-z, 0-9 and '-', not starting with '-'", id)
+	}
+	return nil
+}
+
+// LicenseID validates a licence id.
+func LicenseID(field, id string) error {
+	if !licenseIDRe.MatchString(id) {
+		return Invalid(field, "%q is not a licence id: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// ProductID validates a product id.
+func ProductID(field, id string) error {
+	if !productIDRe.MatchString(id) {
+		return Invalid(field, "%q is not a product id: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// NormalizeEmail lower-cases an email and validates it. Emails are compared
+// case-insensitively and stored lower-cased (DOMAIN.md).
+func NormalizeEmail(field, email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" {
+		return "", Invalid(field, "an email is required")
+	}
+	if len(e) > 254 || !utf8.ValidString(e) {
+		return "", Invalid(field, "%q is not a valid email", email)
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || len(local) > 64 || strings.Contains(domain, "@") || !domainRe.MatchString(domain) {
+		return "", Invalid(field, "%q is not a valid email: want local-part@domain.tld", email)
+	}
+	for _, r := range local {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>[\]`, r) {
+			return "", Invalid(field, "%q is not a valid email: %q is not allowed before the @", email, r)
+		}
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return "", Invalid(field, "%q is not a valid email: misplaced '.'", email)
+	}
+	return e, nil
+}
+
+// Country validates an ISO 3166-1 alpha-2 entitlement country (A3). The empty
+// string is allowed when allowEmpty is set (registration without a country).
+func Country(field, c string, allowEmpty bool) (string, error) {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	if c == "" && allowEmpty {
+		return "", nil
+	}
+	if !countries[c] {
+		return "", Invalid(field, "%q is not an ISO 3166-1 alpha-2 country code (e.g. DE, US)", c)
+	}
+	return c, nil
+}
+
+// Products validates and normalises a licence's product list: non-empty, valid
+// ids, sorted, without duplicates.
+func Products(field string, products []string) ([]string, error) {
+	if len(products) == 0 {
+		return nil, Invalid(field, "at least one product is required")
+	}
+	if len(products) > 100 {
+		return nil, Invalid(field, "at most 100 products")
+	}
+	out := slices.Clone(products)
+	for i, p := range out {
+		if err := ProductID(field, p); err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Name validates a display name.
+func Name(field, name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", Invalid(field, "a name is required")
+	}
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLength {
+		return "", Invalid(field, "at most %d characters of valid UTF-8", MaxNameLength)
+	}
+	for _, r := range n {
+		if r < ' ' || r == 0x7f {
+			return "", Invalid(field, "control characters are not allowed")
+		}
+	}
+	return n, nil
+}
+
+// FutureSkew is how far in the future a business time `at` may be (API.md).
+const FutureSkew = 5 * time.Minute
+
+// Time ranges the ledger accepts for any instant: years 2000 through 9999
+// keep every timer (at + 24h + 30d) representable in RFC 3339.
+var (
+	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Instant validates a time given by a client.
+func Instant(field string, t time.Time) (time.Time, error) {
+	if t.IsZero() {
+		return time.Time{}, Invalid(field, "a time is required (RFC 3339, e.g. 2026-01-05T00:00:00Z)")
+	}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return time.Time{}, Invalid(field, "%s is outside the years 2000 to 8999", t.UTC().Format(time.RFC3339))
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,231 @@
+package events
+
+import (
+	"time"
+)
+
+// Stable event type names. They are part of the public contract (subscribers
+// filter on them) and never change; a changed payload gets a new schema
+// version instead.
+const (
+	TypeAccountCreated      = "account.created"
+	TypeUserRegistered      = "user.registered"
+	TypeUserCountryChanged  = "user.country_changed"
+	TypeUserRemoved         = "user.removed"
+	TypeUserLicenseAttached = "user.license_attached"
+	TypeUserLicenseDetached = "user.license_detached"
+	TypeEmailClaimed        = "email.claimed"
+	TypeEmailReleased       = "email.released"
+	TypeLicenseCreated      = "license.created"
+	TypeLicenseRenewed      = "license.renewed"
+	TypeLicenseAssigned     = "license.assigned"
+	TypeLicenseReassigned   = "license.reassigned"
+	TypeLicenseUnassigned   = "license.unassigned"
+)
+
+// Data is the typed payload of an event. Each implementation is one event type
+// at its current schema version.
+type Data interface {
+	// EventType is the stable type name, e.g. "license.assigned".
+	EventType() string
+	// Aggregate is the aggregate kind whose subject the event is stored on.
+	Aggregate() string
+	// validate reports a payload that no correct ledger would write.
+	validate() error
+}
+
+// AccountCreated: an organisation starts using the ledger (A1).
+type AccountCreated struct {
+	ID                  string   `json:"id"`
+	Name                string   `json:"name"`
+	FulfillmentContacts []string `json:"fulfillment_contacts"`
+	Admins              []string `json:"admins"`
+}
+
+// UserRegistered: an email becomes a user of the account (A2, A3).
+type UserRegistered struct {
+	Email              string `json:"email"`
+	EntitlementCountry string `json:"entitlement_country"`
+}
+
+// UserCountryChanged: the user's entitlement country changed (A3).
+type UserCountryChanged struct {
+	Email              string `json:"email"`
+	EntitlementCountry string `json:"entitlement_country"`
+	Previous           string `json:"previous"`
+}
+
+// UserRemoved: the user left the account (A4).
+type UserRemoved struct {
+	Email string `json:"email"`
+}
+
+// UserLicenseAttached: the user now holds the practitioner licence. It is
+// written on the user's subject in the same atomic batch as the licence's
+// assignment, so that two licences can never be assigned to one user (C1).
+type UserLicenseAttached struct {
+	Email     string `json:"email"`
+	LicenseID string `json:"license_id"`
+}
+
+// UserLicenseDetached: the user no longer holds the practitioner licence.
+type UserLicenseDetached struct {
+	Email     string `json:"email"`
+	LicenseID string `json:"license_id"`
+	Reason    string `json:"reason"`
+}
+
+// EmailClaimed: on the _global account, the email is now registered in
+// Account (A2).
+type EmailClaimed struct {
+	Email   string `json:"email"`
+	Account string `json:"account"`
+}
+
+// EmailReleased: on the _global account, the email is free again (A4).
+type EmailReleased struct {
+	Email   string `json:"email"`
+	Account string `json:"account"`
+}
+
+// LicenseCreated: a licence was sold to the account (B1).
+type LicenseCreated struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Products   []string  `json:"products"`
+	Seats      int       `json:"seats"`
+	ValidFrom  time.Time `json:"valid_from"`
+	ValidUntil time.Time `json:"valid_until"`
+}
+
+// LicenseRenewed: the licence's term was extended (B2).
+type LicenseRenewed struct {
+	ID                 string    `json:"id"`
+	ValidUntil         time.Time `json:"valid_until"`
+	PreviousValidUntil time.Time `json:"previous_valid_until"`
+}
+
+// LicenseAssigned: a practitioner licence was assigned to Email (C1, C2, C8).
+// The timers are the ones in force after the assignment; NewWindow says
+// whether this assignment opened them.
+type LicenseAssigned struct {
+	ID             string    `json:"id"`
+	Email          string    `json:"email"`
+	NewWindow      bool      `json:"new_window"`
+	WindowOpenedAt time.Time `json:"window_opened_at"`
+	WindowClosesAt time.Time `json:"window_closes_at"`
+	LockedUntil    time.Time `json:"locked_until"`
+}
+
+// LicenseReassigned: the licence moved from PreviousEmail to Email (C3, C4).
+type LicenseReassigned struct {
+	ID             string    `json:"id"`
+	Email          string    `json:"email"`
+	PreviousEmail  string    `json:"previous_email"`
+	NewWindow      bool      `json:"new_window"`
+	WindowOpenedAt time.Time `json:"window_opened_at"`
+	WindowClosesAt time.Time `json:"window_closes_at"`
+	LockedUntil    time.Time `json:"locked_until"`
+}
+
+// Reasons a licence is unassigned or detached from a user.
+const (
+	ReasonAdmin       = "admin"
+	ReasonReassigned  = "reassigned"
+	ReasonUserRemoved = "user_removed"
+)
+
+// LicenseUnassigned: the licence has no assignee any more (C3, C4, A4). The
+// timers keep running; they are repeated here for subscribers.
+type LicenseUnassigned struct {
+	ID             string    `json:"id"`
+	PreviousEmail  string    `json:"previous_email"`
+	Reason         string    `json:"reason"`
+	WindowClosesAt time.Time `json:"window_closes_at"`
+	LockedUntil    time.Time `json:"locked_until"`
+}
+
+func (AccountCreated) EventType() string      { return TypeAccountCreated }
+func (UserRegistered) EventType() string      { return TypeUserRegistered }
+func (UserCountryChanged) EventType() string  { return TypeUserCountryChanged }
+func (UserRemoved) EventType() string         { return TypeUserRemoved }
+func (UserLicenseAttached) EventType() string { return TypeUserLicenseAttached }
+func (UserLicenseDetached) EventType() string { return TypeUserLicenseDetached }
+func (EmailClaimed) EventType() string        { return TypeEmailClaimed }
+func (EmailReleased) EventType() string       { return TypeEmailReleased }
+func (LicenseCreated) EventType() string      { return TypeLicenseCreated }
+func (LicenseRenewed) EventType() string      { return TypeLicenseRenewed }
+func (LicenseAssigned) EventType() string     { return TypeLicenseAssigned }
+func (LicenseReassigned) EventType() string   { return TypeLicenseReassigned }
+func (LicenseUnassigned) EventType() string   { return TypeLicenseUnassigned }
+
+func (AccountCreated) Aggregate() string      { return AggregateAccount }
+func (UserRegistered) Aggregate() string      { return AggregateUser }
+func (UserCountryChanged) Aggregate() string  { return AggregateUser }
+func (UserRemoved) Aggregate() string         { return AggregateUser }
+func (UserLicenseAttached) Aggregate() string { return AggregateUser }
+func (UserLicenseDetached) Aggregate() string { return AggregateUser }
+func (EmailClaimed) Aggregate() string        { return AggregateEmail }
+func (EmailReleased) Aggregate() string       { return AggregateEmail }
+func (LicenseCreated) Aggregate() string      { return AggregateLicense }
+func (LicenseRenewed) Aggregate() string      { return AggregateLicense }
+func (LicenseAssigned) Aggregate() string     { return AggregateLicense }
+func (LicenseReassigned) Aggregate() string   { return AggregateLicense }
+func (LicenseUnassigned) Aggregate() string   { return AggregateLicense }
+
+// entry describes one event type in the catalogue.
+type entry struct {
+	version int              // current schema version
+	aggr    string           // aggregate kind it is stored under
+	newData func() Data      // a pointer to a zero payload of the current version
+	unptr   func(Data) Data  // dereferences the pointer newData made
+	upcast  map[int]upcaster // older version → function lifting it one version up
+}
+
+// upcaster lifts a payload of version v to version v+1.
+type upcaster func(data []byte) ([]byte, error)
+
+func register[T Data](version int, up map[int]upcaster) entry {
+	var zero T
+	return entry{
+		version: version,
+		aggr:    zero.Aggregate(),
+		newData: func() Data { return any(new(T)).(Data) },
+		unptr:   func(d Data) Data { return *any(d).(*T) },
+		upcast:  up,
+	}
+}
+
+// catalogue maps every type name to its entry. It is the single list of event
+// types the ledger knows; Unmarshal rejects every other type.
+var catalogue = map[string]entry{
+	TypeAccountCreated:      register[AccountCreated](1, nil),
+	TypeUserRegistered:      register[UserRegistered](1, nil),
+	TypeUserCountryChanged:  register[UserCountryChanged](1, nil),
+	TypeUserRemoved:         register[UserRemoved](1, nil),
+	TypeUserLicenseAttached: register[UserLicenseAttached](1, nil),
+	TypeUserLicenseDetached: register[UserLicenseDetached](1, nil),
+	TypeEmailClaimed:        register[EmailClaimed](1, nil),
+	TypeEmailReleased:       register[EmailReleased](1, nil),
+	TypeLicenseCreated:      register[LicenseCreated](1, nil),
+	TypeLicenseRenewed:      register[LicenseRenewed](1, nil),
+	TypeLicenseAssigned:     register[LicenseAssigned](1, nil),
+	TypeLicenseReassigned:   register[LicenseReassigned](1, nil),
+	TypeLicenseUnassigned:   register[LicenseUnassigned](1, nil),
+}
+
+// Types lists every known event type name, sorted.
+func Types() []string {
+	out := make([]string, 0, len(catalogue))
+	for t := range catalogue {
+		out = append(out, t)
+	}
+	sortStrings(out)
+	return out
+}
+
+// SchemaVersion is the current schema version of an event type, or 0 for an
+// unknown type.
+func SchemaVersion(eventType string) int {
+	return catalogue[eventType].version
+}

@@ -1,0 +1,138 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// SubjectPrefix is the first two tokens of every ledger subject. The stream
+// LEDGER captures SubjectPrefix + ">".
+const SubjectPrefix = "ledger.events."
+
+// GlobalAccount is the reserved account token for facts that belong to no
+// single account, such as which account an email is registered in (A2). No
+// account id can take it: account ids never contain '_'.
+const GlobalAccount = "_global"
+
+// Aggregate kinds: the third token of a subject.
+const (
+	AggregateAccount = "account"
+	AggregateUser    = "user"
+	AggregateLicense = "license"
+	AggregateEmail   = "email" // in GlobalAccount only: which account an email belongs to
+)
+
+// ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
+// layout.
+var ErrBadSubject = errors.New("events: malformed subject")
+
+// Subject is the NATS subject of an aggregate's events:
+// ledger.events.<account>.<aggregate>.<EncodeToken(id)>.
+func Subject(account, aggregate, id string) string {
+	return SubjectPrefix + account + "." + aggregate + "." + EncodeToken(id)
+}
+
+// ParseSubject splits a subject made by Subject into its parts, decoding the id.
+func ParseSubject(subject string) (account, aggregate, id string, err error) {
+	rest, ok := strings.CutPrefix(subject, SubjectPrefix)
+	if !ok {
+		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
+	}
+	id, err = DecodeToken(parts[2])
+	if err != nil {
+		return "", "", "", fmt.Errorf("%w: %q: %w", ErrBadSubject, subject, err)
+	}
+	return parts[0], parts[1], id, nil
+}
+
+// EncodeToken encodes an aggregate id (an email, a licence id, a product) into
+// one NATS subject token. Bytes in [A-Za-z0-9_@+-] stay as they are; every
+// other byte, including '.', '%', '*', '>' and whitespace, becomes '%' and two
+// upper-case hex digits, as in RFC 3986 percent-encoding. The encoding is
+// reversible by DecodeToken and the same id always gives the same token.
+func EncodeToken(id string) string {
+	n := 0
+	for i := 0; i < len(id); i++ {
+		if !tokenSafe(id[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return id
+	}
+	var b strings.Builder
+	b.Grow(len(id) + 2*n)
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if tokenSafe(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&0xF])
+	}
+	return b.String()
+}
+
+// DecodeToken reverses EncodeToken. It rejects tokens EncodeToken never
+// produces (lower-case hex, escapes of safe bytes, stray bytes), so that every
+// id has exactly one token.
+func DecodeToken(tok string) (string, error) {
+	if !strings.Contains(tok, "%") {
+		for i := 0; i < len(tok); i++ {
+			if !tokenSafe(tok[i]) {
+				return "", fmt.Errorf("byte %q must be escaped", tok[i])
+			}
+		}
+		return tok, nil
+	}
+	var b strings.Builder
+	b.Grow(len(tok))
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c != '%' {
+			if !tokenSafe(c) {
+				return "", fmt.Errorf("byte %q must be escaped", c)
+			}
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(tok) {
+			return "", errors.New("truncated escape")
+		}
+		hi, ok1 := unhex(tok[i+1])
+		lo, ok2 := unhex(tok[i+2])
+		if !ok1 || !ok2 {
+			return "", fmt.Errorf("bad escape %q", tok[i:i+3])
+		}
+		v := hi<<4 | lo
+		if tokenSafe(v) {
+			return "", fmt.Errorf("escape %q of a byte that needs none", tok[i:i+3])
+		}
+		b.WriteByte(v)
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func tokenSafe(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '_' || c == '@' || c == '+' || c == '-'
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
