@@ -1,0 +1,123 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/entledger/ledger/ledger"
+)
+
+// newFlagSet makes a subcommand's flag set with a usage text.
+func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ledger %s [flags]\n\n%s\n\nFlags (or LEDGER_<FLAG> in the environment):\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, then fills every flag not given on the command line
+// from LEDGER_<FLAG>. A bad value fails naming the setting.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "LEDGER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("setting %s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// storeFlags are the flags that locate the stream and the data.
+type storeFlags struct {
+	data         string
+	natsURL      string
+	replicas     int
+	natsListen   string
+	syncInterval time.Duration
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
+	fs.StringVar(&s.data, "data", "./data", "data directory: embedded JetStream under nats/, projections under projections/")
+	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
+	fs.IntVar(&s.replicas, "replicas", 1, "stream replicas when the ledger creates the stream on a NATS cluster (1, 3 or 5)")
+	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
+		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
+	if listen {
+		fs.StringVar(&s.natsListen, "nats-listen", "127.0.0.1:4222",
+			`embedded server: address where services connect to subscribe to events ("" for none)`)
+	}
+}
+
+func (s *storeFlags) config() (ledger.Config, error) {
+	cfg := ledger.Config{DataDir: s.data, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
+	if s.data == "" {
+		return cfg, fmt.Errorf("--data: a directory is required")
+	}
+	if s.natsURL != "" {
+		for _, u := range strings.Split(s.natsURL, ",") {
+			u = strings.TrimSpace(u)
+			if u == "" {
+				return cfg, fmt.Errorf("--nats-url: empty URL in %q", s.natsURL)
+			}
+			cfg.NATSURLs = append(cfg.NATSURLs, u)
+		}
+	}
+	if s.replicas != 1 && s.replicas != 3 && s.replicas != 5 {
+		return cfg, fmt.Errorf("--replicas: %d; want 1, 3 or 5", s.replicas)
+	}
+	if s.replicas != 1 && s.natsURL == "" {
+		return cfg, fmt.Errorf("--replicas: %d needs --nats-url (the embedded server is a single node)", s.replicas)
+	}
+	if s.syncInterval < 0 {
+		return cfg, fmt.Errorf("--sync-interval: %s is negative", s.syncInterval)
+	}
+	return cfg, nil
+}
+
+// logFlags configure the process logger.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q; want debug, info, warn or error", l.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q; want text or json", l.format)
+}

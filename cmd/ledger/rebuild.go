@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/projections"
+)
+
+func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("rebuild",
+		"Replay the whole stream into a fresh projection store and swap it in. Stop the ledger first.", stderr)
+	var sf storeFlags
+	sf.register(fs, false)
+	var lf logFlags
+	lf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	if cfg.Logger, err = lf.logger(stderr); err != nil {
+		return err
+	}
+	rep, err := ledger.Rebuild(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rate := 0.0
+	if s := rep.Took.Seconds(); s > 0 {
+		rate = float64(rep.Events) / s
+	}
+	fmt.Fprintf(stdout, "rebuilt %d events in %s (%.0f events/s)\n", rep.Events, rep.Took.Round(1e6), rate)
+	fmt.Fprintf(stdout, "digest   %s\n", rep.Digest)
+	if rep.Previous != "" {
+		same := "differs from"
+		if rep.Previous == rep.Digest {
+			same = "equals"
+		}
+		fmt.Fprintf(stdout, "previous %s (%s the rebuilt store)\n", rep.Previous, same)
+	}
+	return nil
+}
+
+func runDigest(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("digest", "Print the checkpoint and digest of the projection store (the ledger must be stopped).", stderr)
+	data := fs.String("data", "./data", "data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := projections.Open(ledger.ProjectionsDir(*data), projections.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	d, err := s.Digest()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checkpoint %d\ndigest     %s\n", s.Checkpoint(), d)
+	return nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/entledger/ledger/ledger"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "Run the ledger: the HTTP API, the projections and (by default) an embedded NATS JetStream.", stderr)
+	var sf storeFlags
+	sf.register(fs, true)
+	var lf logFlags
+	lf.register(fs)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	if *httpAddr == "" {
+		return fmt.Errorf("--http: an address is required")
+	}
+	cfg.HTTPAddr = *httpAddr
+	if cfg.Logger, err = lf.logger(stderr); err != nil {
+		return err
+	}
+
+	srv, err := ledger.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening on http://%s\n", srv.Addr())
+	if u := srv.NATSURL(); u != "" {
+		cfg.Logger.Info("embedded NATS accepts subscribers", "url", u)
+	}
+	cfg.Logger.Info("ledger started", "data", cfg.DataDir, "http", srv.Addr())
+	werr := srv.Wait(ctx)
+	cfg.Logger.Info("ledger stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Close(sctx); err != nil && werr == nil {
+		werr = err
+	}
+	return werr
+}

@@ -1,0 +1,77 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/entledger/ledger/commands"
+)
+
+// statusOf maps each error code to its HTTP status (API.md): 400 for bad
+// input, 404 for unknown things, 413 for oversized bodies, and 409 for every
+// rule that rejects a command (the default).
+var statusOf = map[string]int{
+	commands.CodeInvalidArgument: http.StatusBadRequest,
+	commands.CodeMalformedJSON:   http.StatusBadRequest,
+	commands.CodeAtInFuture:      http.StatusBadRequest,
+	commands.CodeBodyTooLarge:    http.StatusRequestEntityTooLarge,
+	commands.CodeAccountNotFound: http.StatusNotFound,
+	commands.CodeUserNotFound:    http.StatusNotFound,
+	commands.CodeLicenseNotFound: http.StatusNotFound,
+	commands.CodeNotFound:        http.StatusNotFound,
+	codeMethodNotAllowed:         http.StatusMethodNotAllowed,
+	codeUnavailable:              http.StatusServiceUnavailable,
+	codeInternal:                 http.StatusInternalServerError,
+}
+
+// Codes of failures that are not the client's.
+const (
+	codeMethodNotAllowed = "method_not_allowed"
+	codeUnavailable      = "unavailable"
+	codeInternal         = "internal"
+)
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// writeError answers err in the error contract. Rejections show their code,
+// message and details; anything else is logged with its internals and shown
+// only as a generic message.
+func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	var rej *commands.Error
+	if !errors.As(err, &rej) {
+		code, msg := codeInternal, "internal error; it has been logged"
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			code, msg = codeUnavailable, "the ledger could not complete the request in time; retry with the same Idempotency-Key"
+		}
+		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		rej = &commands.Error{Code: code, Message: msg}
+	}
+	status, ok := statusOf[rej.Code]
+	if !ok {
+		status = http.StatusConflict
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: rej.Code, Message: rej.Message, Details: rej.Details}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		body = []byte(`{"error":{"code":"internal","message":"response encoding failed"}}`)
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

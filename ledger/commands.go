@@ -1,0 +1,168 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// run executes a command and decodes its primary aggregate's state.
+func run[T any](ctx context.Context, l *Ledger, name string, meta Meta, primary string, decide decideFunc) (T, error) {
+	var st T
+	raw, err := l.execute(ctx, name, meta, primary, decide)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, fmt.Errorf("ledger: %s: decode state: %w", name, err)
+	}
+	return st, nil
+}
+
+func accountSubject(id string) string { return events.Subject(id, events.AggregateAccount, id) }
+
+func userSubject(account, email string) string {
+	return events.Subject(account, events.AggregateUser, email)
+}
+
+func emailSubject(email string) string {
+	return events.Subject(events.GlobalAccount, events.AggregateEmail, email)
+}
+
+func licenseSubject(account, id string) string {
+	return events.Subject(account, events.AggregateLicense, id)
+}
+
+// CreateAccount opens an account (A1).
+func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.CreateAccount) (commands.Account, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.Account{}, err
+	}
+	subj := accountSubject(c.ID)
+	return run[commands.Account](ctx, l, "create_account", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.Account](ld, subj), now)
+	})
+}
+
+// RegisterUser adds a user to an account (A2, A3).
+func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.RegisterUser) (commands.User, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.User{}, err
+	}
+	subj := userSubject(c.Account, c.Email)
+	return run[commands.User](ctx, l, "register_user", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		acct := load[commands.Account](ld, accountSubject(c.Account))
+		user := load[commands.User](ld, subj)
+		owner := load[commands.EmailOwner](ld, emailSubject(c.Email))
+		return c.Decide(acct, user, owner, now)
+	})
+}
+
+// ChangeUserCountry sets a user's entitlement country (A3).
+func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.ChangeUserCountry) (commands.User, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.User{}, err
+	}
+	subj := userSubject(c.Account, c.Email)
+	return run[commands.User](ctx, l, "change_user_country", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.User](ld, subj), now)
+	})
+}
+
+// RemoveUser removes a user, unassigning the licence they hold (A4).
+func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUser) (commands.User, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.User{}, err
+	}
+	subj := userSubject(c.Account, c.Email)
+	return run[commands.User](ctx, l, "remove_user", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		user := load[commands.User](ld, subj)
+		owner := load[commands.EmailOwner](ld, emailSubject(c.Email))
+		var lic commands.License
+		if user.LicenseID != "" {
+			lic = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
+		}
+		return c.Decide(user, owner, lic, now)
+	})
+}
+
+// CreateLicense records a licence (B1).
+func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.CreateLicense) (commands.License, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.License{}, err
+	}
+	subj := licenseSubject(c.Account, c.ID)
+	return run[commands.License](ctx, l, "create_license", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.Account](ld, accountSubject(c.Account)), load[commands.License](ld, subj), now)
+	})
+}
+
+// RenewLicense extends a licence's term (B2).
+func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLicense) (commands.License, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.License{}, err
+	}
+	subj := licenseSubject(c.Account, c.ID)
+	return run[commands.License](ctx, l, "renew_license", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.License](ld, subj), now)
+	})
+}
+
+// Assign assigns a practitioner licence (C1, C2).
+func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (commands.License, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.License{}, err
+	}
+	subj := licenseSubject(c.Account, c.LicenseID)
+	return run[commands.License](ctx, l, "assign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		lic := load[commands.License](ld, subj)
+		user := load[commands.User](ld, userSubject(c.Account, c.Email))
+		return c.Decide(lic, user, now)
+	})
+}
+
+// Reassign moves a practitioner licence to another user (C3–C6).
+func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (commands.License, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.License{}, err
+	}
+	subj := licenseSubject(c.Account, c.LicenseID)
+	return run[commands.License](ctx, l, "reassign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		lic := load[commands.License](ld, subj)
+		var prev commands.User
+		if lic.Assignee != "" {
+			prev = load[commands.User](ld, userSubject(c.Account, lic.Assignee))
+		}
+		user := load[commands.User](ld, userSubject(c.Account, c.Email))
+		return c.Decide(lic, prev, user, now)
+	})
+}
+
+// Unassign takes a practitioner licence from its assignee (C3, C4).
+func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (commands.License, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return commands.License{}, err
+	}
+	subj := licenseSubject(c.Account, c.LicenseID)
+	return run[commands.License](ctx, l, "unassign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		lic := load[commands.License](ld, subj)
+		var prev commands.User
+		if lic.Assignee != "" {
+			prev = load[commands.User](ld, userSubject(c.Account, lic.Assignee))
+		}
+		return c.Decide(lic, prev, now)
+	})
+}

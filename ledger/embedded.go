@@ -1,0 +1,68 @@
+package ledger
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedOptions configure the in-process NATS server.
+type EmbeddedOptions struct {
+	// StoreDir holds JetStream's files.
+	StoreDir string
+	// Listen is the host:port on which other services can connect to
+	// subscribe to events; "" listens nowhere (the ledger itself connects
+	// in-process either way). Port 0 or -1 picks a free port.
+	Listen string
+	// SyncInterval is how often JetStream fsyncs its files. Zero, the
+	// default, syncs every write before acknowledging it: an acknowledged
+	// event survives power loss.
+	SyncInterval time.Duration
+}
+
+// StartEmbedded starts a single-node NATS server with JetStream and waits
+// until it accepts connections.
+func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName:         "ledger",
+		JetStream:          true,
+		StoreDir:           o.StoreDir,
+		NoLog:              true,
+		NoSigs:             true,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if o.SyncInterval == 0 {
+		opts.SyncAlways = true
+	} else {
+		opts.SyncInterval = o.SyncInterval
+	}
+	if o.Listen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(o.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: nats listen address %q: %w", o.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: nats listen port %q: %w", port, err)
+		}
+		if p == 0 {
+			p = -1
+		}
+		opts.Host, opts.Port = host, p
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: embedded nats: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("ledger: embedded nats not ready after 30s (store %s)", o.StoreDir)
+	}
+	return ns, nil
+}

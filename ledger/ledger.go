@@ -1,0 +1,229 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// DefaultMaxAttempts bounds how often a command is decided again after losing
+// a race for an aggregate.
+const DefaultMaxAttempts = 8
+
+// Ledger is the write side: it decides commands against the projected state
+// of their aggregates and appends the resulting events to the stream with
+// optimistic concurrency. It is safe for concurrent use.
+type Ledger struct {
+	nc      *nats.Conn
+	stream  jetstream.Stream
+	app     appender
+	store   *projections.Store
+	now     func() time.Time
+	logger  *slog.Logger
+	metrics *metrics
+
+	maxAttempts int
+}
+
+// Options configure New.
+type Options struct {
+	Now         func() time.Time // the ledger's clock; defaults to time.Now
+	Logger      *slog.Logger     // defaults to slog.Default()
+	MaxAttempts int              // defaults to DefaultMaxAttempts
+	metrics     *metrics
+}
+
+// New returns a Ledger writing to stream through nc and reading state from
+// store. The caller keeps store following the stream (projections.Follow).
+func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
+	l := &Ledger{
+		nc: nc, stream: stream, app: appender{nc: nc, js: js}, store: store,
+		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.logger == nil {
+		l.logger = slog.Default()
+	}
+	if l.metrics == nil {
+		l.metrics = newMetrics(nil, store)
+	}
+	if l.maxAttempts <= 0 {
+		l.maxAttempts = DefaultMaxAttempts
+	}
+	return l
+}
+
+// Now is the ledger's clock.
+func (l *Ledger) Now() time.Time { return l.now().UTC() }
+
+// Store is the projection store the ledger reads from.
+func (l *Ledger) Store() *projections.Store { return l.store }
+
+// Meta is the metadata of a command (H2).
+type Meta struct {
+	Actor         string // who issued it; "anonymous" when empty
+	CommandID     string // stable id; a retried request with the same id appends nothing twice
+	CommandHash   string // digest of the request; a reused CommandID with another hash is rejected
+	CorrelationID string // defaults to CommandID
+	CausationID   string
+}
+
+// loader reads aggregate states for a decision and remembers the version of
+// each, which becomes the expected last subject sequence of the append.
+type loader struct {
+	store    *projections.Store
+	versions map[string]projections.Version
+	err      error
+}
+
+func load[T any](ld *loader, subject string) T {
+	st, v, err := projections.Load[T](ld.store, subject)
+	if err != nil && ld.err == nil {
+		ld.err = err
+	}
+	ld.versions[subject] = v
+	return st
+}
+
+// decideFunc loads what a command needs through ld and decides at now.
+type decideFunc func(ld *loader, now time.Time) ([]events.Event, error)
+
+// execute runs the load → decide → append loop of one command and returns
+// the state of its primary aggregate (the subject of its first event, or
+// primary when the command changes nothing) once the projections show it.
+func (l *Ledger) execute(ctx context.Context, name string, meta Meta, primary string, decide decideFunc) (json.RawMessage, error) {
+	start := time.Now()
+	state, err := l.executeOnce(ctx, meta, primary, decide)
+	l.metrics.observeCommand(name, start, err)
+	return state, err
+}
+
+func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, decide decideFunc) (json.RawMessage, error) {
+	if meta.CommandID == "" {
+		meta.CommandID = events.NewID()
+	}
+	if meta.Actor == "" {
+		meta.Actor = "anonymous"
+	}
+	if meta.CorrelationID == "" {
+		meta.CorrelationID = meta.CommandID
+	}
+	for attempt := 1; ; attempt++ {
+		// A command that already landed (a replayed Idempotency-Key, or an
+		// append whose acknowledgement was lost) answers as it did the first time.
+		if res, ok, err := l.store.Command(meta.CommandID); err != nil {
+			return nil, err
+		} else if ok {
+			if res.Hash != meta.CommandHash {
+				return nil, commands.Reject(commands.CodeIdempotencyKeyReused,
+					"this Idempotency-Key was already used with a different request")
+			}
+			return res.State, nil
+		}
+
+		ld := &loader{store: l.store, versions: map[string]projections.Version{}}
+		evs, err := decide(ld, l.Now())
+		if ld.err != nil {
+			return nil, ld.err
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			st, _, err := projections.Load[json.RawMessage](l.store, primary)
+			return st, err
+		}
+		msgs, err := l.encode(evs, ld.versions, meta)
+		if err != nil {
+			return nil, err
+		}
+		seq, err := l.app.append(ctx, msgs)
+		switch {
+		case err == nil:
+			if err := l.store.WaitFor(ctx, seq); err != nil {
+				return nil, err
+			}
+			res, ok, err := l.store.Command(meta.CommandID)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("ledger: command %s appended at %d but not projected", meta.CommandID, seq)
+			}
+			return res.State, nil
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate):
+			l.metrics.conflicts.Inc()
+			if attempt >= l.maxAttempts {
+				return nil, commands.Reject(commands.CodeConflict,
+					"the aggregate kept changing while this command was decided (%d attempts); retry", attempt)
+			}
+			if err := l.catchUp(ctx); err != nil {
+				return nil, err
+			}
+			// Spread racing writers apart a little.
+			backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		default:
+			return nil, err
+		}
+	}
+}
+
+// catchUp waits until the projections have applied everything the stream
+// holds now.
+func (l *Ledger) catchUp(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: stream info: %w", err)
+	}
+	return l.store.WaitFor(ctx, info.State.LastSeq)
+}
+
+// encode fills in the events' metadata and hash chain and encodes them. Every
+// subject an event goes to must have been loaded: its version gives the
+// expected last subject sequence and the prevhash.
+func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Version, meta Meta) ([]outgoing, error) {
+	recorded := l.Now()
+	prev := map[string]string{}
+	out := make([]outgoing, 0, len(evs))
+	for _, e := range evs {
+		subject := e.Subject()
+		v, ok := versions[subject]
+		if !ok {
+			return nil, fmt.Errorf("ledger: %s writes to %s, which it did not load", e.Type(), subject)
+		}
+		ph, seen := prev[subject]
+		if !seen {
+			ph = v.Hash
+		}
+		e.ID = events.NewID()
+		e.RecordedAt = recorded
+		e.Actor, e.CommandID, e.CommandHash = meta.Actor, meta.CommandID, meta.CommandHash
+		e.CorrelationID, e.CausationID = meta.CorrelationID, meta.CausationID
+		e.PrevHash = ph
+		data, err := events.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		prev[subject] = events.Hash(data)
+		out = append(out, outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen})
+	}
+	return out, nil
+}

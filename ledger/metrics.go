@@ -1,0 +1,63 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/projections"
+)
+
+// metrics are the ledger's Prometheus instruments. They live in a registry
+// the caller owns, never in the global one.
+type metrics struct {
+	commands  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	conflicts prometheus.Counter
+	http      *prometheus.CounterVec
+}
+
+// newMetrics creates the instruments and registers them on reg (nil: not
+// registered anywhere, for tests and library use).
+func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
+	m := &metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_commands_total",
+			Help: "Commands handled, by command and outcome (ok, or the rejection code, or error).",
+		}, []string{"command", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ledger_command_duration_seconds",
+			Help:    "Time from receiving a command to its effect being readable.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"command"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ledger_append_conflicts_total",
+			Help: "Appends rejected by the expected-last-subject-sequence check and decided again.",
+		}),
+		http: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_http_responses_total",
+			Help: "HTTP responses by status code.",
+		}, []string{"code"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.commands, m.duration, m.conflicts, m.http,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "ledger_projection_checkpoint",
+				Help: "Stream sequence of the last event applied to the projections.",
+			}, func() float64 { return float64(store.Checkpoint()) }))
+	}
+	return m
+}
+
+func (m *metrics) observeCommand(name string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = commands.CodeOf(err)
+		if outcome == "" {
+			outcome = "error"
+		}
+	}
+	m.commands.WithLabelValues(name, outcome).Inc()
+	m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"encoding/json"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// Reads are served from the projections. A client that got an answer to a
+// command reads its effect: commands return only once the projections have
+// applied their events.
+
+// Account returns an account, or account_not_found.
+func (l *Ledger) Account(id string) (commands.Account, error) {
+	if err := commands.AccountID("account", id); err != nil {
+		return commands.Account{}, err
+	}
+	a, _, err := l.store.Account(id)
+	if err == nil && !a.Exists() {
+		err = commands.Reject(commands.CodeAccountNotFound, "account %q does not exist", id).With("account", id)
+	}
+	return a, err
+}
+
+// User returns a registered user, or user_not_found.
+func (l *Ledger) User(account, email string) (commands.User, error) {
+	if _, err := l.Account(account); err != nil {
+		return commands.User{}, err
+	}
+	email, err := commands.NormalizeEmail("email", email)
+	if err != nil {
+		return commands.User{}, err
+	}
+	u, _, err := l.store.User(account, email)
+	if err == nil && !u.Registered {
+		err = commands.Reject(commands.CodeUserNotFound, "%s is not a user of account %q", email, account).
+			With("email", email)
+	}
+	return u, err
+}
+
+// License returns a licence, or license_not_found.
+func (l *Ledger) License(account, id string) (commands.License, error) {
+	if _, err := l.Account(account); err != nil {
+		return commands.License{}, err
+	}
+	if err := commands.LicenseID("license_id", id); err != nil {
+		return commands.License{}, err
+	}
+	lic, _, err := l.store.License(account, id)
+	if err == nil && !lic.Exists() {
+		err = commands.Reject(commands.CodeLicenseNotFound, "licence %q does not exist in account %q", id, account).
+			With("license_id", id)
+	}
+	return lic, err
+}
+
+// Reminders lists the account's active, unassigned practitioner licences
+// now (C7), in licence id order.
+func (l *Ledger) Reminders(account string) ([]Reminder, error) {
+	if _, err := l.Account(account); err != nil {
+		return nil, err
+	}
+	lics, err := l.store.Unassigned(account)
+	if err != nil {
+		return nil, err
+	}
+	now := l.Now()
+	out := []Reminder{}
+	for _, lic := range lics {
+		if !lic.ActiveAt(now) {
+			continue
+		}
+		out = append(out, Reminder{LicenseID: lic.ID, Since: lic.UnassignedSince, AssignableFrom: lic.AssignableFrom(now)})
+	}
+	return out, nil
+}
+
+// History returns the events of one aggregate in order (H4), exactly as they
+// are stored in the stream.
+func (l *Ledger) History(account, aggregate, id string) ([]json.RawMessage, error) {
+	entries, err := l.store.History(events.Subject(account, aggregate, id))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		out[i] = e.Event
+	}
+	return out, nil
+}
+
+// Breaks lists the events the projections refused (H3).
+func (l *Ledger) Breaks() ([]projections.Break, error) { return l.store.Breaks() }

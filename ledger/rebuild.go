@@ -1,0 +1,81 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/entledger/ledger/projections"
+)
+
+// RebuildReport says what a rebuild did.
+type RebuildReport struct {
+	Events   uint64        // stream sequence the new store reached
+	Took     time.Duration // replay time
+	Digest   string        // digest of the new store
+	Previous string        // digest of the store it replaced ("" if none)
+}
+
+// Rebuild replays the whole stream into a fresh projection store next to the
+// live one and swaps it in. The ledger must be stopped: the live store is
+// opened first, so a running ledger (which holds Pebble's lock) makes the
+// rebuild fail before anything changes. If the rebuild stops half-way, the
+// old store is still in place; if it stops between the two renames, the
+// next start finds no store and replays the stream, which gives the same
+// state.
+func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
+	var rep RebuildReport
+	live := ProjectionsDir(cfg.DataDir)
+	if _, err := os.Stat(live); err == nil {
+		old, err := projections.Open(live, projections.Options{Logger: cfg.Logger})
+		if err != nil {
+			return rep, fmt.Errorf("ledger: rebuild: the live store is in use or damaged (stop the ledger first): %w", err)
+		}
+		rep.Previous, err = old.Digest()
+		if cerr := old.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return rep, err
+		}
+	}
+	conn, err := Dial(ctx, cfg)
+	if err != nil {
+		return rep, err
+	}
+	defer conn.Close()
+
+	stamp := time.Now().UTC().Format("20060102T150405.000000000")
+	fresh := live + ".rebuild-" + stamp
+	start := time.Now()
+	store, err := projections.Rebuild(ctx, conn.Stream, fresh, projections.Options{Logger: cfg.Logger})
+	if err != nil {
+		os.RemoveAll(fresh)
+		return rep, err
+	}
+	rep.Took = time.Since(start)
+	rep.Events = store.Checkpoint()
+	rep.Digest, err = store.Digest()
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.RemoveAll(fresh)
+		return rep, err
+	}
+
+	retired := live + ".old-" + stamp
+	if err := os.Rename(live, retired); err != nil && !errors.Is(err, os.ErrNotExist) {
+		os.RemoveAll(fresh)
+		return rep, fmt.Errorf("ledger: rebuild: retire the old store: %w", err)
+	}
+	if err := os.Rename(fresh, live); err != nil {
+		return rep, fmt.Errorf("ledger: rebuild: swap in the new store: %w", err)
+	}
+	if err := os.RemoveAll(retired); err != nil {
+		return rep, fmt.Errorf("ledger: rebuild: remove the old store %s: %w", retired, err)
+	}
+	return rep, nil
+}

@@ -1,0 +1,228 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/entledger/ledger/projections"
+)
+
+// Config configures a ledger server. The zero value of every optional field
+// is a working default.
+type Config struct {
+	DataDir  string // holds nats/ (embedded JetStream) and projections/ (Pebble)
+	HTTPAddr string // e.g. 127.0.0.1:8080; port 0 picks a free one
+
+	// NATSURLs selects an existing NATS server or cluster; empty starts the
+	// embedded server.
+	NATSURLs []string
+	Replicas int // stream replicas when creating the stream on a cluster
+
+	// Embedded server only.
+	NATSListen   string        // client address for subscribers; "" listens nowhere
+	SyncInterval time.Duration // 0: fsync every write (default)
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Conn is a connection to the LEDGER stream, through the embedded server or
+// an external one.
+type Conn struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Stream   jetstream.Stream
+	Embedded *server.Server // nil when connected to an external server
+}
+
+// Dial starts the embedded server if cfg names no NATS URL, connects, and
+// creates or verifies the stream.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	c := &Conn{}
+	var err error
+	if len(cfg.NATSURLs) == 0 {
+		c.Embedded, err = StartEmbedded(EmbeddedOptions{
+			StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval})
+		if err != nil {
+			return nil, err
+		}
+		c.NC, err = nats.Connect("", nats.InProcessServer(c.Embedded), nats.Name("ledger"))
+	} else {
+		c.NC, err = nats.Connect(strings.Join(cfg.NATSURLs, ","), nats.Name("ledger"), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ledger: connect to nats: %w", err)
+	}
+	if c.JS, err = jetstream.New(c.NC); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ledger: jetstream: %w", err)
+	}
+	if c.Stream, err = EnsureStream(ctx, c.JS, cfg.Replicas); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close drains the connection and stops the embedded server.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		c.NC.Drain()
+		c.NC.Close()
+	}
+	if c.Embedded != nil {
+		c.Embedded.Shutdown()
+		c.Embedded.WaitForShutdown()
+	}
+}
+
+// ClientURL is the address subscribers use to reach the embedded server, or
+// "" when it listens nowhere or the ledger uses an external server.
+func (c *Conn) ClientURL() string {
+	if c.Embedded == nil || c.Embedded.Addr() == nil {
+		return ""
+	}
+	return c.Embedded.ClientURL()
+}
+
+// Server is a running ledger: stream, projections, write side and HTTP API.
+type Server struct {
+	conn   *Conn
+	store  *projections.Store
+	ledger *Ledger
+	http   *http.Server
+	ln     net.Listener
+	logger *slog.Logger
+
+	cancel     context.CancelFunc
+	followErr  chan error    // the projections' error, if they stop by themselves
+	followDone chan struct{} // closed when the projections have stopped
+}
+
+// ProjectionsDir is where the projection store lives under a data directory.
+func ProjectionsDir(dataDir string) string { return filepath.Join(dataDir, "projections") }
+
+// Start starts a ledger server and returns once its HTTP API is listening.
+// The projections catch up in the background; /readyz says when they have.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("ledger: data directory: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	conn, err := Dial(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger})
+	if err != nil {
+		ln.Close()
+		conn.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Now: cfg.Now, Logger: logger, metrics: newMetrics(reg, store)})
+
+	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),
+		followDone: make(chan struct{})}
+	var fctx context.Context
+	fctx, s.cancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(s.followDone)
+		if err := store.Follow(fctx, conn.Stream); err != nil || fctx.Err() == nil {
+			s.followErr <- err
+		}
+	}()
+
+	s.http = &http.Server{
+		Handler:           NewAPI(l, reg, s.ready),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// ready reports whether the stream is reachable and the projections have
+// applied everything it held a moment ago.
+func (s *Server) ready(ctx context.Context) error {
+	info, err := s.conn.Stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream unreachable: %w", err)
+	}
+	if cp := s.store.Checkpoint(); cp < info.State.LastSeq {
+		return fmt.Errorf("projections at sequence %d of %d", cp, info.State.LastSeq)
+	}
+	return nil
+}
+
+// Addr is the address the HTTP API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// NATSURL is the embedded server's client URL ("" if none).
+func (s *Server) NATSURL() string { return s.conn.ClientURL() }
+
+// Ledger is the server's write side.
+func (s *Server) Ledger() *Ledger { return s.ledger }
+
+// Store is the server's projection store.
+func (s *Server) Store() *projections.Store { return s.store }
+
+// Conn is the server's stream connection.
+func (s *Server) Conn() *Conn { return s.conn }
+
+// Wait blocks until ctx is done (nil) or the projections fail (their error).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.followErr:
+		if err == nil {
+			return errors.New("ledger: projections stopped")
+		}
+		return err
+	}
+}
+
+// Close stops accepting requests, lets running ones finish (up to ctx), then
+// stops the projections and the stream connection.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	<-s.followDone
+	s.conn.Close()
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,99 @@
+package ledger
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// The JSON shapes of API.md. Unset times and an absent assignee are null.
+
+// AccountView is an account as the API shows it.
+type AccountView struct {
+	ID                  string    `json:"id"`
+	Name                string    `json:"name"`
+	FulfillmentContacts []string  `json:"fulfillment_contacts"`
+	Admins              []string  `json:"admins"`
+	CreatedAt           time.Time `json:"created_at"`
+}
+
+func accountView(a commands.Account) AccountView {
+	return AccountView{ID: a.ID, Name: a.Name, FulfillmentContacts: a.FulfillmentContacts, Admins: a.Admins,
+		CreatedAt: a.CreatedAt}
+}
+
+// UserView is a user as the API shows it.
+type UserView struct {
+	Email              string          `json:"email"`
+	EntitlementCountry *string         `json:"entitlement_country"`
+	LicenseID          *string         `json:"license_id"`
+	Session            json.RawMessage `json:"session"` // sign-in sessions (D) are not built yet: always null
+	RegisteredAt       time.Time       `json:"registered_at"`
+}
+
+func userView(u commands.User) UserView {
+	return UserView{Email: u.Email, EntitlementCountry: nullable(u.EntitlementCountry), LicenseID: nullable(u.LicenseID),
+		Session: json.RawMessage("null"), RegisteredAt: u.RegisteredAt}
+}
+
+// LicenseView is a licence as the API shows it (C8): its assignee, timers,
+// where it stands now and whether it can be reassigned now.
+type LicenseView struct {
+	ID             string     `json:"id"`
+	Kind           string     `json:"kind"`
+	Products       []string   `json:"products"`
+	Seats          int        `json:"seats"`
+	ValidFrom      time.Time  `json:"valid_from"`
+	ValidUntil     time.Time  `json:"valid_until"`
+	ActiveNow      bool       `json:"active_now"`
+	Assignee       *string    `json:"assignee"`
+	AssignedAt     *time.Time `json:"assigned_at"`
+	WindowOpenedAt *time.Time `json:"window_opened_at"`
+	WindowClosesAt *time.Time `json:"window_closes_at"`
+	LockedUntil    *time.Time `json:"locked_until"`
+	// LockState is none, window_open or locked at the time of the answer.
+	LockState       string          `json:"lock_state"`
+	ReassignableNow bool            `json:"reassignable_now"`
+	AssignableNow   bool            `json:"assignable_now"`
+	Checkout        json.RawMessage `json:"checkout"` // offline checkout (F6) is not built yet: always null
+}
+
+func licenseView(l commands.License, now time.Time) LicenseView {
+	v := LicenseView{
+		ID: l.ID, Kind: l.Kind, Products: l.Products, Seats: l.Seats, ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
+		ActiveNow: l.ActiveAt(now), Assignee: nullable(l.Assignee), AssignedAt: nullTime(l.AssignedAt),
+		WindowOpenedAt: nullTime(l.WindowOpenedAt), WindowClosesAt: nullTime(l.WindowClosesAt),
+		LockedUntil: nullTime(l.LockedUntil), LockState: "none", Checkout: json.RawMessage("null"),
+	}
+	if l.Kind == events.KindPractitioner {
+		lock := l.LockAt(now)
+		v.LockState = lock.String()
+		movable := v.ActiveNow && lock != commands.LockLocked
+		v.ReassignableNow = movable && l.Assignee != ""
+		v.AssignableNow = movable && l.Assignee == ""
+	}
+	return v
+}
+
+// Reminder is one unassigned practitioner licence (C7).
+type Reminder struct {
+	LicenseID      string    `json:"license_id"`
+	Since          time.Time `json:"since"`
+	AssignableFrom time.Time `json:"assignable_from"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

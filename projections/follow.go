@@ -1,0 +1,108 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxBatch bounds how many events one Pebble batch applies.
+const maxBatch = 1024
+
+// Follow applies the stream's events after the checkpoint, then every new
+// one, until ctx is done (it then returns nil) or applying fails. It reads
+// through one ordered consumer: no durable state on the server, and gaps are
+// healed by the client library recreating the consumer where it left off.
+// Events that arrive together are applied in one batch.
+func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
+	cfg := jetstream.OrderedConsumerConfig{}
+	if cp := s.Checkpoint(); cp > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = cp + 1
+	}
+	cons, err := stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("projections: consumer: %w", err)
+	}
+	ch := make(chan Msg, 4*maxBatch)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			s.logger.Error("projections: message without metadata", "subject", m.Subject(), "err", err)
+			return
+		}
+		select {
+		case ch <- Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data()}:
+		case <-ctx.Done():
+		}
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !errors.Is(err, jetstream.ErrConsumerDeleted) && ctx.Err() == nil {
+			s.logger.Warn("projections: consumer", "err", err)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("projections: consume: %w", err)
+	}
+	defer cc.Stop()
+
+	buf := make([]Msg, 0, maxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-ch:
+			buf = append(buf[:0], m)
+		}
+	drain:
+		for len(buf) < maxBatch {
+			select {
+			case m := <-ch:
+				buf = append(buf, m)
+			default:
+				break drain
+			}
+		}
+		if err := s.Apply(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// Rebuild builds a fresh store in dir (which must be empty or absent) from
+// every event of the stream up to its last sequence at the time of the call,
+// and returns it open.
+func Rebuild(ctx context.Context, stream jetstream.Stream, dir string, opts Options) (*Store, error) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("projections: rebuild: stream info: %w", err)
+	}
+	s, err := Open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.Checkpoint() != 0 {
+		s.Close()
+		return nil, fmt.Errorf("projections: rebuild: %s is not empty", dir)
+	}
+	if err := s.CatchUp(ctx, stream, info.State.LastSeq); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// CatchUp follows the stream until the store has applied sequence target.
+func (s *Store) CatchUp(ctx context.Context, stream jetstream.Stream, target uint64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Follow(ctx, stream) }()
+	waitErr := s.WaitFor(ctx, target)
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
+	return waitErr
+}

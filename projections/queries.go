@@ -1,0 +1,157 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// Load returns the state of the aggregate on subject and its version. An
+// aggregate with no events gives the zero state and Version{}.
+func Load[T any](s *Store, subject string) (T, Version, error) {
+	var st T
+	raw, err := get(s.db, aggKey(subject))
+	if err != nil || raw == nil {
+		return st, Version{}, err
+	}
+	var rec record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return st, Version{}, fmt.Errorf("projections: aggregate %s: %w", subject, err)
+	}
+	if len(rec.State) > 0 {
+		if err := json.Unmarshal(rec.State, &st); err != nil {
+			return st, Version{}, fmt.Errorf("projections: aggregate %s: %w", subject, err)
+		}
+	}
+	return st, rec.Version, nil
+}
+
+// Account returns an account's state.
+func (s *Store) Account(id string) (commands.Account, Version, error) {
+	return Load[commands.Account](s, events.Subject(id, events.AggregateAccount, id))
+}
+
+// User returns the state of email in account.
+func (s *Store) User(account, email string) (commands.User, Version, error) {
+	return Load[commands.User](s, events.Subject(account, events.AggregateUser, email))
+}
+
+// EmailOwner returns which account email is registered in (A2).
+func (s *Store) EmailOwner(email string) (commands.EmailOwner, Version, error) {
+	return Load[commands.EmailOwner](s, events.Subject(events.GlobalAccount, events.AggregateEmail, email))
+}
+
+// License returns a licence's state.
+func (s *Store) License(account, id string) (commands.License, Version, error) {
+	return Load[commands.License](s, events.Subject(account, events.AggregateLicense, id))
+}
+
+// Unassigned returns the account's unassigned practitioner licences in id
+// order (C7). Whether each is active is the caller's question: it depends on
+// the time asked about.
+func (s *Store) Unassigned(account string) ([]commands.License, error) {
+	prefix := unassignedKey(account, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: reminders: %w", err)
+	}
+	var ids []string
+	for ok := it.First(); ok; ok = it.Next() {
+		ids = append(ids, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: reminders: %w", err)
+	}
+	out := make([]commands.License, 0, len(ids))
+	for _, id := range ids {
+		l, _, err := s.License(account, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// HistoryEntry is one applied event of an aggregate.
+type HistoryEntry struct {
+	Seq   uint64
+	Event json.RawMessage // the event exactly as stored in the stream
+}
+
+// History returns the applied events of the aggregate on subject in stream
+// order (H4).
+func (s *Store) History(subject string) ([]HistoryEntry, error) {
+	prefix := histPrefix(subject)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: history: %w", err)
+	}
+	var out []HistoryEntry
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		out = append(out, HistoryEntry{
+			Seq:   beUint64(k[len(prefix):]),
+			Event: append(json.RawMessage(nil), it.Value()...),
+		})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: history: %w", err)
+	}
+	return out, nil
+}
+
+// CommandResult is what the ledger recorded of a command.
+type CommandResult struct {
+	Hash    string          // the command's request digest (events' commandhash)
+	Subject string          // its primary aggregate
+	Seq     uint64          // the stream sequence of its last event
+	State   json.RawMessage // the primary aggregate's state right after it
+}
+
+// Command returns the record of a command by id; ok is false if no event of
+// that command has been applied.
+func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
+	raw, err := get(s.db, cmdKey(id))
+	if err != nil || raw == nil {
+		return res, false, err
+	}
+	var cr commandRecord
+	if err := json.Unmarshal(raw, &cr); err != nil {
+		return res, false, fmt.Errorf("projections: command %s: %w", id, err)
+	}
+	return CommandResult(cr), true, nil
+}
+
+// Breaks returns the events that were not applied, in stream order (H3).
+func (s *Store) Breaks() ([]Break, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixBreak, UpperBound: prefixEnd(prefixBreak)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: breaks: %w", err)
+	}
+	var out []Break
+	for ok := it.First(); ok; ok = it.Next() {
+		var b Break
+		if err := json.Unmarshal(it.Value(), &b); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("projections: break: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, it.Close()
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}

@@ -1,0 +1,224 @@
+package projections
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrClosed is returned by operations on a closed Store.
+var ErrClosed = errors.New("projections: closed")
+
+// Key layout. Every key starts with a one-byte family and '/'.
+//
+//	m/checkpoint                   stream sequence of the last applied event (8 bytes, big endian)
+//	a/<subject>                    aggregate record: JSON {seq, hash, state}
+//	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
+//	c/<command id>                 command record: JSON {hash, subject, seq, state}
+//	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
+//	b/<seq>                        a break: an event that was not applied (H3)
+var (
+	keyCheckpoint = []byte("m/checkpoint")
+	prefixAgg     = []byte("a/")
+	prefixHist    = []byte("h/")
+	prefixCmd     = []byte("c/")
+	prefixUnasg   = []byte("u/")
+	prefixBreak   = []byte("b/")
+)
+
+func aggKey(subject string) []byte { return append(append([]byte{}, prefixAgg...), subject...) }
+
+func histPrefix(subject string) []byte {
+	k := append(append([]byte{}, prefixHist...), subject...)
+	return append(k, 0)
+}
+
+func histKey(subject string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(histPrefix(subject), seq)
+}
+
+func cmdKey(id string) []byte { return append(append([]byte{}, prefixCmd...), id...) }
+
+func unassignedKey(account, id string) []byte {
+	k := append(append([]byte{}, prefixUnasg...), account...)
+	return append(append(k, '/'), id...)
+}
+
+func breakKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefixBreak...), seq)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Store is the Pebble database of read models.
+type Store struct {
+	db     *pebble.DB
+	logger *slog.Logger
+
+	// mu guards the applied checkpoint and the channel closed when it moves.
+	// Apply holds applyMu for a whole batch; mu only around the update.
+	mu struct {
+		sync.Mutex
+		checkpoint uint64
+		changed    chan struct{}
+		closed     bool
+	}
+	applyMu sync.Mutex
+}
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger // defaults to slog.Default()
+}
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger}})
+	if err != nil {
+		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, logger: logger}
+	s.mu.changed = make(chan struct{})
+	v, closer, err := db.Get(keyCheckpoint)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("projections: read checkpoint: %w", err)
+	default:
+		if len(v) != 8 {
+			closer.Close()
+			db.Close()
+			return nil, fmt.Errorf("projections: corrupt checkpoint (%d bytes)", len(v))
+		}
+		s.mu.checkpoint = binary.BigEndian.Uint64(v)
+		closer.Close()
+	}
+	return s, nil
+}
+
+// Close closes the store. Waiters return ErrClosed.
+func (s *Store) Close() error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	close(s.mu.changed)
+	s.mu.Unlock()
+	return s.db.Close()
+}
+
+// Checkpoint is the stream sequence of the last applied event.
+func (s *Store) Checkpoint() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.checkpoint
+}
+
+// WaitFor blocks until the store has applied the event at stream sequence seq
+// (read-your-writes), ctx is done, or the store closes.
+func (s *Store) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		s.mu.Lock()
+		cp, ch, closed := s.mu.checkpoint, s.mu.changed, s.mu.closed
+		s.mu.Unlock()
+		if cp >= seq {
+			return nil
+		}
+		if closed {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projections: waiting for sequence %d (at %d): %w", seq, cp, ctx.Err())
+		}
+	}
+}
+
+func (s *Store) advance(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq > s.mu.checkpoint {
+		s.mu.checkpoint = seq
+		close(s.mu.changed)
+		s.mu.changed = make(chan struct{})
+	}
+}
+
+// Digest is the hex SHA-256 of every key and value in the store, in key
+// order. Two stores built from the same stream have the same digest.
+func (s *Store) Digest() (string, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return "", fmt.Errorf("projections: digest: %w", err)
+	}
+	h := sha256.New()
+	var n [8]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(k))))
+		h.Write(k)
+		h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(v))))
+		h.Write(v)
+	}
+	if err := it.Close(); err != nil {
+		return "", fmt.Errorf("projections: digest: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// get reads one key from r, returning nil for a missing key.
+func get(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	return out, closer.Close()
+}
+
+// pebbleLogger routes Pebble's logging to slog; Pebble's informational
+// messages are debug-level noise for an operator.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
