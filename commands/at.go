@@ -13,6 +13,8 @@ import (
 func businessTime(at, now time.Time, lastEvents ...time.Time) (time.Time, error) {
 	if at.IsZero() {
 		at = now
+	} else if _, err := Instant("at", at); err != nil {
+		return time.Time{}, err
 	}
 	at = at.UTC()
 	if at.After(now.Add(FutureSkew)) {

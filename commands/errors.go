@@ -51,7 +51,7 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Reject builds an *Error. Details are given as key, value pairs.
+// Reject builds an *Error with a formatted message; add details with With.
 func Reject(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -45,11 +46,14 @@ func ProductID(field, id string) error {
 // NormalizeEmail lower-cases an email and validates it. Emails are compared
 // case-insensitively and stored lower-cased (DOMAIN.md).
 func NormalizeEmail(field, email string) (string, error) {
+	if !utf8.ValidString(email) {
+		return "", Invalid(field, "the email is not valid UTF-8")
+	}
 	e := strings.ToLower(strings.TrimSpace(email))
 	if e == "" {
 		return "", Invalid(field, "an email is required")
 	}
-	if len(e) > 254 || !utf8.ValidString(e) {
+	if len(e) > 254 {
 		return "", Invalid(field, "%q is not a valid email", email)
 	}
 	local, domain, ok := strings.Cut(e, "@")
@@ -57,7 +61,7 @@ func NormalizeEmail(field, email string) (string, error) {
 		return "", Invalid(field, "%q is not a valid email: want local-part@domain.tld", email)
 	}
 	for _, r := range local {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>[\]`, r) {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`"(),:;<>[\]`, r) {
 			return "", Invalid(field, "%q is not a valid email: %q is not allowed before the @", email, r)
 		}
 	}
@@ -120,8 +124,9 @@ func Name(field, name string) (string, error) {
 // FutureSkew is how far in the future a business time `at` may be (API.md).
 const FutureSkew = 5 * time.Minute
 
-// Time ranges the ledger accepts for any instant: years 2000 through 9999
-// keep every timer (at + 24h + 30d) representable in RFC 3339.
+// The range of instants the ledger accepts, [2000-01-01, 9000-01-01): far
+// enough from year 9999 that every timer (at + 24h + 30d) stays a valid
+// RFC 3339 time.
 var (
 	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -102,10 +103,11 @@ func Marshal(e Event) ([]byte, error) {
 	if err := checkMeta(e); err != nil {
 		return nil, err
 	}
-	if err := e.Data.validate(); err != nil {
+	d := inUTC(e.Data)
+	if err := validData(d); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, e.Type(), err)
 	}
-	data, err := json.Marshal(e.Data)
+	data, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("events: encode %s: %w", e.Type(), err)
 	}
@@ -132,14 +134,17 @@ func Marshal(e Event) ([]byte, error) {
 
 func checkMeta(e Event) error {
 	var errs []error
-	if _, err := ulid.ParseStrict(e.ID); err != nil {
-		errs = append(errs, fmt.Errorf("id %q is not a ULID", e.ID))
+	if _, err := ulid.ParseStrict(e.ID); err != nil || strings.ToUpper(e.ID) != e.ID {
+		errs = append(errs, fmt.Errorf("id %q is not an upper-case ULID", e.ID))
 	}
-	if e.Account == "" || strings.ContainsAny(e.Account, "./ *>") {
+	if e.Account != GlobalAccount && !accountRe.MatchString(e.Account) {
 		errs = append(errs, fmt.Errorf("bad account %q", e.Account))
 	}
-	if e.AggregateID == "" {
-		errs = append(errs, errors.New("empty aggregate id"))
+	if e.AggregateID == "" || !utf8.ValidString(e.AggregateID) || len(e.AggregateID) > 254 {
+		errs = append(errs, fmt.Errorf("bad aggregate id %q", e.AggregateID))
+	}
+	if e.CommandHash != "" && !isHexHash(e.CommandHash) {
+		errs = append(errs, fmt.Errorf("commandhash %q is not a hex SHA-256", e.CommandHash))
 	}
 	if (e.Account == GlobalAccount) != (e.Aggregate() == AggregateEmail) {
 		errs = append(errs, fmt.Errorf("aggregate %q does not belong to account %q", e.Aggregate(), e.Account))
@@ -227,10 +232,28 @@ func Unmarshal(raw []byte) (Event, error) {
 	if err := checkMeta(e); err != nil {
 		return Event{}, err
 	}
-	if err := e.Data.validate(); err != nil {
+	if err := validData(e.Data); err != nil {
 		return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, w.Type, err)
 	}
+	// Canonical form: the ledger writes exactly json.Marshal of the
+	// envelope and of the payload. Anything else (other key case or order,
+	// missing fields, whitespace, escapes) was not written by the ledger.
+	if w.SchemaVersion == ent.version {
+		if canon, err := json.Marshal(e.Data); err != nil || !bytes.Equal(canon, w.Data) {
+			return Event{}, fmt.Errorf("%w: %s data is not in canonical form", ErrMalformed, w.Type)
+		}
+	}
+	if canon, err := json.Marshal(w); err != nil || !bytes.Equal(canon, raw) {
+		return Event{}, fmt.Errorf("%w: envelope is not in canonical form", ErrMalformed)
+	}
 	return e, nil
+}
+
+func validData(d Data) error {
+	if err := d.validate(); err != nil {
+		return err
+	}
+	return utcTimes(d)
 }
 
 func upcast(ent entry, typ string, version int, data []byte) ([]byte, error) {
@@ -268,10 +291,10 @@ func parseTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if !strings.HasSuffix(s, "Z") {
-		return time.Time{}, fmt.Errorf("%q is not UTC", s)
+	if t.Location() != time.UTC || t.Format(timeLayout) != s {
+		return time.Time{}, fmt.Errorf("%q is not a canonical RFC 3339 UTC time", s)
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -43,6 +43,15 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
 	}
+	if parts[0] != GlobalAccount && !accountRe.MatchString(parts[0]) {
+		return "", "", "", fmt.Errorf("%w: %q: bad account token", ErrBadSubject, subject)
+	}
+	switch parts[1] {
+	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail,
+		"session", "usage", "check", "alert": // API.md's aggregates, some not built yet
+	default:
+		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
+	}
 	id, err = DecodeToken(parts[2])
 	if err != nil {
 		return "", "", "", fmt.Errorf("%w: %q: %w", ErrBadSubject, subject, err)

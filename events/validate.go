@@ -3,34 +3,91 @@ package events
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"reflect"
+	"regexp"
 	"time"
+	"unicode/utf8"
 )
+
+// The patterns of the JSON Schemas in schemas/: Marshal refuses what the
+// schemas would refuse, so no event the ledger writes fails its own contract.
+var (
+	emailRe     = regexp.MustCompile(`^[^A-Z\s]+@[^@\s]+$`)
+	accountRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	licenseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	productRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	countryRe   = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+func match(field, v string, re *regexp.Regexp) error {
+	if !re.MatchString(v) {
+		return fmt.Errorf("%s %q does not match %s", field, v, re)
+	}
+	return nil
+}
+
+func email(field, v string) error {
+	if len(v) < 3 || utf8.RuneCountInString(v) > 254 || !utf8.ValidString(v) {
+		return fmt.Errorf("%s %q is not an email", field, v)
+	}
+	return match(field, v, emailRe)
+}
+
+func country(field, v string, allowEmpty bool) error {
+	if v == "" && allowEmpty {
+		return nil
+	}
+	return match(field, v, countryRe)
+}
+
+func each(field string, vs []string, check func(string, string) error) error {
+	if len(vs) == 0 {
+		return fmt.Errorf("%s is empty", field)
+	}
+	for _, v := range vs {
+		if err := check(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func licenseID(field, v string) error { return match(field, v, licenseIDRe) }
+func accountID(field, v string) error { return match(field, v, accountRe) }
+func productID(field, v string) error { return match(field, v, productRe) }
+
+// inUTC returns d with every time.Time field converted to UTC.
+func inUTC(d Data) Data {
+	v := reflect.ValueOf(d)
+	c := reflect.New(v.Type()).Elem()
+	c.Set(v)
+	for i := 0; i < c.NumField(); i++ {
+		if t, ok := c.Field(i).Interface().(time.Time); ok {
+			c.Field(i).Set(reflect.ValueOf(t.UTC()))
+		}
+	}
+	return c.Interface().(Data)
+}
+
+// utcTimes reports a time.Time field of the payload d that is not in UTC:
+// one instant has one encoding, so one event has one hash.
+func utcTimes(d Data) error {
+	v := reflect.ValueOf(d)
+	for i := 0; i < v.NumField(); i++ {
+		if t, ok := v.Field(i).Interface().(time.Time); ok && t.Location() != time.UTC && !t.IsZero() {
+			return fmt.Errorf("%s is not in UTC", v.Type().Field(i).Tag.Get("json"))
+		}
+	}
+	return nil
+}
 
 // The checks here are structural: they catch a payload that no correct ledger
 // writes (a missing field, a window that closes before it opens). Business
 // rules live in package commands.
 
-func need(field, v string) error {
-	if v == "" {
-		return fmt.Errorf("%s is empty", field)
-	}
-	return nil
-}
-
 func needTime(field string, t time.Time) error {
 	if t.IsZero() {
 		return fmt.Errorf("%s is missing", field)
-	}
-	return nil
-}
-
-func needList(field string, v []string) error {
-	if len(v) == 0 {
-		return fmt.Errorf("%s is empty", field)
-	}
-	if slices.Contains(v, "") {
-		return fmt.Errorf("%s has an empty entry", field)
 	}
 	return nil
 }
@@ -47,32 +104,39 @@ func timers(opened, closes, locked time.Time) error {
 }
 
 func (d AccountCreated) validate() error {
-	return errors.Join(need("id", d.ID), need("name", d.Name),
-		needList("fulfillment_contacts", d.FulfillmentContacts), needList("admins", d.Admins))
+	var nameErr error
+	if n := utf8.RuneCountInString(d.Name); n < 1 || n > 200 || !utf8.ValidString(d.Name) {
+		nameErr = errors.New("name must be 1 to 200 characters of UTF-8")
+	}
+	return errors.Join(accountID("id", d.ID), nameErr,
+		each("fulfillment_contacts", d.FulfillmentContacts, email), each("admins", d.Admins, email))
 }
 
-func (d UserRegistered) validate() error { return need("email", d.Email) }
+func (d UserRegistered) validate() error {
+	return errors.Join(email("email", d.Email), country("entitlement_country", d.EntitlementCountry, true))
+}
 
 func (d UserCountryChanged) validate() error {
-	return errors.Join(need("email", d.Email), need("entitlement_country", d.EntitlementCountry))
+	return errors.Join(email("email", d.Email), country("entitlement_country", d.EntitlementCountry, false),
+		country("previous", d.Previous, true))
 }
 
-func (d UserRemoved) validate() error { return need("email", d.Email) }
+func (d UserRemoved) validate() error { return email("email", d.Email) }
 
 func (d UserLicenseAttached) validate() error {
-	return errors.Join(need("email", d.Email), need("license_id", d.LicenseID))
+	return errors.Join(email("email", d.Email), licenseID("license_id", d.LicenseID))
 }
 
 func (d UserLicenseDetached) validate() error {
-	return errors.Join(need("email", d.Email), need("license_id", d.LicenseID), reason(d.Reason))
+	return errors.Join(email("email", d.Email), licenseID("license_id", d.LicenseID), reason(d.Reason))
 }
 
 func (d EmailClaimed) validate() error {
-	return errors.Join(need("email", d.Email), need("account", d.Account))
+	return errors.Join(email("email", d.Email), accountID("account", d.Account))
 }
 
 func (d EmailReleased) validate() error {
-	return errors.Join(need("email", d.Email), need("account", d.Account))
+	return errors.Join(email("email", d.Email), accountID("account", d.Account))
 }
 
 // License kinds (B1).
@@ -83,7 +147,7 @@ const (
 )
 
 func (d LicenseCreated) validate() error {
-	err := errors.Join(need("id", d.ID), needList("products", d.Products),
+	err := errors.Join(licenseID("id", d.ID), each("products", d.Products, productID),
 		needTime("valid_from", d.ValidFrom), needTime("valid_until", d.ValidUntil))
 	if err != nil {
 		return err
@@ -107,7 +171,7 @@ func (d LicenseCreated) validate() error {
 }
 
 func (d LicenseRenewed) validate() error {
-	if err := errors.Join(need("id", d.ID), needTime("valid_until", d.ValidUntil),
+	if err := errors.Join(licenseID("id", d.ID), needTime("valid_until", d.ValidUntil),
 		needTime("previous_valid_until", d.PreviousValidUntil)); err != nil {
 		return err
 	}
@@ -118,12 +182,12 @@ func (d LicenseRenewed) validate() error {
 }
 
 func (d LicenseAssigned) validate() error {
-	return errors.Join(need("id", d.ID), need("email", d.Email),
+	return errors.Join(licenseID("id", d.ID), email("email", d.Email),
 		timers(d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil))
 }
 
 func (d LicenseReassigned) validate() error {
-	err := errors.Join(need("id", d.ID), need("email", d.Email), need("previous_email", d.PreviousEmail),
+	err := errors.Join(licenseID("id", d.ID), email("email", d.Email), email("previous_email", d.PreviousEmail),
 		timers(d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil))
 	if err == nil && d.Email == d.PreviousEmail {
 		err = errors.New("email equals previous_email")
@@ -132,7 +196,7 @@ func (d LicenseReassigned) validate() error {
 }
 
 func (d LicenseUnassigned) validate() error {
-	return errors.Join(need("id", d.ID), need("previous_email", d.PreviousEmail), reason(d.Reason),
+	return errors.Join(licenseID("id", d.ID), email("previous_email", d.PreviousEmail), reason(d.Reason),
 		needTime("window_closes_at", d.WindowClosesAt), needTime("locked_until", d.LockedUntil))
 }
 

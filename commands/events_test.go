@@ -1,0 +1,58 @@
+package commands_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// Every event a command emits encodes with events.Marshal once the write side
+// has filled in its metadata, and matches its JSON Schema. The scenario below
+// emits every type of the catalogue; world.apply runs checkMarshal on each
+// event, and this test checks again explicitly and that no type is missed.
+func TestEmittedEventsMarshal(t *testing.T) {
+	w := stdWorld(t) // account.created, user.registered, email.claimed, license.created
+	w.must(t)(commands.ChangeUserCountry{Account: acct, Email: "n@x.com", EntitlementCountry: "IT", At: t0}.
+		Decide(w.user(acct, "n@x.com"), t0))
+	w.must(t)(w.assign("P1", "a@x.com", t0))
+	w.must(t)(w.reassign("P1", "b@x.com", t0.Add(time.Hour)))
+	w.must(t)(w.unassign("P1", t0.Add(2*time.Hour)))
+	w.must(t)(w.assign("P2", "c@x.com", t0.Add(3*time.Hour)))
+	w.must(t)(w.renew("P2", termUntil.Add(365*24*time.Hour), t0.Add(4*time.Hour)))
+	w.must(t)(w.removeUser(acct, "c@x.com", windowCloses.Add(time.Hour+3*time.Hour))) // locked: A4
+	w.must(t)(w.assign("P1", "a@x.com", lockedUntil))                                 // C4: new window
+	w.must(t)(w.reassign("P1", "d@x.com", lockedUntil.Add(lock+window)))              // C4: new window
+
+	seen := map[string]bool{}
+	for i, e := range w.log {
+		seen[e.Type()] = true
+		e.ID = events.NewID()
+		e.Actor = "test"
+		e.CommandID = "c1"
+		e.CorrelationID = "c1"
+		e.RecordedAt = e.OccurredAt
+		raw, err := events.Marshal(e)
+		if err != nil {
+			t.Errorf("event %d %s: Marshal got %v, want nil", i, e.Type(), err)
+			continue
+		}
+		if err := events.CheckSchema(raw); err != nil {
+			t.Errorf("event %d %s: CheckSchema got %v, want nil; event %s", i, e.Type(), err, raw)
+		}
+	}
+	var missing []string
+	for _, typ := range events.Types() {
+		if !seen[typ] {
+			missing = append(missing, typ)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("event types emitted: missing %v, want every type of the catalogue", missing)
+	}
+	if !slices.IsSortedFunc(w.log, func(a, b events.Event) int { return a.OccurredAt.Compare(b.OccurredAt) }) {
+		t.Errorf("events: got business times out of order")
+	}
+}
