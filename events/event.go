@@ -243,10 +243,25 @@ func Unmarshal(raw []byte) (Event, error) {
 			return Event{}, fmt.Errorf("%w: %s data is not in canonical form", ErrMalformed, w.Type)
 		}
 	}
-	if canon, err := json.Marshal(w); err != nil || !bytes.Equal(canon, raw) {
+	if !canonicalEnvelope(w, raw) {
 		return Event{}, fmt.Errorf("%w: envelope is not in canonical form", ErrMalformed)
 	}
 	return e, nil
+}
+
+// canonicalEnvelope reports whether raw is exactly json.Marshal(w). data is
+// the last attribute, so the comparison encodes the envelope without it and
+// checks data's bytes in place, sparing a second compaction of the payload.
+func canonicalEnvelope(w wire, raw []byte) bool {
+	data := w.Data
+	w.Data = nil
+	head, err := json.Marshal(w)
+	if err != nil || !bytes.HasSuffix(head, []byte("null}")) {
+		return false
+	}
+	head = head[:len(head)-len("null}")]
+	return len(raw) == len(head)+len(data)+1 && bytes.HasPrefix(raw, head) &&
+		bytes.Equal(raw[len(head):len(raw)-1], data) && raw[len(raw)-1] == '}'
 }
 
 func validData(d Data) error {

@@ -156,14 +156,8 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 			if err := l.store.WaitFor(ctx, seq); err != nil {
 				return nil, err
 			}
-			res, ok, err := l.store.Command(meta.CommandID)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, fmt.Errorf("ledger: command %s appended at %d but not projected", meta.CommandID, seq)
-			}
-			return res.State, nil
+			st, _, err := projections.Load[json.RawMessage](l.store, evs[0].Subject())
+			return st, err
 		case errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate):
 			l.metrics.conflicts.Inc()
 			if attempt >= l.maxAttempts {

@@ -31,13 +31,13 @@ type record struct {
 	State json.RawMessage `json:"state,omitempty"`
 }
 
-// commandRecord is the value of a c/<command id> key: what the command's
-// first answer was, so that a replayed Idempotency-Key gets it again.
+// commandRecord is the value of a c/<command id> key: enough to answer a
+// replayed Idempotency-Key with the first answer (the primary aggregate's
+// state as of Seq, rebuilt from its history).
 type commandRecord struct {
-	Hash    string          `json:"hash"`    // the events' commandhash
-	Subject string          `json:"subject"` // the command's primary aggregate: its first event's subject
-	Seq     uint64          `json:"seq"`     // the command's last event
-	State   json.RawMessage `json:"state"`   // the primary aggregate right after the command
+	Hash    string `json:"hash"`    // the events' commandhash
+	Subject string `json:"subject"` // the command's primary aggregate: its first event's subject
+	Seq     uint64 `json:"seq"`     // the command's last event on that subject
 }
 
 // Break is an event the projections did not apply (H3).
@@ -59,14 +59,14 @@ func (s *Store) Apply(msgs []Msg) error {
 	if closed {
 		return ErrClosed
 	}
-	b := s.db.NewIndexedBatch()
-	defer b.Close()
+	a := applier{db: s.db, b: s.db.NewBatch(), aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
+	defer a.b.Close()
 	last := cp
 	for _, m := range msgs {
 		if m.Seq <= last {
 			continue
 		}
-		if err := applyOne(b, m); err != nil {
+		if err := a.apply(m); err != nil {
 			return fmt.Errorf("projections: apply sequence %d: %w", m.Seq, err)
 		}
 		last = m.Seq
@@ -74,26 +74,82 @@ func (s *Store) Apply(msgs []Msg) error {
 	if last == cp {
 		return nil
 	}
-	if err := b.Set(keyCheckpoint, binary.BigEndian.AppendUint64(nil, last), nil); err != nil {
+	if err := a.flush(); err != nil {
+		return err
+	}
+	if err := a.b.Set(keyCheckpoint, binary.BigEndian.AppendUint64(nil, last), nil); err != nil {
 		return err
 	}
 	// The stream is the source of truth: a batch lost in a crash is applied
 	// again from the older checkpoint, so the store need not sync.
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := a.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("projections: commit through sequence %d: %w", last, err)
 	}
 	s.advance(last)
 	return nil
 }
 
-func applyOne(b *pebble.Batch, m Msg) error {
-	var rec record
-	if raw, err := get(b, aggKey(m.Subject)); err != nil {
-		return err
-	} else if raw != nil {
-		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("aggregate %s: %w", m.Subject, err)
+// applier applies one run of events. Aggregate and command records are read
+// once, kept in memory while the run lasts and written once at its end.
+type applier struct {
+	db   *pebble.DB
+	b    *pebble.Batch
+	aggs map[string]*record
+	cmds map[string]*commandRecord
+}
+
+func (a *applier) agg(subject string) (*record, error) {
+	if r, ok := a.aggs[subject]; ok {
+		return r, nil
+	}
+	r := &record{}
+	raw, err := get(a.db, aggKey(subject))
+	if err != nil {
+		return nil, err
+	}
+	if raw != nil {
+		if err := json.Unmarshal(raw, r); err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", subject, err)
 		}
+	}
+	a.aggs[subject] = r
+	return r, nil
+}
+
+func (a *applier) cmd(id string) (*commandRecord, error) {
+	if c, ok := a.cmds[id]; ok {
+		return c, nil
+	}
+	raw, err := get(a.db, cmdKey(id))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	c := &commandRecord{}
+	if err := json.Unmarshal(raw, c); err != nil {
+		return nil, fmt.Errorf("command %s: %w", id, err)
+	}
+	a.cmds[id] = c
+	return c, nil
+}
+
+func (a *applier) flush() error {
+	for subject, r := range a.aggs {
+		if err := putJSON(a.b, aggKey(subject), r); err != nil {
+			return err
+		}
+	}
+	for id, c := range a.cmds {
+		if err := putJSON(a.b, cmdKey(id), c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) apply(m Msg) error {
+	rec, err := a.agg(m.Subject)
+	if err != nil {
+		return err
 	}
 	e, reason := check(m, rec.Hash)
 	if reason != "" {
@@ -101,23 +157,29 @@ func applyOne(b *pebble.Batch, m Msg) error {
 		// sequence moves on, because the stream's last sequence for the
 		// subject did, and the write side appends against it.
 		rec.Seq = m.Seq
-		if err := putJSON(b, breakKey(m.Seq), Break{Seq: m.Seq, Subject: m.Subject, Reason: reason}); err != nil {
-			return err
-		}
-		return putJSON(b, aggKey(m.Subject), rec)
+		return putJSON(a.b, breakKey(m.Seq), Break{Seq: m.Seq, Subject: m.Subject, Reason: reason})
 	}
-	state, err := fold(b, rec.State, e)
+	state, value, err := foldState(rec.State, e)
 	if err != nil {
 		return fmt.Errorf("aggregate %s: %w", m.Subject, err)
 	}
-	rec = record{Version: Version{Seq: m.Seq, Hash: events.Hash(m.Data)}, State: state}
-	if err := putJSON(b, aggKey(m.Subject), rec); err != nil {
+	*rec = record{Version: Version{Seq: m.Seq, Hash: events.Hash(m.Data)}, State: state}
+	if err := a.b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
 		return err
 	}
-	if err := b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
+	if err := a.index(e, value); err != nil {
 		return err
 	}
-	return recordCommand(b, e, m, state)
+	c, err := a.cmd(e.CommandID)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		a.cmds[e.CommandID] = &commandRecord{Hash: e.CommandHash, Subject: m.Subject, Seq: m.Seq}
+	} else if c.Subject == m.Subject {
+		c.Seq = m.Seq
+	}
+	return nil
 }
 
 // check decodes m and verifies it belongs where it is and continues its
@@ -136,9 +198,9 @@ func check(m Msg, prevHash string) (events.Event, string) {
 	return e, ""
 }
 
-// fold applies e to the aggregate state raw and maintains the indexes that
-// depend on it.
-func fold(b *pebble.Batch, raw json.RawMessage, e events.Event) (json.RawMessage, error) {
+// foldState applies e to the aggregate state raw and returns the new state,
+// encoded and as its Go value.
+func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error) {
 	switch e.Aggregate() {
 	case events.AggregateAccount:
 		return foldInto[commands.Account](raw, e)
@@ -147,54 +209,38 @@ func fold(b *pebble.Batch, raw json.RawMessage, e events.Event) (json.RawMessage
 	case events.AggregateEmail:
 		return foldInto[commands.EmailOwner](raw, e)
 	case events.AggregateLicense:
-		out, err := foldInto[commands.License](raw, e)
-		if err != nil {
-			return nil, err
-		}
-		var l commands.License
-		if err := json.Unmarshal(out, &l); err != nil {
-			return nil, err
-		}
-		key := unassignedKey(e.Account, l.ID)
-		if l.Kind == events.KindPractitioner && l.Assignee == "" {
-			return out, b.Set(key, nil, nil)
-		}
-		return out, b.Delete(key, nil)
+		return foldInto[commands.License](raw, e)
 	}
-	return nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
+	return nil, nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
+}
+
+// index maintains the indexes that depend on an aggregate's new state: the
+// unassigned practitioner licences of C7.
+func (a *applier) index(e events.Event, state any) error {
+	l, ok := state.(*commands.License)
+	if !ok {
+		return nil
+	}
+	key := unassignedKey(e.Account, l.ID)
+	if l.Kind == events.KindPractitioner && l.Assignee == "" {
+		return a.b.Set(key, nil, nil)
+	}
+	return a.b.Delete(key, nil)
 }
 
 func foldInto[T any, P interface {
 	*T
 	Apply(events.Event)
-}](raw json.RawMessage, e events.Event) (json.RawMessage, error) {
-	var st T
+}](raw json.RawMessage, e events.Event) (json.RawMessage, any, error) {
+	st := new(T)
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &st); err != nil {
-			return nil, err
+		if err := json.Unmarshal(raw, st); err != nil {
+			return nil, nil, err
 		}
 	}
-	P(&st).Apply(e)
-	return json.Marshal(&st)
-}
-
-func recordCommand(b *pebble.Batch, e events.Event, m Msg, state json.RawMessage) error {
-	key := cmdKey(e.CommandID)
-	var cr commandRecord
-	raw, err := get(b, key)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		cr = commandRecord{Hash: e.CommandHash, Subject: m.Subject}
-	} else if err := json.Unmarshal(raw, &cr); err != nil {
-		return fmt.Errorf("command %s: %w", e.CommandID, err)
-	}
-	cr.Seq = m.Seq
-	if cr.Subject == m.Subject {
-		cr.State = state
-	}
-	return putJSON(b, key, cr)
+	P(st).Apply(e)
+	out, err := json.Marshal(st)
+	return out, st, err
 }
 
 func putJSON(b *pebble.Batch, key []byte, v any) error {

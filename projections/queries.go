@@ -112,12 +112,13 @@ func (s *Store) History(subject string) ([]HistoryEntry, error) {
 type CommandResult struct {
 	Hash    string          // the command's request digest (events' commandhash)
 	Subject string          // its primary aggregate
-	Seq     uint64          // the stream sequence of its last event
-	State   json.RawMessage // the primary aggregate's state right after it
+	Seq     uint64          // the stream sequence of its last event on Subject
+	State   json.RawMessage // the primary aggregate's state right after the command
 }
 
 // Command returns the record of a command by id; ok is false if no event of
-// that command has been applied.
+// that command has been applied. State is rebuilt by folding the primary
+// aggregate's history up to the command.
 func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 	raw, err := get(s.db, cmdKey(id))
 	if err != nil || raw == nil {
@@ -127,7 +128,24 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 	if err := json.Unmarshal(raw, &cr); err != nil {
 		return res, false, fmt.Errorf("projections: command %s: %w", id, err)
 	}
-	return CommandResult(cr), true, nil
+	res = CommandResult{Hash: cr.Hash, Subject: cr.Subject, Seq: cr.Seq}
+	hist, err := s.History(cr.Subject)
+	if err != nil {
+		return res, false, err
+	}
+	for _, h := range hist {
+		if h.Seq > cr.Seq {
+			break
+		}
+		e, err := events.Unmarshal(h.Event)
+		if err != nil {
+			return res, false, fmt.Errorf("projections: command %s: history of %s: %w", id, cr.Subject, err)
+		}
+		if res.State, _, err = foldState(res.State, e); err != nil {
+			return res, false, err
+		}
+	}
+	return res, true, nil
 }
 
 // Breaks returns the events that were not applied, in stream order (H3).

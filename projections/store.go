@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // ErrClosed is returned by operations on a closed Store.
@@ -94,7 +95,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{logger}})
+	popts := &pebble.Options{Logger: pebbleLogger{logger}, Cache: pebble.NewCache(64 << 20)}
+	defer popts.Cache.Unref()
+	// Most reads during apply are for keys that do not exist yet (a new
+	// aggregate, a new command): bloom filters answer those without
+	// reading data blocks.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		popts.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/entledger/ledger/ledger"
+)
+
+// The bench subcommand measures the ledger beside raw JetStream and raw
+// Pebble in one run, on one embedded server, with one durability setting,
+// and prints each rate and the ratios the issues set goals for.
+
+type benchConfig struct {
+	clients      int
+	ops          int // commands per client and phase
+	licences     int // licences held by the serve process in the memory phase (0 skips it)
+	syncInterval time.Duration
+	dir          string
+	keep         bool
+}
+
+// measurement is one timed phase.
+type measurement struct {
+	name string
+	ops  int
+	took time.Duration
+	unit string
+}
+
+func (m measurement) rate() float64 {
+	if m.took <= 0 {
+		return 0
+	}
+	return float64(m.ops) / m.took.Seconds()
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "Measure the ledger beside raw JetStream and raw Pebble in one run and print the ratios.", stderr)
+	var bc benchConfig
+	fs.IntVar(&bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
+	fs.IntVar(&bc.ops, "ops", 200, "commands per client in each write phase")
+	fs.IntVar(&bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
+	fs.DurationVar(&bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
+	fs.StringVar(&bc.dir, "dir", "", "working directory (default: a new temporary directory)")
+	fs.BoolVar(&bc.keep, "keep", false, "keep the working directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
+		return fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
+	}
+	if bc.dir == "" {
+		d, err := os.MkdirTemp("", "ledger-bench-")
+		if err != nil {
+			return err
+		}
+		bc.dir = d
+	}
+	if !bc.keep {
+		defer os.RemoveAll(bc.dir)
+	}
+	durability := "every write fsynced before it is acknowledged"
+	if bc.syncInterval > 0 {
+		durability = "fsync every " + bc.syncInterval.String()
+	}
+	fmt.Fprintf(stdout, "ledger bench: %d clients, %d commands each, %s; GOMAXPROCS=%d, %s/%s\n\n",
+		bc.clients, bc.ops, durability, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+
+	w, err := benchWrites(ctx, bc, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "ratio  ledger Go API / raw JetStream  %.2f  (goal >= 0.5)\n", w.goAPI.rate()/w.raw.rate())
+	fmt.Fprintf(stdout, "ratio  ledger HTTP   / raw JetStream  %.2f  (goal >= 0.3)\n", w.http.rate()/w.raw.rate())
+
+	if bc.licences > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchServe(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printMeasurement(w io.Writer, m measurement) {
+	fmt.Fprintf(w, "%-44s %8d %-9s in %8s  %10.0f %s/s\n", m.name, m.ops, m.unit, m.took.Round(time.Millisecond), m.rate(), m.unit)
+}
+
+// writeResults are the three write phases.
+type writeResults struct{ raw, batch2, batch3, goAPI, http measurement }
+
+func benchWrites(ctx context.Context, bc benchConfig, out io.Writer) (writeResults, error) {
+	var res writeResults
+	srv, err := ledger.Start(ctx, ledger.Config{
+		DataDir: filepath.Join(bc.dir, "writes"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
+		Logger: quietLogger(),
+	})
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(cctx)
+	}()
+
+	if res.raw, err = benchRawPublish(ctx, srv.Conn(), bc); err != nil {
+		return res, err
+	}
+	printMeasurement(out, res.raw)
+	if res.batch2, err = benchRawBatch(ctx, srv.Conn(), bc, 2); err != nil {
+		return res, err
+	}
+	printMeasurement(out, res.batch2)
+	if res.batch3, err = benchRawBatch(ctx, srv.Conn(), bc, 3); err != nil {
+		return res, err
+	}
+	printMeasurement(out, res.batch3)
+	if res.goAPI, err = benchLedgerGo(ctx, srv.Ledger(), bc); err != nil {
+		return res, err
+	}
+	printMeasurement(out, res.goAPI)
+	if res.http, err = benchLedgerHTTP(ctx, "http://"+srv.Addr(), bc); err != nil {
+		return res, err
+	}
+	printMeasurement(out, res.http)
+	return res, nil
+}
