@@ -16,6 +16,23 @@ type Msg struct {
 	Seq     uint64 // stream sequence
 	Subject string
 	Data    []byte // the encoded event
+
+	decoded *decoded // set by prepare, ahead of Apply, on another goroutine
+}
+
+// decoded is a message's decoding, done off the apply path.
+type decoded struct {
+	event events.Event
+	err   error
+	hash  string
+}
+
+// prepare decodes m and hashes it, so that Apply, which must run in stream
+// order on one goroutine, does only the folding and the writing.
+func prepare(m Msg) Msg {
+	e, err := events.Unmarshal(m.Data)
+	m.decoded = &decoded{event: e, err: err, hash: events.Hash(m.Data)}
+	return m
 }
 
 // Version is the position of an aggregate's last event: the write side
@@ -147,6 +164,9 @@ func (a *applier) flush() error {
 }
 
 func (a *applier) apply(m Msg) error {
+	if m.decoded == nil {
+		m = prepare(m)
+	}
 	rec, err := a.agg(m.Subject)
 	if err != nil {
 		return err
@@ -163,7 +183,7 @@ func (a *applier) apply(m Msg) error {
 	if err != nil {
 		return fmt.Errorf("aggregate %s: %w", m.Subject, err)
 	}
-	*rec = record{Version: Version{Seq: m.Seq, Hash: events.Hash(m.Data)}, State: state}
+	*rec = record{Version: Version{Seq: m.Seq, Hash: m.decoded.hash}, State: state}
 	if err := a.b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
 		return err
 	}
@@ -185,7 +205,7 @@ func (a *applier) apply(m Msg) error {
 // check decodes m and verifies it belongs where it is and continues its
 // aggregate's hash chain. A non-empty reason means: do not apply.
 func check(m Msg, prevHash string) (events.Event, string) {
-	e, err := events.Unmarshal(m.Data)
+	e, err := m.decoded.event, m.decoded.err
 	if err != nil {
 		return e, "undecodable: " + err.Error()
 	}

@@ -33,8 +33,10 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 			s.logger.Error("projections: message without metadata", "subject", m.Subject(), "err", err)
 			return
 		}
+		// Decoding here runs on the client library's delivery goroutine, in
+		// parallel with the applying goroutine below.
 		select {
-		case ch <- Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data()}:
+		case ch <- prepare(Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data()}):
 		case <-ctx.Done():
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
