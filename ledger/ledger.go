@@ -27,7 +27,7 @@ const DefaultMaxAttempts = 8
 type Ledger struct {
 	nc      *nats.Conn
 	stream  jetstream.Stream
-	app     appender
+	commit  *committer
 	store   *projections.Store
 	now     func() time.Time
 	logger  *slog.Logger
@@ -48,7 +48,7 @@ type Options struct {
 // store. The caller keeps store following the stream (projections.Follow).
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
-		nc: nc, stream: stream, app: appender{nc: nc, js: js}, store: store,
+		nc: nc, stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	if l.now == nil {
@@ -150,7 +150,7 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 		if err != nil {
 			return nil, err
 		}
-		seq, err := l.app.append(ctx, msgs)
+		seq, err := l.commit.append(ctx, msgs)
 		switch {
 		case err == nil:
 			if err := l.store.WaitFor(ctx, seq); err != nil {

@@ -1,0 +1,143 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// maxGroupMsgs bounds the messages of one group commit; JetStream's limit for
+// an atomic batch is 1000.
+const maxGroupMsgs = 256
+
+// committer appends the events of concurrent commands together (group
+// commit). JetStream stages every atomic batch of a file-backed R1 stream in
+// a file store of its own, which caps batches at a few hundred per second
+// whatever their size; putting the batches of commands that arrive while
+// another append is in flight into one atomic batch spreads that cost over
+// all of them.
+//
+// Each message keeps its own Nats-Expected-Last-Subject-Sequence, so the
+// combined batch lands only if every command in it still holds, and a
+// command's events still land together or not at all. If the combined batch
+// is rejected (a conflict in one command), every command in it is appended
+// again on its own, so one conflict fails only the command that caused it.
+//
+// There is at most one leader at a time: the caller that finds no leader
+// commits the queue, and hands leadership to a new goroutine when more
+// requests arrived meanwhile.
+type committer struct {
+	app *appender
+
+	// mu guards the queue and whether a leader is committing it.
+	mu struct {
+		sync.Mutex
+		queue   []*appendReq
+		leading bool
+	}
+}
+
+type appendReq struct {
+	ctx  context.Context
+	msgs []outgoing
+	done chan appendRes // buffered: the leader never blocks on it
+}
+
+type appendRes struct {
+	seq uint64 // stream sequence of the request's last message
+	err error
+}
+
+// append appends msgs, alone or grouped with other requests, and returns the
+// stream sequence of the last of them.
+func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error) {
+	req := &appendReq{ctx: ctx, msgs: msgs, done: make(chan appendRes, 1)}
+	c.mu.Lock()
+	c.mu.queue = append(c.mu.queue, req)
+	lead := !c.mu.leading
+	c.mu.leading = true
+	c.mu.Unlock()
+	if lead {
+		c.lead()
+	}
+	select {
+	case res := <-req.done:
+		return res.seq, res.err
+	case <-ctx.Done():
+		// The append may still land; the caller's retry finds it by its
+		// command id.
+		return 0, ctx.Err()
+	}
+}
+
+// lead commits the queue once, then passes leadership on if requests
+// arrived meanwhile, so the caller can return to its own request.
+func (c *committer) lead() {
+	c.mu.Lock()
+	q := c.mu.queue
+	c.mu.queue = nil
+	c.mu.Unlock()
+
+	for len(q) > 0 {
+		n, size := 0, 0
+		for n < len(q) && (n == 0 || size+len(q[n].msgs) <= maxGroupMsgs) {
+			size += len(q[n].msgs)
+			n++
+		}
+		c.commit(q[:n])
+		q = q[n:]
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.mu.queue) == 0 {
+		c.mu.leading = false
+		return
+	}
+	go c.lead()
+}
+
+// commit appends a group and answers every request in it.
+func (c *committer) commit(group []*appendReq) {
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- appendRes{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		r := live[0]
+		seq, err := c.app.append(r.ctx, r.msgs)
+		r.done <- appendRes{seq: seq, err: err}
+		return
+	}
+	var all []outgoing
+	for _, r := range live {
+		all = append(all, r.msgs...)
+	}
+	// The group's context: the batch is worth sending while any request
+	// in it still waits.
+	last, err := c.app.publishBatch(context.WithoutCancel(live[0].ctx), all)
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate) {
+		for _, r := range live {
+			seq, err := c.app.append(r.ctx, r.msgs)
+			r.done <- appendRes{seq: seq, err: err}
+		}
+		return
+	}
+	// Messages of an atomic batch get consecutive sequences ending at last.
+	end := last - uint64(len(all))
+	for _, r := range live {
+		end += uint64(len(r.msgs))
+		if err != nil {
+			r.done <- appendRes{err: err}
+		} else {
+			r.done <- appendRes{seq: end}
+		}
+	}
+}
