@@ -58,6 +58,7 @@ func (a *API) routes() {
 	if a.gatherr != nil {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherr, promhttp.HandlerOpts{}))
 	}
+	a.handle("GET /v1/keys/events", a.eventKey)
 	a.handle("POST /v1/accounts", a.createAccount)
 	a.handle("GET /v1/accounts/{account}", a.getAccount)
 	a.handle("GET /v1/accounts/{account}/history", a.accountHistory)
@@ -264,6 +265,20 @@ func requiredTime(field, s string) (time.Time, error) {
 		return time.Time{}, commands.Invalid(field, "a time is required (RFC 3339, e.g. 2026-01-05T00:00:00Z)")
 	}
 	return parseTime(field, s)
+}
+
+// eventKey answers the public key that verifies every event's
+// Ledger-Signature header, for auditors and subscribers.
+func (a *API) eventKey(w http.ResponseWriter, r *http.Request) error {
+	if a.l.signer == nil {
+		return commands.Reject(commands.CodeNotFound, "this ledger does not sign its events")
+	}
+	pub := a.l.signer.Public()
+	writeJSON(w, http.StatusOK, map[string]string{
+		"algorithm": "Ed25519", "key_id": events.KeyID(pub), "header": events.SignatureHeader,
+		"signed": "subject + \"\\n\" + event bytes", "public_key_pem": string(events.PublicKeyPEM(pub)),
+	})
+	return nil
 }
 
 func (a *API) createAccount(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/events"
 )
 
 // Header names of JetStream's publish protocol.
@@ -43,6 +45,7 @@ type outgoing struct {
 	msgID    string
 	expected uint64 // expected last subject sequence
 	expect   bool   // set the expected-sequence header (first event per subject)
+	sig      string // events.SignatureHeader value; "" for none
 }
 
 // appender publishes encoded events to the stream: one event as a plain
@@ -67,6 +70,9 @@ func (a *appender) append(ctx context.Context, msgs []outgoing) (uint64, error) 
 func header(m outgoing) nats.Header {
 	h := nats.Header{}
 	h.Set(hdrMsgID, m.msgID)
+	if m.sig != "" {
+		h.Set(events.SignatureHeader, m.sig)
+	}
 	if m.expect {
 		h.Set(hdrExpectedSubSeq, strconv.FormatUint(m.expected, 10))
 	}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"context"
 	"encoding/json"
 	"io"
@@ -222,13 +223,21 @@ func (tl *testLedger) streamEvents() []jetstream.RawStreamMsg {
 	return out
 }
 
-// checkStream validates every stored event against its JSON Schema, the
-// strict decoder and the per-subject hash chain (H3).
+// checkStream validates every stored event against its signature, its JSON
+// Schema, the strict decoder and the per-subject hash chain (H3).
 func (tl *testLedger) checkStream() []events.Event {
 	tl.tb.Helper()
+	key, err := events.LoadKey(tl.dir + "/keys/events.ed25519")
+	if err != nil {
+		tl.tb.Fatal(err)
+	}
+	verifier := events.NewVerifier(key.Public().(ed25519.PublicKey))
 	last := map[string]string{}
 	var out []events.Event
 	for _, m := range tl.streamEvents() {
+		if err := verifier.Verify(m.Subject, m.Data, m.Header.Get(events.SignatureHeader)); err != nil {
+			tl.tb.Errorf("sequence %d: %v", m.Sequence, err)
+		}
 		if err := events.CheckSchema(m.Data); err != nil {
 			tl.tb.Errorf("sequence %d: %v\n%s", m.Sequence, err, m.Data)
 		}

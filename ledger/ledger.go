@@ -29,6 +29,7 @@ type Ledger struct {
 	stream  jetstream.Stream
 	commit  *committer
 	store   *projections.Store
+	signer  *events.Signer
 	now     func() time.Time
 	logger  *slog.Logger
 	metrics *metrics
@@ -38,6 +39,7 @@ type Ledger struct {
 
 // Options configure New.
 type Options struct {
+	Signer      *events.Signer   // signs every event (H3); nil writes unsigned events
 	Now         func() time.Time // the ledger's clock; defaults to time.Now
 	Logger      *slog.Logger     // defaults to slog.Default()
 	MaxAttempts int              // defaults to DefaultMaxAttempts
@@ -49,7 +51,7 @@ type Options struct {
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
 		nc: nc, stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
-		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
+		signer: o.Signer, now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -217,7 +219,11 @@ func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Vers
 			return nil, err
 		}
 		prev[subject] = events.Hash(data)
-		out = append(out, outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen})
+		o := outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen}
+		if l.signer != nil {
+			o.sig = l.signer.Sign(subject, data)
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

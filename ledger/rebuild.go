@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/projections"
 )
 
@@ -27,9 +29,14 @@ type RebuildReport struct {
 // state.
 func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	var rep RebuildReport
+	key, err := events.LoadKey(cfg.signingKeyPath())
+	if err != nil {
+		return rep, fmt.Errorf("ledger: rebuild needs the key that signed the events: %w", err)
+	}
+	opts := projections.Options{Logger: cfg.Logger, Verifier: events.NewVerifier(key.Public().(ed25519.PublicKey))}
 	live := ProjectionsDir(cfg.DataDir)
 	if _, err := os.Stat(live); err == nil {
-		old, err := projections.Open(live, projections.Options{Logger: cfg.Logger})
+		old, err := projections.Open(live, opts)
 		if err != nil {
 			return rep, fmt.Errorf("ledger: rebuild: the live store is in use or damaged (stop the ledger first): %w", err)
 		}
@@ -50,7 +57,7 @@ func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000")
 	fresh := live + ".rebuild-" + stamp
 	start := time.Now()
-	store, err := projections.Rebuild(ctx, conn.Stream, fresh, projections.Options{Logger: cfg.Logger})
+	store, err := projections.Rebuild(ctx, conn.Stream, fresh, opts)
 	if err != nil {
 		os.RemoveAll(fresh)
 		return rep, err

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/projections"
 )
 
@@ -31,6 +32,11 @@ type Config struct {
 	// embedded server.
 	NATSURLs []string
 	Replicas int // stream replicas when creating the stream on a cluster
+
+	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs every
+	// event; "" means DataDir/keys/events.ed25519, created on first start.
+	// Ledgers sharing a stream must share the key.
+	SigningKey string
 
 	// Embedded server only.
 	NATSListen   string        // client address for subscribers; "" listens nowhere
@@ -114,6 +120,14 @@ type Server struct {
 	followDone chan struct{} // closed when the projections have stopped
 }
 
+// signingKeyPath is where cfg's signing key lives.
+func (cfg Config) signingKeyPath() string {
+	if cfg.SigningKey != "" {
+		return cfg.SigningKey
+	}
+	return filepath.Join(cfg.DataDir, "keys", "events.ed25519")
+}
+
 // ProjectionsDir is where the projection store lives under a data directory.
 func ProjectionsDir(dataDir string) string { return filepath.Join(dataDir, "projections") }
 
@@ -131,12 +145,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: http listen %s: %w", cfg.HTTPAddr, err)
 	}
+	key, err := events.LoadOrCreateKey(cfg.signingKeyPath())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("ledger: signing key: %w", err)
+	}
+	signer := events.NewSigner(key)
 	conn, err := Dial(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger})
+	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger,
+		Verifier: events.NewVerifier(signer.Public())})
 	if err != nil {
 		ln.Close()
 		conn.Close()
@@ -144,7 +165,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Now: cfg.Now, Logger: logger, metrics: newMetrics(reg, store)})
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Signer: signer, Now: cfg.Now, Logger: logger,
+		metrics: newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),
 		followDone: make(chan struct{})}

@@ -16,22 +16,30 @@ type Msg struct {
 	Seq     uint64 // stream sequence
 	Subject string
 	Data    []byte // the encoded event
+	// Signature is the message's events.SignatureHeader, checked when the
+	// store has a verifier.
+	Signature string
 
 	decoded *decoded // set by prepare, ahead of Apply, on another goroutine
 }
 
 // decoded is a message's decoding, done off the apply path.
 type decoded struct {
-	event events.Event
-	err   error
-	hash  string
+	event  events.Event
+	err    error // decoding failed
+	sigErr error // the signature is missing or wrong
+	hash   string
 }
 
-// prepare decodes m and hashes it, so that Apply, which must run in stream
-// order on one goroutine, does only the folding and the writing.
-func prepare(m Msg) Msg {
-	e, err := events.Unmarshal(m.Data)
-	m.decoded = &decoded{event: e, err: err, hash: events.Hash(m.Data)}
+// prepare verifies, decodes and hashes m, so that Apply, which must run in
+// stream order on one goroutine, does only the folding and the writing.
+func prepare(v *events.Verifier, m Msg) Msg {
+	d := &decoded{hash: events.Hash(m.Data)}
+	if v != nil {
+		d.sigErr = v.Verify(m.Subject, m.Data, m.Signature)
+	}
+	d.event, d.err = events.Unmarshal(m.Data)
+	m.decoded = d
 	return m
 }
 
@@ -76,7 +84,7 @@ func (s *Store) Apply(msgs []Msg) error {
 	if closed {
 		return ErrClosed
 	}
-	a := applier{db: s.db, b: s.db.NewBatch(), aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
+	a := applier{db: s.db, b: s.db.NewBatch(), verifier: s.verifier, aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
 	defer a.b.Close()
 	last := cp
 	for _, m := range msgs {
@@ -109,10 +117,11 @@ func (s *Store) Apply(msgs []Msg) error {
 // applier applies one run of events. Aggregate and command records are read
 // once, kept in memory while the run lasts and written once at its end.
 type applier struct {
-	db   *pebble.DB
-	b    *pebble.Batch
-	aggs map[string]*record
-	cmds map[string]*commandRecord
+	db       *pebble.DB
+	b        *pebble.Batch
+	verifier *events.Verifier
+	aggs     map[string]*record
+	cmds     map[string]*commandRecord
 }
 
 func (a *applier) agg(subject string) (*record, error) {
@@ -165,7 +174,7 @@ func (a *applier) flush() error {
 
 func (a *applier) apply(m Msg) error {
 	if m.decoded == nil {
-		m = prepare(m)
+		m = prepare(a.verifier, m)
 	}
 	rec, err := a.agg(m.Subject)
 	if err != nil {
@@ -202,10 +211,14 @@ func (a *applier) apply(m Msg) error {
 	return nil
 }
 
-// check decodes m and verifies it belongs where it is and continues its
-// aggregate's hash chain. A non-empty reason means: do not apply.
+// check verifies that m was written by the ledger (its signature), decodes,
+// belongs where it is and continues its aggregate's hash chain. A non-empty
+// reason means: do not apply.
 func check(m Msg, prevHash string) (events.Event, string) {
 	e, err := m.decoded.event, m.decoded.err
+	if m.decoded.sigErr != nil {
+		return e, "not written by the ledger: " + m.decoded.sigErr.Error()
+	}
 	if err != nil {
 		return e, "undecodable: " + err.Error()
 	}

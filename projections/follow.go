@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/events"
 )
 
 // maxBatch bounds how many events one Pebble batch applies.
@@ -36,7 +38,8 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 		// Decoding here runs on the client library's delivery goroutine, in
 		// parallel with the applying goroutine below.
 		select {
-		case ch <- prepare(Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data()}):
+		case ch <- prepare(s.verifier, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(),
+			Signature: m.Headers().Get(events.SignatureHeader)}):
 		case <-ctx.Done():
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {

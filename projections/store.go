@@ -12,6 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"github.com/entledger/ledger/events"
 )
 
 // ErrClosed is returned by operations on a closed Store.
@@ -70,8 +72,9 @@ func prefixEnd(p []byte) []byte {
 
 // Store is the Pebble database of read models.
 type Store struct {
-	db     *pebble.DB
-	logger *slog.Logger
+	db       *pebble.DB
+	logger   *slog.Logger
+	verifier *events.Verifier
 
 	// mu guards the applied checkpoint and the channel closed when it moves.
 	// Apply holds applyMu for a whole batch; mu only around the update.
@@ -87,6 +90,10 @@ type Store struct {
 // Options configure Open.
 type Options struct {
 	Logger *slog.Logger // defaults to slog.Default()
+	// Verifier checks every event's signature before it is applied; an
+	// unsigned or wrongly signed event is a break. Without one the store
+	// trusts every event that decodes and continues its hash chain.
+	Verifier *events.Verifier
 }
 
 // Open opens (or creates) the store in dir.
@@ -108,7 +115,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: logger}
+	s := &Store{db: db, logger: logger, verifier: opts.Verifier}
 	s.mu.changed = make(chan struct{})
 	v, closer, err := db.Get(keyCheckpoint)
 	switch {

@@ -52,6 +52,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 // storeFlags are the flags that locate the stream and the data.
 type storeFlags struct {
 	data         string
+	signingKey   string
 	natsURL      string
 	replicas     int
 	natsListen   string
@@ -61,6 +62,8 @@ type storeFlags struct {
 func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.data, "data", "./data", "data directory: embedded JetStream under nats/, projections under projections/")
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
+	fs.StringVar(&s.signingKey, "signing-key", "",
+		"Ed25519 private key (PKCS #8 PEM) that signs every event; default DATA/keys/events.ed25519, created on first start")
 	fs.IntVar(&s.replicas, "replicas", 1, "stream replicas when the ledger creates the stream on a NATS cluster (1, 3 or 5)")
 	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
 		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
@@ -71,7 +74,7 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 }
 
 func (s *storeFlags) config() (ledger.Config, error) {
-	cfg := ledger.Config{DataDir: s.data, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
+	cfg := ledger.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
 	if s.data == "" {
 		return cfg, fmt.Errorf("--data: a directory is required")
 	}

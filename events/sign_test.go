@@ -1,0 +1,75 @@
+package events_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/entledger/ledger/events"
+)
+
+// rule H3: only the ledger's key makes a signature that verifies, for the
+// exact bytes on the exact subject.
+func TestSignVerify(t *testing.T) {
+	key, err := events.LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := events.NewSigner(key)
+	v := events.NewVerifier(s.Public())
+	subj, data := "ledger.events.acme.license.P1", []byte(`{"x":1}`)
+	sig := s.Sign(subj, data)
+	if err := v.Verify(subj, data, sig); err != nil {
+		t.Fatalf("Verify(own signature): %v", err)
+	}
+	_, other, _ := ed25519.GenerateKey(nil)
+	for name, tc := range map[string]struct {
+		subject string
+		data    []byte
+		sig     string
+	}{
+		"other subject":  {"ledger.events.acme.license.P2", data, sig},
+		"other bytes":    {subj, []byte(`{"x":2}`), sig},
+		"no signature":   {subj, data, ""},
+		"malformed":      {subj, data, "nocolon"},
+		"bad base64":     {subj, data, events.KeyID(s.Public()) + ":!!!"},
+		"other key":      {subj, data, events.NewSigner(other).Sign(subj, data)},
+		"truncated":      {subj, data, sig[:len(sig)-4]},
+		"other key's id": {subj, data, events.KeyID(other.Public().(ed25519.PublicKey)) + sig[16:]},
+	} {
+		if err := v.Verify(tc.subject, tc.data, tc.sig); !errors.Is(err, events.ErrSignature) {
+			t.Errorf("%s: Verify = %v, want ErrSignature", name, err)
+		}
+	}
+}
+
+func TestLoadOrCreateKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "events.ed25519")
+	k1, err := events.LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("private key mode %v, want 0600", fi.Mode().Perm())
+	}
+	if _, err := os.Stat(path + ".pub"); err != nil {
+		t.Errorf("public key: %v", err)
+	}
+	k2, err := events.LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k1.Equal(k2) {
+		t.Error("a second LoadOrCreateKey made a new key instead of loading the first")
+	}
+	os.WriteFile(path, []byte("not a key"), 0o600)
+	if _, err := events.LoadKey(path); err == nil {
+		t.Error("LoadKey of garbage succeeded")
+	}
+}
