@@ -19,7 +19,7 @@ import (
 
 // DefaultMaxAttempts bounds how often a command is decided again after losing
 // a race for an aggregate.
-const DefaultMaxAttempts = 8
+const DefaultMaxAttempts = 16
 
 // Ledger is the write side: it decides commands against the projected state
 // of their aggregates and appends the resulting events to the stream with
