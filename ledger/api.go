@@ -38,6 +38,8 @@ type API struct {
 	l       *Ledger
 	logger  *slog.Logger
 	mux     *http.ServeMux
+	paths   *http.ServeMux // every route's path without its method, to tell 405 from 404
+	pathSet map[string]struct{}
 	gatherr prometheus.Gatherer
 	ready   func(context.Context) error
 }
@@ -45,7 +47,7 @@ type API struct {
 // NewAPI returns the HTTP handler of l. ready answers /readyz; gatherer
 // serves /metrics (either may be nil).
 func NewAPI(l *Ledger, gatherer prometheus.Gatherer, ready func(context.Context) error) *API {
-	a := &API{l: l, logger: l.logger, mux: http.NewServeMux(), gatherr: gatherer, ready: ready}
+	a := &API{l: l, logger: l.logger, mux: http.NewServeMux(), paths: http.NewServeMux(), pathSet: map[string]struct{}{}, gatherr: gatherer, ready: ready}
 	a.routes()
 	return a
 }
@@ -75,8 +77,12 @@ func (a *API) routes() {
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", a.reassign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", a.unassign)
 	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
-	a.handle("/", func(w http.ResponseWriter, r *http.Request) error {
-		return commands.Reject(commands.CodeNotFound, "no endpoint %s %s", r.Method, r.URL.Path)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := a.paths.Handler(r); pattern != "" {
+			writeError(w, r, a.logger, commands.Reject(codeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		writeError(w, r, a.logger, commands.Reject(commands.CodeNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
 	})
 }
 
@@ -116,6 +122,12 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (a *API) handle(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		if _, known := a.pathSet[path]; !known {
+			a.pathSet[path] = struct{}{}
+			a.paths.HandleFunc(path, http.NotFound)
+		}
+	}
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			writeError(w, r, a.logger, err)
@@ -296,12 +308,12 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	acct, err := a.l.CreateAccount(r.Context(), req.meta, commands.CreateAccount{
+	res, err := a.l.CreateAccount(r.Context(), req.meta, commands.CreateAccount{
 		ID: body.ID, Name: body.Name, FulfillmentContact: body.FulfillmentContact, At: at})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, accountView(acct))
+	writeJSON(w, http.StatusCreated, accountView(res.State))
 	return nil
 }
 
@@ -328,12 +340,12 @@ func (a *API) registerUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.l.RegisterUser(r.Context(), req.meta, commands.RegisterUser{
+	res, err := a.l.RegisterUser(r.Context(), req.meta, commands.RegisterUser{
 		Account: r.PathValue("account"), Email: body.Email, EntitlementCountry: body.EntitlementCountry, At: at})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, userView(u))
+	writeJSON(w, http.StatusCreated, userView(res.State))
 	return nil
 }
 
@@ -363,15 +375,15 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	account := r.PathValue("account")
-	if _, err := a.l.User(account, r.PathValue("email")); err != nil {
+	if _, err := a.l.Account(account); err != nil {
 		return err
 	}
-	u, err := a.l.ChangeUserCountry(r.Context(), req.meta, commands.ChangeUserCountry{
+	res, err := a.l.ChangeUserCountry(r.Context(), req.meta, commands.ChangeUserCountry{
 		Account: account, Email: r.PathValue("email"), EntitlementCountry: *body.EntitlementCountry, At: at})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView(u))
+	writeJSON(w, http.StatusOK, userView(res.State))
 	return nil
 }
 
@@ -424,11 +436,11 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 	if c.At, err = parseTime("at", body.At); err != nil {
 		return err
 	}
-	lic, err := a.l.CreateLicense(r.Context(), req.meta, c)
+	res, err := a.l.CreateLicense(r.Context(), req.meta, c)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, licenseView(lic, a.l.Now()))
+	writeJSON(w, http.StatusCreated, licenseView(res.State, res.DecidedAt))
 	return nil
 }
 
@@ -460,7 +472,7 @@ func (a *API) renewLicense(w http.ResponseWriter, r *http.Request) error {
 	if c.At, err = parseTime("at", body.At); err != nil {
 		return err
 	}
-	return a.licenseCommand(w, r, func() (commands.License, error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
 }
 
 // emailAt is the body of assign and reassign.
@@ -480,7 +492,7 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Assign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
-	return a.licenseCommand(w, r, func() (commands.License, error) { return a.l.Assign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Assign(r.Context(), req.meta, c) })
 }
 
 func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
@@ -494,7 +506,7 @@ func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Reassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
-	return a.licenseCommand(w, r, func() (commands.License, error) { return a.l.Reassign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Reassign(r.Context(), req.meta, c) })
 }
 
 func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
@@ -510,20 +522,22 @@ func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Unassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), At: at}
-	return a.licenseCommand(w, r, func() (commands.License, error) { return a.l.Unassign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Unassign(r.Context(), req.meta, c) })
 }
 
 // licenseCommand checks the account exists (so an unknown account is a 404,
 // not a rule rejection), runs the command and answers with the licence.
-func (a *API) licenseCommand(w http.ResponseWriter, r *http.Request, run func() (commands.License, error)) error {
+// Time-dependent fields are as of when the command was decided, so a replay
+// answers exactly as the first time.
+func (a *API) licenseCommand(w http.ResponseWriter, r *http.Request, run func() (Result[commands.License], error)) error {
 	if _, err := a.l.Account(r.PathValue("account")); err != nil {
 		return err
 	}
-	lic, err := run()
+	res, err := run()
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, licenseView(lic, a.l.Now()))
+	writeJSON(w, http.StatusOK, licenseView(res.State, res.DecidedAt))
 	return nil
 }
 

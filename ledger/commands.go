@@ -10,17 +10,29 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
+// Result is a command's answer.
+type Result[T any] struct {
+	// State is the primary aggregate right after the command.
+	State T
+	// DecidedAt is the ledger's clock when the command was decided (its
+	// events' recordedat). Answers that depend on the time, such as a
+	// licence's reassignable_now, are given as of it, so a replayed request
+	// gets the first answer again.
+	DecidedAt time.Time
+}
+
 // run executes a command and decodes its primary aggregate's state.
-func run[T any](ctx context.Context, l *Ledger, name string, meta Meta, primary string, decide decideFunc) (T, error) {
-	var st T
-	raw, err := l.execute(ctx, name, meta, primary, decide)
+func run[T any](ctx context.Context, l *Ledger, name string, meta Meta, primary string, decide decideFunc) (Result[T], error) {
+	var res Result[T]
+	raw, at, err := l.execute(ctx, name, meta, primary, decide)
 	if err != nil {
-		return st, err
+		return res, err
 	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return st, fmt.Errorf("ledger: %s: decode state: %w", name, err)
+	res.DecidedAt = at
+	if err := json.Unmarshal(raw, &res.State); err != nil {
+		return res, fmt.Errorf("ledger: %s: decode state: %w", name, err)
 	}
-	return st, nil
+	return res, nil
 }
 
 func accountSubject(id string) string { return events.Subject(id, events.AggregateAccount, id) }
@@ -38,10 +50,10 @@ func licenseSubject(account, id string) string {
 }
 
 // CreateAccount opens an account (A1).
-func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.CreateAccount) (commands.Account, error) {
+func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.CreateAccount) (Result[commands.Account], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.Account{}, err
+		return Result[commands.Account]{}, err
 	}
 	subj := accountSubject(c.ID)
 	return run[commands.Account](ctx, l, "create_account", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -50,10 +62,10 @@ func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.Create
 }
 
 // RegisterUser adds a user to an account (A2, A3).
-func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.RegisterUser) (commands.User, error) {
+func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.RegisterUser) (Result[commands.User], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.User{}, err
+		return Result[commands.User]{}, err
 	}
 	subj := userSubject(c.Account, c.Email)
 	return run[commands.User](ctx, l, "register_user", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -65,10 +77,10 @@ func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.Registe
 }
 
 // ChangeUserCountry sets a user's entitlement country (A3).
-func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.ChangeUserCountry) (commands.User, error) {
+func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.ChangeUserCountry) (Result[commands.User], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.User{}, err
+		return Result[commands.User]{}, err
 	}
 	subj := userSubject(c.Account, c.Email)
 	return run[commands.User](ctx, l, "change_user_country", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -77,10 +89,10 @@ func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.Ch
 }
 
 // RemoveUser removes a user, unassigning the licence they hold (A4).
-func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUser) (commands.User, error) {
+func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUser) (Result[commands.User], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.User{}, err
+		return Result[commands.User]{}, err
 	}
 	subj := userSubject(c.Account, c.Email)
 	return run[commands.User](ctx, l, "remove_user", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -95,10 +107,10 @@ func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUse
 }
 
 // CreateLicense records a licence (B1).
-func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.CreateLicense) (commands.License, error) {
+func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.CreateLicense) (Result[commands.License], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.License{}, err
+		return Result[commands.License]{}, err
 	}
 	subj := licenseSubject(c.Account, c.ID)
 	return run[commands.License](ctx, l, "create_license", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -107,10 +119,10 @@ func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.Create
 }
 
 // RenewLicense extends a licence's term (B2).
-func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLicense) (commands.License, error) {
+func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLicense) (Result[commands.License], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.License{}, err
+		return Result[commands.License]{}, err
 	}
 	subj := licenseSubject(c.Account, c.ID)
 	return run[commands.License](ctx, l, "renew_license", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -119,10 +131,10 @@ func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLi
 }
 
 // Assign assigns a practitioner licence (C1, C2).
-func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (commands.License, error) {
+func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (Result[commands.License], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.License{}, err
+		return Result[commands.License]{}, err
 	}
 	subj := licenseSubject(c.Account, c.LicenseID)
 	return run[commands.License](ctx, l, "assign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -133,10 +145,10 @@ func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (comm
 }
 
 // Reassign moves a practitioner licence to another user (C3–C6).
-func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (commands.License, error) {
+func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (Result[commands.License], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.License{}, err
+		return Result[commands.License]{}, err
 	}
 	subj := licenseSubject(c.Account, c.LicenseID)
 	return run[commands.License](ctx, l, "reassign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
@@ -151,10 +163,10 @@ func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (
 }
 
 // Unassign takes a practitioner licence from its assignee (C3, C4).
-func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (commands.License, error) {
+func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (Result[commands.License], error) {
 	c, err := c.Normalize()
 	if err != nil {
-		return commands.License{}, err
+		return Result[commands.License]{}, err
 	}
 	subj := licenseSubject(c.Account, c.LicenseID)
 	return run[commands.License](ctx, l, "unassign", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {

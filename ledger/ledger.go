@@ -106,14 +106,16 @@ type decideFunc func(ld *loader, now time.Time) ([]events.Event, error)
 // execute runs the load → decide → append loop of one command and returns
 // the state of its primary aggregate (the subject of its first event, or
 // primary when the command changes nothing) once the projections show it.
-func (l *Ledger) execute(ctx context.Context, name string, meta Meta, primary string, decide decideFunc) (json.RawMessage, error) {
+func (l *Ledger) execute(ctx context.Context, name string, meta Meta, primary string, decide decideFunc) (json.RawMessage, time.Time, error) {
 	start := time.Now()
-	state, err := l.executeOnce(ctx, meta, primary, decide)
+	state, at, err := l.executeOnce(ctx, meta, primary, decide)
 	l.metrics.observeCommand(name, start, err)
-	return state, err
+	return state, at, err
 }
 
-func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, decide decideFunc) (json.RawMessage, error) {
+// executeOnce returns the primary aggregate's state and the ledger's clock
+// when the command was decided (for a replay: when it was first decided).
+func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, decide decideFunc) (json.RawMessage, time.Time, error) {
 	if meta.CommandID == "" {
 		meta.CommandID = events.NewID()
 	}
@@ -127,57 +129,58 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 		// A command that already landed (a replayed Idempotency-Key, or an
 		// append whose acknowledgement was lost) answers as it did the first time.
 		if res, ok, err := l.store.Command(meta.CommandID); err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		} else if ok {
 			if res.Hash != meta.CommandHash {
-				return nil, commands.Reject(commands.CodeIdempotencyKeyReused,
+				return nil, time.Time{}, commands.Reject(commands.CodeIdempotencyKeyReused,
 					"this Idempotency-Key was already used with a different request")
 			}
-			return res.State, nil
+			return res.State, res.RecordedAt, nil
 		}
 
+		now := l.Now()
 		ld := &loader{store: l.store, versions: map[string]projections.Version{}}
-		evs, err := decide(ld, l.Now())
+		evs, err := decide(ld, now)
 		if ld.err != nil {
-			return nil, ld.err
+			return nil, now, ld.err
 		}
 		if err != nil {
-			return nil, err
+			return nil, now, err
 		}
 		if len(evs) == 0 {
 			st, _, err := projections.Load[json.RawMessage](l.store, primary)
-			return st, err
+			return st, now, err
 		}
-		msgs, err := l.encode(evs, ld.versions, meta)
+		msgs, err := l.encode(evs, ld.versions, meta, now)
 		if err != nil {
-			return nil, err
+			return nil, now, err
 		}
 		seq, err := l.commit.append(ctx, msgs)
 		switch {
 		case err == nil:
 			if err := l.store.WaitFor(ctx, seq); err != nil {
-				return nil, err
+				return nil, now, err
 			}
 			st, _, err := projections.Load[json.RawMessage](l.store, evs[0].Subject())
-			return st, err
+			return st, now, err
 		case errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate):
 			l.metrics.conflicts.Inc()
 			if attempt >= l.maxAttempts {
-				return nil, commands.Reject(commands.CodeConflict,
+				return nil, now, commands.Reject(commands.CodeConflict,
 					"the aggregate kept changing while this command was decided (%d attempts); retry", attempt)
 			}
 			if err := l.catchUp(ctx); err != nil {
-				return nil, err
+				return nil, now, err
 			}
 			// Spread racing writers apart a little.
 			backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, now, ctx.Err()
 			}
 		default:
-			return nil, err
+			return nil, now, err
 		}
 	}
 }
@@ -195,8 +198,7 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 // encode fills in the events' metadata and hash chain and encodes them. Every
 // subject an event goes to must have been loaded: its version gives the
 // expected last subject sequence and the prevhash.
-func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Version, meta Meta) ([]outgoing, error) {
-	recorded := l.Now()
+func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Version, meta Meta, recorded time.Time) ([]outgoing, error) {
 	prev := map[string]string{}
 	out := make([]outgoing, 0, len(evs))
 	for _, e := range evs {

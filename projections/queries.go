@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -114,6 +115,8 @@ type CommandResult struct {
 	Subject string          // its primary aggregate
 	Seq     uint64          // the stream sequence of its last event on Subject
 	State   json.RawMessage // the primary aggregate's state right after the command
+	// RecordedAt is when the ledger decided the command (its events' recordedat).
+	RecordedAt time.Time
 }
 
 // Command returns the record of a command by id; ok is false if no event of
@@ -143,6 +146,9 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 		}
 		if res.State, _, err = foldState(res.State, e); err != nil {
 			return res, false, err
+		}
+		if e.CommandID == id {
+			res.RecordedAt = e.RecordedAt
 		}
 	}
 	return res, true, nil
