@@ -1,0 +1,324 @@
+package ledger
+
+import (
+	"net/http"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// eventKey answers the public key that verifies every event's
+// Ledger-Signature header, for auditors and subscribers.
+func (a *API) eventKey(w http.ResponseWriter, r *http.Request) error {
+	if a.l.signer == nil {
+		return commands.Reject(commands.CodeNotFound, "this ledger does not sign its events")
+	}
+	pub := a.l.signer.Public()
+	writeJSON(w, http.StatusOK, map[string]string{
+		"algorithm": "Ed25519", "key_id": events.KeyID(pub), "header": events.SignatureHeader,
+		"signed": "subject + \"\\n\" + event bytes", "public_key_pem": string(events.PublicKeyPEM(pub)),
+	})
+	return nil
+}
+
+func (a *API) createAccount(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ID                 string `json:"id"`
+		Name               string `json:"name"`
+		FulfillmentContact string `json:"fulfillment_contact"`
+		At                 string `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	res, err := a.l.CreateAccount(r.Context(), req.meta, commands.CreateAccount{
+		ID: body.ID, Name: body.Name, FulfillmentContact: body.FulfillmentContact, At: at})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, accountView(res.State))
+	return nil
+}
+
+func (a *API) getAccount(w http.ResponseWriter, r *http.Request) error {
+	acct, err := a.l.Account(r.PathValue("account"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, accountView(acct))
+	return nil
+}
+
+func (a *API) registerUser(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Email              string `json:"email"`
+		EntitlementCountry string `json:"entitlement_country"`
+		At                 string `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	res, err := a.l.RegisterUser(r.Context(), req.meta, commands.RegisterUser{
+		Account: r.PathValue("account"), Email: body.Email, EntitlementCountry: body.EntitlementCountry, At: at})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, userView(res.State))
+	return nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.l.User(r.PathValue("account"), r.PathValue("email"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userView(u))
+	return nil
+}
+
+func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		EntitlementCountry *string `json:"entitlement_country"`
+		At                 string  `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	if body.EntitlementCountry == nil {
+		return commands.Invalid("entitlement_country", "required")
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	account := r.PathValue("account")
+	if _, err := a.l.Account(account); err != nil {
+		return err
+	}
+	res, err := a.l.ChangeUserCountry(r.Context(), req.meta, commands.ChangeUserCountry{
+		Account: account, Email: r.PathValue("email"), EntitlementCountry: *body.EntitlementCountry, At: at})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userView(res.State))
+	return nil
+}
+
+func (a *API) removeUser(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		At string `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, true)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	account := r.PathValue("account")
+	if _, err := a.l.Account(account); err != nil {
+		return err
+	}
+	if _, err := a.l.RemoveUser(r.Context(), req.meta, commands.RemoveUser{
+		Account: account, Email: r.PathValue("email"), At: at}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ID         string   `json:"id"`
+		Kind       string   `json:"kind"`
+		Products   []string `json:"products"`
+		Seats      int      `json:"seats"`
+		ValidFrom  string   `json:"valid_from"`
+		ValidUntil string   `json:"valid_until"`
+		At         string   `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.CreateLicense{Account: r.PathValue("account"), ID: body.ID, Kind: body.Kind,
+		Products: body.Products, Seats: body.Seats}
+	if c.ValidFrom, err = requiredTime("valid_from", body.ValidFrom); err != nil {
+		return err
+	}
+	if c.ValidUntil, err = requiredTime("valid_until", body.ValidUntil); err != nil {
+		return err
+	}
+	if c.At, err = parseTime("at", body.At); err != nil {
+		return err
+	}
+	res, err := a.l.CreateLicense(r.Context(), req.meta, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, licenseView(res.State, res.DecidedAt))
+	return nil
+}
+
+func (a *API) getLicense(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Has("as_of") {
+		return commands.Invalid("as_of", "as_of is not supported yet; read the licence's history instead")
+	}
+	lic, err := a.l.License(r.PathValue("account"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, licenseView(lic, a.l.Now()))
+	return nil
+}
+
+func (a *API) renewLicense(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		ValidUntil string `json:"valid_until"`
+		At         string `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.RenewLicense{Account: r.PathValue("account"), ID: r.PathValue("id")}
+	if c.ValidUntil, err = requiredTime("valid_until", body.ValidUntil); err != nil {
+		return err
+	}
+	if c.At, err = parseTime("at", body.At); err != nil {
+		return err
+	}
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
+}
+
+// emailAt is the body of assign and reassign.
+type emailAt struct {
+	Email string `json:"email"`
+	At    string `json:"at"`
+}
+
+func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
+	var body emailAt
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	c := commands.Assign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Assign(r.Context(), req.meta, c) })
+}
+
+func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
+	var body emailAt
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	c := commands.Reassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Reassign(r.Context(), req.meta, c) })
+}
+
+func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		At string `json:"at"`
+	}
+	req, err := readCommand(w, r, &body, true)
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", body.At)
+	if err != nil {
+		return err
+	}
+	c := commands.Unassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), At: at}
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Unassign(r.Context(), req.meta, c) })
+}
+
+// licenseCommand checks the account exists (so an unknown account is a 404,
+// not a rule rejection), runs the command and answers with the licence.
+// Time-dependent fields are as of when the command was decided, so a replay
+// answers exactly as the first time.
+func (a *API) licenseCommand(w http.ResponseWriter, r *http.Request, run func() (Result[commands.License], error)) error {
+	if _, err := a.l.Account(r.PathValue("account")); err != nil {
+		return err
+	}
+	res, err := run()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, licenseView(res.State, res.DecidedAt))
+	return nil
+}
+
+func (a *API) reminders(w http.ResponseWriter, r *http.Request) error {
+	rs, err := a.l.Reminders(r.PathValue("account"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"unassigned": rs})
+	return nil
+}
+
+func (a *API) accountHistory(w http.ResponseWriter, r *http.Request) error {
+	account := r.PathValue("account")
+	if _, err := a.l.Account(account); err != nil {
+		return err
+	}
+	return a.writeHistory(w, account, events.AggregateAccount, account)
+}
+
+// userHistory answers a user's events, including those of a removed user:
+// auditors need the history of people who left.
+func (a *API) userHistory(w http.ResponseWriter, r *http.Request) error {
+	account := r.PathValue("account")
+	if _, err := a.l.Account(account); err != nil {
+		return err
+	}
+	email, err := commands.NormalizeEmail("email", r.PathValue("email"))
+	if err != nil {
+		return err
+	}
+	return a.writeHistory(w, account, events.AggregateUser, email)
+}
+
+func (a *API) licenseHistory(w http.ResponseWriter, r *http.Request) error {
+	lic, err := a.l.License(r.PathValue("account"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return a.writeHistory(w, lic.Account, events.AggregateLicense, lic.ID)
+}
+
+// writeHistory answers {events: [...]} with the aggregate's events exactly
+// as stored, in order (H4); an aggregate without events is not found.
+func (a *API) writeHistory(w http.ResponseWriter, account, aggregate, id string) error {
+	hist, err := a.l.History(account, aggregate, id)
+	if err != nil {
+		return err
+	}
+	if len(hist) == 0 {
+		return commands.Reject(commands.CodeUserNotFound, "%s was never a user of account %q", id, account).
+			With("email", id)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": hist})
+	return nil
+}
