@@ -2,6 +2,7 @@ package events
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -22,8 +23,16 @@ import (
 // is the first 8 bytes of the SHA-256 of the public key, in hex.
 const SignatureHeader = "Ledger-Signature"
 
-// ErrSignature is returned by Verifier.Verify for a missing, malformed or
-// wrong signature.
+// MACHeader is the NATS header that carries an event's message
+// authentication code: "<key id>:<base64 HMAC-SHA256>" over the same bytes
+// as the signature, keyed by a secret derived from the ledger's private key.
+// The ledger's own projections check it instead of the signature: it is
+// about fifty times cheaper, and only the holder of the private key can
+// make it. Third parties verify the signature.
+const MACHeader = "Ledger-Mac"
+
+// ErrSignature is returned by Verifier.Verify and MAC.Check for a missing,
+// malformed or wrong signature or code.
 var ErrSignature = errors.New("events: bad signature")
 
 // KeyID names a public key: hex of the first 8 bytes of its SHA-256.
@@ -92,6 +101,49 @@ func (v *Verifier) Verify(subject string, data []byte, header string) error {
 	}
 	if !ed25519.Verify(key, signedBytes(subject, data), sig) {
 		return fmt.Errorf("%w: does not verify with key %s", ErrSignature, id)
+	}
+	return nil
+}
+
+// MAC makes and checks message authentication codes.
+type MAC struct {
+	key []byte
+	id  string
+}
+
+// NewMAC derives the MAC key from the ledger's private key.
+func NewMAC(key ed25519.PrivateKey) *MAC {
+	h := hmac.New(sha256.New, key.Seed())
+	h.Write([]byte("ledger event mac v1"))
+	return &MAC{key: h.Sum(nil), id: KeyID(key.Public().(ed25519.PublicKey))}
+}
+
+func (m *MAC) sum(subject string, data []byte) []byte {
+	h := hmac.New(sha256.New, m.key)
+	h.Write([]byte(subject))
+	h.Write([]byte{'\n'})
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+// Tag returns the MACHeader value for an event stored on subject.
+func (m *MAC) Tag(subject string, data []byte) string {
+	return m.id + ":" + base64.RawStdEncoding.EncodeToString(m.sum(subject, data))
+}
+
+// Check checks header, the MACHeader value of the event data stored on
+// subject.
+func (m *MAC) Check(subject string, data []byte, header string) error {
+	if header == "" {
+		return fmt.Errorf("%w: the event carries no %s", ErrSignature, MACHeader)
+	}
+	id, tag64, ok := strings.Cut(header, ":")
+	if !ok || id != m.id {
+		return fmt.Errorf("%w: %s not made with key %s", ErrSignature, MACHeader, m.id)
+	}
+	tag, err := base64.RawStdEncoding.DecodeString(tag64)
+	if err != nil || !hmac.Equal(tag, m.sum(subject, data)) {
+		return fmt.Errorf("%w: %s does not match", ErrSignature, MACHeader)
 	}
 	return nil
 }

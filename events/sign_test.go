@@ -73,3 +73,34 @@ func TestLoadOrCreateKey(t *testing.T) {
 		t.Error("LoadKey of garbage succeeded")
 	}
 }
+
+// rule H3: the MAC the projections check is made only with the ledger's key,
+// for the exact bytes on the exact subject.
+func TestMAC(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	_, other, _ := ed25519.GenerateKey(nil)
+	m := events.NewMAC(key)
+	subj, data := "ledger.events.acme.user.a@x", []byte(`{"y":1}`)
+	tag := m.Tag(subj, data)
+	if err := m.Check(subj, data, tag); err != nil {
+		t.Fatalf("Check(own tag): %v", err)
+	}
+	if events.NewMAC(key).Tag(subj, data) != tag {
+		t.Error("the MAC key is not derived deterministically from the private key")
+	}
+	for name, tc := range map[string]struct {
+		subject string
+		data    []byte
+		tag     string
+	}{
+		"other subject": {"ledger.events.acme.user.b@x", data, tag},
+		"other bytes":   {subj, []byte(`{"y":2}`), tag},
+		"none":          {subj, data, ""},
+		"other key":     {subj, data, events.NewMAC(other).Tag(subj, data)},
+		"malformed":     {subj, data, "x"},
+	} {
+		if err := m.Check(tc.subject, tc.data, tc.tag); !errors.Is(err, events.ErrSignature) {
+			t.Errorf("%s: Check = %v, want ErrSignature", name, err)
+		}
+	}
+}

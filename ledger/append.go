@@ -46,6 +46,7 @@ type outgoing struct {
 	expected uint64 // expected last subject sequence
 	expect   bool   // set the expected-sequence header (first event per subject)
 	sig      string // events.SignatureHeader value; "" for none
+	mac      string // events.MACHeader value; "" for none
 }
 
 // appender publishes encoded events to the stream: one event as a plain
@@ -72,6 +73,7 @@ func header(m outgoing) nats.Header {
 	h.Set(hdrMsgID, m.msgID)
 	if m.sig != "" {
 		h.Set(events.SignatureHeader, m.sig)
+		h.Set(events.MACHeader, m.mac)
 	}
 	if m.expect {
 		h.Set(hdrExpectedSubSeq, strconv.FormatUint(m.expected, 10))

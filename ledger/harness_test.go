@@ -231,11 +231,14 @@ func (tl *testLedger) checkStream() []events.Event {
 	if err != nil {
 		tl.tb.Fatal(err)
 	}
-	verifier := events.NewVerifier(key.Public().(ed25519.PublicKey))
+	verifier, mac := events.NewVerifier(key.Public().(ed25519.PublicKey)), events.NewMAC(key)
 	last := map[string]string{}
 	var out []events.Event
 	for _, m := range tl.streamEvents() {
 		if err := verifier.Verify(m.Subject, m.Data, m.Header.Get(events.SignatureHeader)); err != nil {
+			tl.tb.Errorf("sequence %d: %v", m.Sequence, err)
+		}
+		if err := mac.Check(m.Subject, m.Data, m.Header.Get(events.MACHeader)); err != nil {
 			tl.tb.Errorf("sequence %d: %v", m.Sequence, err)
 		}
 		if err := events.CheckSchema(m.Data); err != nil {

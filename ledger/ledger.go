@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type Ledger struct {
 	commit  *committer
 	store   *projections.Store
 	signer  *events.Signer
+	mac     *events.MAC
 	now     func() time.Time
 	logger  *slog.Logger
 	metrics *metrics
@@ -39,10 +41,10 @@ type Ledger struct {
 
 // Options configure New.
 type Options struct {
-	Signer      *events.Signer   // signs every event (H3); nil writes unsigned events
-	Now         func() time.Time // the ledger's clock; defaults to time.Now
-	Logger      *slog.Logger     // defaults to slog.Default()
-	MaxAttempts int              // defaults to DefaultMaxAttempts
+	Key         ed25519.PrivateKey // signs every event and makes its MAC (H3); nil writes unsigned events
+	Now         func() time.Time   // the ledger's clock; defaults to time.Now
+	Logger      *slog.Logger       // defaults to slog.Default()
+	MaxAttempts int                // defaults to DefaultMaxAttempts
 	metrics     *metrics
 }
 
@@ -51,7 +53,10 @@ type Options struct {
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
 		nc: nc, stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
-		signer: o.Signer, now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
+		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
+	}
+	if o.Key != nil {
+		l.signer, l.mac = events.NewSigner(o.Key), events.NewMAC(o.Key)
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -223,7 +228,7 @@ func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Vers
 		prev[subject] = events.Hash(data)
 		o := outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen}
 		if l.signer != nil {
-			o.sig = l.signer.Sign(subject, data)
+			o.sig, o.mac = l.signer.Sign(subject, data), l.mac.Tag(subject, data)
 		}
 		out = append(out, o)
 	}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -33,7 +32,7 @@ func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("ledger: rebuild needs the key that signed the events: %w", err)
 	}
-	opts := projections.Options{Logger: cfg.Logger, Verifier: events.NewVerifier(key.Public().(ed25519.PublicKey))}
+	opts := projections.Options{Logger: cfg.Logger, Authenticator: events.NewMAC(key)}
 	live := ProjectionsDir(cfg.DataDir)
 	if _, err := os.Stat(live); err == nil {
 		old, err := projections.Open(live, opts)

@@ -594,7 +594,7 @@ func TestStartCatchesUpWithUnprojectedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := ledger.New(conn.NC, conn.JS, conn.Stream, store, ledger.Options{Signer: events.NewSigner(key), Now: clk.Now})
+	l := ledger.New(conn.NC, conn.JS, conn.Stream, store, ledger.Options{Key: key, Now: clk.Now})
 	behind := store.Checkpoint()
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

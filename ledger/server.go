@@ -150,14 +150,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("ledger: signing key: %w", err)
 	}
-	signer := events.NewSigner(key)
 	conn, err := Dial(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger,
-		Verifier: events.NewVerifier(signer.Public())})
+		Authenticator: events.NewMAC(key)})
 	if err != nil {
 		ln.Close()
 		conn.Close()
@@ -165,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Signer: signer, Now: cfg.Now, Logger: logger,
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, Now: cfg.Now, Logger: logger,
 		metrics: newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),

@@ -16,9 +16,9 @@ type Msg struct {
 	Seq     uint64 // stream sequence
 	Subject string
 	Data    []byte // the encoded event
-	// Signature is the message's events.SignatureHeader, checked when the
-	// store has a verifier.
-	Signature string
+	// MAC is the message's events.MACHeader, checked when the store has an
+	// authenticator.
+	MAC string
 
 	decoded *decoded // set by prepare, ahead of Apply, on another goroutine
 }
@@ -33,10 +33,10 @@ type decoded struct {
 
 // prepare verifies, decodes and hashes m, so that Apply, which must run in
 // stream order on one goroutine, does only the folding and the writing.
-func prepare(v *events.Verifier, m Msg) Msg {
+func prepare(auth *events.MAC, m Msg) Msg {
 	d := &decoded{hash: events.Hash(m.Data)}
-	if v != nil {
-		d.sigErr = v.Verify(m.Subject, m.Data, m.Signature)
+	if auth != nil {
+		d.sigErr = auth.Check(m.Subject, m.Data, m.MAC)
 	}
 	d.event, d.err = events.Unmarshal(m.Data)
 	m.decoded = d
@@ -50,10 +50,31 @@ type Version struct {
 	Hash string `json:"hash"`
 }
 
-// record is the value of an a/<subject> key.
+// record is the value of an a/<subject> key, encoded by marshal as the
+// sequence (8 bytes, big endian), the length of the hash (1 byte), the hash,
+// and the state's JSON: no JSON around the state, so it is never re-encoded.
 type record struct {
 	Version
-	State json.RawMessage `json:"state,omitempty"`
+	State json.RawMessage
+}
+
+func (r *record) marshal() []byte {
+	out := make([]byte, 0, 9+len(r.Hash)+len(r.State))
+	out = binary.BigEndian.AppendUint64(out, r.Seq)
+	out = append(out, byte(len(r.Hash)))
+	out = append(out, r.Hash...)
+	return append(out, r.State...)
+}
+
+func (r *record) unmarshal(raw []byte) error {
+	if len(raw) < 9 || len(raw) < 9+int(raw[8]) {
+		return fmt.Errorf("corrupt aggregate record (%d bytes)", len(raw))
+	}
+	n := int(raw[8])
+	r.Seq = binary.BigEndian.Uint64(raw)
+	r.Hash = string(raw[9 : 9+n])
+	r.State = append(json.RawMessage(nil), raw[9+n:]...)
+	return nil
 }
 
 // commandRecord is the value of a c/<command id> key: enough to answer a
@@ -84,7 +105,7 @@ func (s *Store) Apply(msgs []Msg) error {
 	if closed {
 		return ErrClosed
 	}
-	a := applier{db: s.db, b: s.db.NewBatch(), verifier: s.verifier, aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
+	a := applier{db: s.db, b: s.db.NewBatch(), auth: s.auth, aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
 	defer a.b.Close()
 	last := cp
 	for _, m := range msgs {
@@ -117,11 +138,11 @@ func (s *Store) Apply(msgs []Msg) error {
 // applier applies one run of events. Aggregate and command records are read
 // once, kept in memory while the run lasts and written once at its end.
 type applier struct {
-	db       *pebble.DB
-	b        *pebble.Batch
-	verifier *events.Verifier
-	aggs     map[string]*record
-	cmds     map[string]*commandRecord
+	db   *pebble.DB
+	b    *pebble.Batch
+	auth *events.MAC
+	aggs map[string]*record
+	cmds map[string]*commandRecord
 }
 
 func (a *applier) agg(subject string) (*record, error) {
@@ -134,7 +155,7 @@ func (a *applier) agg(subject string) (*record, error) {
 		return nil, err
 	}
 	if raw != nil {
-		if err := json.Unmarshal(raw, r); err != nil {
+		if err := r.unmarshal(raw); err != nil {
 			return nil, fmt.Errorf("aggregate %s: %w", subject, err)
 		}
 	}
@@ -160,7 +181,7 @@ func (a *applier) cmd(id string) (*commandRecord, error) {
 
 func (a *applier) flush() error {
 	for subject, r := range a.aggs {
-		if err := putJSON(a.b, aggKey(subject), r); err != nil {
+		if err := a.b.Set(aggKey(subject), r.marshal(), nil); err != nil {
 			return err
 		}
 	}
@@ -174,7 +195,7 @@ func (a *applier) flush() error {
 
 func (a *applier) apply(m Msg) error {
 	if m.decoded == nil {
-		m = prepare(a.verifier, m)
+		m = prepare(a.auth, m)
 	}
 	rec, err := a.agg(m.Subject)
 	if err != nil {

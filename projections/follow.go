@@ -38,8 +38,8 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 		// Decoding here runs on the client library's delivery goroutine, in
 		// parallel with the applying goroutine below.
 		select {
-		case ch <- prepare(s.verifier, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(),
-			Signature: m.Headers().Get(events.SignatureHeader)}):
+		case ch <- prepare(s.auth, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(),
+			MAC: m.Headers().Get(events.MACHeader)}):
 		case <-ctx.Done():
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {

@@ -20,7 +20,7 @@ func Load[T any](s *Store, subject string) (T, Version, error) {
 		return st, Version{}, err
 	}
 	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	if err := rec.unmarshal(raw); err != nil {
 		return st, Version{}, fmt.Errorf("projections: aggregate %s: %w", subject, err)
 	}
 	if len(rec.State) > 0 {

@@ -22,9 +22,9 @@ var ErrClosed = errors.New("projections: closed")
 // Key layout. Every key starts with a one-byte family and '/'.
 //
 //	m/checkpoint                   stream sequence of the last applied event (8 bytes, big endian)
-//	a/<subject>                    aggregate record: JSON {seq, hash, state}
+//	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
-//	c/<command id>                 command record: JSON {hash, subject, seq, state}
+//	c/<command id>                 command record: JSON {hash, subject, seq}
 //	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
 //	b/<seq>                        a break: an event that was not applied (H3)
 var (
@@ -72,9 +72,9 @@ func prefixEnd(p []byte) []byte {
 
 // Store is the Pebble database of read models.
 type Store struct {
-	db       *pebble.DB
-	logger   *slog.Logger
-	verifier *events.Verifier
+	db     *pebble.DB
+	logger *slog.Logger
+	auth   *events.MAC
 
 	// mu guards the applied checkpoint and the channel closed when it moves.
 	// Apply holds applyMu for a whole batch; mu only around the update.
@@ -90,10 +90,10 @@ type Store struct {
 // Options configure Open.
 type Options struct {
 	Logger *slog.Logger // defaults to slog.Default()
-	// Verifier checks every event's signature before it is applied; an
-	// unsigned or wrongly signed event is a break. Without one the store
-	// trusts every event that decodes and continues its hash chain.
-	Verifier *events.Verifier
+	// Authenticator checks every event's MAC (events.MACHeader) before it
+	// is applied: an event the ledger did not write is a break. Without one
+	// the store trusts every event that decodes and continues its hash chain.
+	Authenticator *events.MAC
 }
 
 // Open opens (or creates) the store in dir.
@@ -115,7 +115,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: logger, verifier: opts.Verifier}
+	s := &Store{db: db, logger: logger, auth: opts.Authenticator}
 	s.mu.changed = make(chan struct{})
 	v, closer, err := db.Get(keyCheckpoint)
 	switch {
