@@ -146,11 +146,21 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// request is a decoded mutating request: its body and its command metadata.
+// request is a decoded mutating request: its body, its command metadata and
+// its business time.
 type request struct {
 	body []byte
 	meta Meta
+	at   time.Time // the body's optional "at"; zero when absent
 }
+
+// atField is the optional business time every admin command accepts
+// (API.md); request bodies embed it.
+type atField struct {
+	At string `json:"at"`
+}
+
+func (f *atField) businessTime() (time.Time, error) { return parseTime("at", f.At) }
 
 // readCommand reads the body (at most MaxBodyBytes) into v strictly and
 // derives the command's metadata. An empty body is allowed when v's fields
@@ -171,8 +181,14 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 	if err := decodeStrict(body, v); err != nil {
 		return request{}, err
 	}
-	meta, err := commandMeta(r, body)
-	return request{body: body, meta: meta}, err
+	req := request{body: body}
+	if f, ok := v.(interface{ businessTime() (time.Time, error) }); ok {
+		if req.at, err = f.businessTime(); err != nil {
+			return request{}, err
+		}
+	}
+	req.meta, err = commandMeta(r, body)
+	return req, err
 }
 
 // decodeStrict decodes one JSON object into v, rejecting unknown fields and

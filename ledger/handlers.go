@@ -26,18 +26,14 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) error {
 		ID                 string `json:"id"`
 		Name               string `json:"name"`
 		FulfillmentContact string `json:"fulfillment_contact"`
-		At                 string `json:"at"`
+		atField
 	}
 	req, err := readCommand(w, r, &body, false)
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
 	res, err := a.l.CreateAccount(r.Context(), req.meta, commands.CreateAccount{
-		ID: body.ID, Name: body.Name, FulfillmentContact: body.FulfillmentContact, At: at})
+		ID: body.ID, Name: body.Name, FulfillmentContact: body.FulfillmentContact, At: req.at})
 	if err != nil {
 		return err
 	}
@@ -58,18 +54,14 @@ func (a *API) registerUser(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Email              string `json:"email"`
 		EntitlementCountry string `json:"entitlement_country"`
-		At                 string `json:"at"`
+		atField
 	}
 	req, err := readCommand(w, r, &body, false)
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
 	res, err := a.l.RegisterUser(r.Context(), req.meta, commands.RegisterUser{
-		Account: r.PathValue("account"), Email: body.Email, EntitlementCountry: body.EntitlementCountry, At: at})
+		Account: r.PathValue("account"), Email: body.Email, EntitlementCountry: body.EntitlementCountry, At: req.at})
 	if err != nil {
 		return err
 	}
@@ -89,7 +81,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		EntitlementCountry *string `json:"entitlement_country"`
-		At                 string  `json:"at"`
+		atField
 	}
 	req, err := readCommand(w, r, &body, false)
 	if err != nil {
@@ -98,16 +90,12 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if body.EntitlementCountry == nil {
 		return commands.Invalid("entitlement_country", "required")
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
 	account := r.PathValue("account")
 	if _, err := a.l.Account(account); err != nil {
 		return err
 	}
 	res, err := a.l.ChangeUserCountry(r.Context(), req.meta, commands.ChangeUserCountry{
-		Account: account, Email: r.PathValue("email"), EntitlementCountry: *body.EntitlementCountry, At: at})
+		Account: account, Email: r.PathValue("email"), EntitlementCountry: *body.EntitlementCountry, At: req.at})
 	if err != nil {
 		return err
 	}
@@ -116,14 +104,8 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) removeUser(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		At string `json:"at"`
-	}
+	var body struct{ atField }
 	req, err := readCommand(w, r, &body, true)
-	if err != nil {
-		return err
-	}
-	at, err := parseTime("at", body.At)
 	if err != nil {
 		return err
 	}
@@ -132,7 +114,7 @@ func (a *API) removeUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if _, err := a.l.RemoveUser(r.Context(), req.meta, commands.RemoveUser{
-		Account: account, Email: r.PathValue("email"), At: at}); err != nil {
+		Account: account, Email: r.PathValue("email"), At: req.at}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -147,21 +129,18 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 		Seats      int      `json:"seats"`
 		ValidFrom  string   `json:"valid_from"`
 		ValidUntil string   `json:"valid_until"`
-		At         string   `json:"at"`
+		atField
 	}
 	req, err := readCommand(w, r, &body, false)
 	if err != nil {
 		return err
 	}
 	c := commands.CreateLicense{Account: r.PathValue("account"), ID: body.ID, Kind: body.Kind,
-		Products: body.Products, Seats: body.Seats}
+		Products: body.Products, Seats: body.Seats, At: req.at}
 	if c.ValidFrom, err = requiredTime("valid_from", body.ValidFrom); err != nil {
 		return err
 	}
 	if c.ValidUntil, err = requiredTime("valid_until", body.ValidUntil); err != nil {
-		return err
-	}
-	if c.At, err = parseTime("at", body.At); err != nil {
 		return err
 	}
 	res, err := a.l.CreateLicense(r.Context(), req.meta, c)
@@ -187,17 +166,14 @@ func (a *API) getLicense(w http.ResponseWriter, r *http.Request) error {
 func (a *API) renewLicense(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		ValidUntil string `json:"valid_until"`
-		At         string `json:"at"`
+		atField
 	}
 	req, err := readCommand(w, r, &body, false)
 	if err != nil {
 		return err
 	}
-	c := commands.RenewLicense{Account: r.PathValue("account"), ID: r.PathValue("id")}
+	c := commands.RenewLicense{Account: r.PathValue("account"), ID: r.PathValue("id"), At: req.at}
 	if c.ValidUntil, err = requiredTime("valid_until", body.ValidUntil); err != nil {
-		return err
-	}
-	if c.At, err = parseTime("at", body.At); err != nil {
 		return err
 	}
 	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
@@ -206,7 +182,7 @@ func (a *API) renewLicense(w http.ResponseWriter, r *http.Request) error {
 // emailAt is the body of assign and reassign.
 type emailAt struct {
 	Email string `json:"email"`
-	At    string `json:"at"`
+	atField
 }
 
 func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
@@ -215,11 +191,7 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
-	c := commands.Assign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
+	c := commands.Assign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: req.at}
 	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Assign(r.Context(), req.meta, c) })
 }
 
@@ -229,27 +201,17 @@ func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
-	c := commands.Reassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: at}
+	c := commands.Reassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: req.at}
 	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Reassign(r.Context(), req.meta, c) })
 }
 
 func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		At string `json:"at"`
-	}
+	var body struct{ atField }
 	req, err := readCommand(w, r, &body, true)
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", body.At)
-	if err != nil {
-		return err
-	}
-	c := commands.Unassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), At: at}
+	c := commands.Unassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), At: req.at}
 	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Unassign(r.Context(), req.meta, c) })
 }
 
