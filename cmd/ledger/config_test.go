@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// Bad configuration fails at start with a message naming the setting
+// (API.md), before anything is started or created.
+func TestBadConfigurationNamesTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"replicas", []string{"serve", "--data", dir, "--replicas", "2"}, nil, "--replicas"},
+		{"replicas without cluster", []string{"serve", "--data", dir, "--replicas", "3"}, nil, "--replicas"},
+		{"sync interval", []string{"serve", "--data", dir, "--sync-interval", "-1s"}, nil, "--sync-interval"},
+		{"empty data", []string{"serve", "--data", ""}, nil, "--data"},
+		{"empty nats url", []string{"serve", "--data", dir, "--nats-url", "nats://a:4222,,"}, nil, "--nats-url"},
+		{"log level", []string{"serve", "--data", dir, "--log-level", "loud"}, nil, "--log-level"},
+		{"env duration", []string{"serve", "--data", dir}, map[string]string{"LEDGER_SYNC_INTERVAL": "soon"}, "LEDGER_SYNC_INTERVAL"},
+		{"env replicas", []string{"serve", "--data", dir}, map[string]string{"LEDGER_REPLICAS": "x"}, "LEDGER_REPLICAS"},
+		{"stray argument", []string{"serve", "--data", dir, "extra"}, nil, "extra"},
+		{"unknown command", []string{"serev"}, nil, "serev"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out, errOut bytes.Buffer
+			err := Run(context.Background(), tc.args, &out, &errOut)
+			if err == nil {
+				t.Fatalf("Run(%q) succeeded, want an error naming %s", tc.args, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run(%q) = %q, want it to name %s", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+// A flag on the command line wins over the environment.
+func TestFlagWinsOverEnvironment(t *testing.T) {
+	t.Setenv("LEDGER_LOG_LEVEL", "loud")
+	fs := newFlagSet("x", "", &bytes.Buffer{})
+	var lf logFlags
+	lf.register(fs)
+	if err := parse(fs, []string{"--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	if lf.level != "debug" {
+		t.Errorf("log level %q, want the flag's debug", lf.level)
+	}
+}
