@@ -15,6 +15,8 @@ const (
 	CodeBodyTooLarge    = "body_too_large"
 	CodeAtInFuture      = "at_in_future"
 
+	CodeInvalidClientVersion = "invalid_client_version"
+
 	// Unknown things (HTTP 404).
 	CodeAccountNotFound = "account_not_found"
 	CodeUserNotFound    = "user_not_found"
@@ -39,6 +41,9 @@ const (
 	CodeAtBeforeLastEvent         = "at_before_last_event"
 	CodeIdempotencyKeyReused      = "idempotency_key_reused"
 	CodeConflict                  = "conflict"
+	CodeSignedInElsewhere         = "signed_in_elsewhere"
+	CodeClockSkew                 = "clock_skew"
+	CodeNotSignedIn               = "not_signed_in"
 )
 
 // Error is a rejection: the command appends nothing, and the caller gets Code,

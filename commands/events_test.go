@@ -25,6 +25,12 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	w.must(t)(w.removeUser(acct, "c@x.com", windowCloses.Add(time.Hour+3*time.Hour))) // locked: A4
 	w.must(t)(w.assign("P1", "a@x.com", lockedUntil))                                 // C4: new window
 	w.must(t)(w.reassign("P1", "d@x.com", lockedUntil.Add(lock+window)))              // C4: new window
+	late := lockedUntil.Add(2 * (lock + window))
+	signIn := commands.SignIn{Account: acct, Email: "d@x.com", MachineID: "m1", ClientVersion: "10.00.18", ClientTime: late}
+	w.must(t)(signIn.Decide(w.user(acct, "d@x.com"), w.session(acct, "d@x.com"), late, commands.DefaultSessionTTL))
+	signIn.ClientTime = late.Add(time.Hour)
+	w.must(t)(signIn.Decide(w.user(acct, "d@x.com"), w.session(acct, "d@x.com"), late.Add(time.Hour), commands.DefaultSessionTTL))
+	w.must(t)(commands.SignOut{Account: acct, Email: "d@x.com"}.Decide(w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
 
 	seen := map[string]bool{}
 	for i, e := range w.log {

@@ -38,6 +38,7 @@ type world struct {
 	users    map[string]*commands.User       // account/email
 	owners   map[string]*commands.EmailOwner // email (the _global account)
 	licenses map[string]*commands.License    // account/licence id
+	sessions map[string]*commands.Session    // account/email
 	log      []events.Event                  // every event applied, in order
 }
 
@@ -45,6 +46,7 @@ func key(account, id string) string { return account + "/" + id }
 
 func newWorld() *world {
 	return &world{
+		sessions: map[string]*commands.Session{},
 		accounts: map[string]*commands.Account{},
 		users:    map[string]*commands.User{},
 		owners:   map[string]*commands.EmailOwner{},
@@ -205,6 +207,12 @@ func (w *world) apply(tb testing.TB, evs []events.Event) {
 				w.licenses[k] = &commands.License{}
 			}
 			w.licenses[k].Apply(e)
+		case events.AggregateSession:
+			k := key(e.Account, e.AggregateID)
+			if w.sessions[k] == nil {
+				w.sessions[k] = &commands.Session{}
+			}
+			w.sessions[k].Apply(e)
 		default:
 			tb.Fatalf("%s: unknown aggregate %q", e.Type(), e.Aggregate())
 		}
@@ -333,4 +341,12 @@ func wantDetail(tb testing.TB, e *commands.Error, k string, want any) {
 	if got, ok := e.Details[k]; !ok || got != want {
 		tb.Errorf("details[%q]: got %v (present %v), want %v", k, got, ok, want)
 	}
+}
+
+// session returns the session state of email in account (zero if none).
+func (w *world) session(account, email string) commands.Session {
+	if s := w.sessions[key(account, email)]; s != nil {
+		return *s
+	}
+	return commands.Session{}
 }

@@ -21,6 +21,9 @@ const (
 	TypeLicenseAssigned     = "license.assigned"
 	TypeLicenseReassigned   = "license.reassigned"
 	TypeLicenseUnassigned   = "license.unassigned"
+	TypeSessionStarted      = "session.started"
+	TypeSessionRefreshed    = "session.refreshed"
+	TypeSessionEnded        = "session.ended"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -173,6 +176,43 @@ func (LicenseAssigned) Aggregate() string     { return AggregateLicense }
 func (LicenseReassigned) Aggregate() string   { return AggregateLicense }
 func (LicenseUnassigned) Aggregate() string   { return AggregateLicense }
 
+// SessionStarted: the user signed in on MachineID (D1).
+type SessionStarted struct {
+	Email         string    `json:"email"`
+	MachineID     string    `json:"machine_id"`
+	ClientVersion string    `json:"client_version"`
+	ClientTime    time.Time `json:"client_time"`
+}
+
+// SessionRefreshed: the user signed in again, or sent a heartbeat, from the
+// session's machine (D1, D3).
+type SessionRefreshed struct {
+	Email         string `json:"email"`
+	MachineID     string `json:"machine_id"`
+	ClientVersion string `json:"client_version"`
+}
+
+// Reasons a session ends (D3).
+const (
+	SessionSignedOut   = "signed_out"
+	SessionExpired     = "expired"
+	SessionUserRemoved = "user_removed"
+)
+
+// SessionEnded: the session on MachineID is over (D3).
+type SessionEnded struct {
+	Email     string `json:"email"`
+	MachineID string `json:"machine_id"`
+	Reason    string `json:"reason"`
+}
+
+func (SessionStarted) EventType() string   { return TypeSessionStarted }
+func (SessionRefreshed) EventType() string { return TypeSessionRefreshed }
+func (SessionEnded) EventType() string     { return TypeSessionEnded }
+func (SessionStarted) Aggregate() string   { return AggregateSession }
+func (SessionRefreshed) Aggregate() string { return AggregateSession }
+func (SessionEnded) Aggregate() string     { return AggregateSession }
+
 // entry describes one event type in the catalogue.
 type entry struct {
 	version int              // current schema version
@@ -212,6 +252,9 @@ var catalogue = map[string]entry{
 	TypeLicenseAssigned:     register[LicenseAssigned](1, nil),
 	TypeLicenseReassigned:   register[LicenseReassigned](1, nil),
 	TypeLicenseUnassigned:   register[LicenseUnassigned](1, nil),
+	TypeSessionStarted:      register[SessionStarted](1, nil),
+	TypeSessionRefreshed:    register[SessionRefreshed](1, nil),
+	TypeSessionEnded:        register[SessionEnded](1, nil),
 }
 
 // Types lists every known event type name, sorted.

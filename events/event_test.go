@@ -61,6 +61,20 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.UserRemoved{Email: sampleEmail}
 		return e
 	},
+	events.TypeSessionStarted: func(e events.Event) events.Event {
+		e.PrevHash = ""
+		e.Data = events.SessionStarted{Email: sampleEmail, MachineID: "WS-0042.acme", ClientVersion: "10.00.18.25",
+			ClientTime: time.Date(2025, 1, 2, 3, 2, 59, 0, time.UTC)}
+		return e
+	},
+	events.TypeSessionRefreshed: func(e events.Event) events.Event {
+		e.Data = events.SessionRefreshed{Email: sampleEmail, MachineID: "WS-0042.acme", ClientVersion: "10.00.19"}
+		return e
+	},
+	events.TypeSessionEnded: func(e events.Event) events.Event {
+		e.Data = events.SessionEnded{Email: sampleEmail, MachineID: "WS-0042.acme", Reason: events.SessionSignedOut}
+		return e
+	},
 	events.TypeUserLicenseAttached: func(e events.Event) events.Event {
 		e.Data = events.UserLicenseAttached{Email: sampleEmail, LicenseID: sampleLicense}
 		return e

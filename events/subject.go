@@ -21,6 +21,7 @@ const (
 	AggregateUser    = "user"
 	AggregateLicense = "license"
 	AggregateEmail   = "email" // in GlobalAccount only: which account an email belongs to
+	AggregateSession = "session"
 )
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
@@ -47,8 +48,8 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 		return "", "", "", fmt.Errorf("%w: %q: bad account token", ErrBadSubject, subject)
 	}
 	switch parts[1] {
-	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail,
-		"session", "usage", "check", "alert": // API.md's aggregates, some not built yet
+	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
+		"usage", "check", "alert": // API.md's aggregates, some not built yet
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}

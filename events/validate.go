@@ -17,6 +17,8 @@ var (
 	licenseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	productRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	countryRe   = regexp.MustCompile(`^[A-Z]{2}$`)
+	machineRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	versionRe   = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$`)
 )
 
 func match(field, v string, re *regexp.Regexp) error {
@@ -206,4 +208,24 @@ func reason(r string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown reason %q", r)
+}
+
+func (d SessionStarted) validate() error {
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+		match("client_version", d.ClientVersion, versionRe), needTime("client_time", d.ClientTime))
+}
+
+func (d SessionRefreshed) validate() error {
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+		match("client_version", d.ClientVersion, versionRe))
+}
+
+func (d SessionEnded) validate() error {
+	var reasonErr error
+	switch d.Reason {
+	case SessionSignedOut, SessionExpired, SessionUserRemoved:
+	default:
+		reasonErr = fmt.Errorf("unknown reason %q", d.Reason)
+	}
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe), reasonErr)
 }

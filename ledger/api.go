@@ -76,6 +76,9 @@ func (a *API) routes() {
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", a.reassign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", a.unassign)
 	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
+	a.handle("POST /v1/accounts/{account}/sessions", a.signIn)
+	a.handle("POST /v1/accounts/{account}/sessions/{email}/heartbeat", a.heartbeat)
+	a.handle("DELETE /v1/accounts/{account}/sessions/{email}", a.signOut)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := a.paths.Handler(r); pattern != "" {
 			writeError(w, r, a.logger, commands.Reject(codeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))

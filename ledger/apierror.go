@@ -14,17 +14,18 @@ import (
 // input, 404 for unknown things, 413 for oversized bodies, and 409 for every
 // rule that rejects a command (the default).
 var statusOf = map[string]int{
-	commands.CodeInvalidArgument: http.StatusBadRequest,
-	commands.CodeMalformedJSON:   http.StatusBadRequest,
-	commands.CodeAtInFuture:      http.StatusBadRequest,
-	commands.CodeBodyTooLarge:    http.StatusRequestEntityTooLarge,
-	commands.CodeAccountNotFound: http.StatusNotFound,
-	commands.CodeUserNotFound:    http.StatusNotFound,
-	commands.CodeLicenseNotFound: http.StatusNotFound,
-	commands.CodeNotFound:        http.StatusNotFound,
-	codeMethodNotAllowed:         http.StatusMethodNotAllowed,
-	codeUnavailable:              http.StatusServiceUnavailable,
-	codeInternal:                 http.StatusInternalServerError,
+	commands.CodeInvalidArgument:      http.StatusBadRequest,
+	commands.CodeMalformedJSON:        http.StatusBadRequest,
+	commands.CodeAtInFuture:           http.StatusBadRequest,
+	commands.CodeInvalidClientVersion: http.StatusBadRequest,
+	commands.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
+	commands.CodeAccountNotFound:      http.StatusNotFound,
+	commands.CodeUserNotFound:         http.StatusNotFound,
+	commands.CodeLicenseNotFound:      http.StatusNotFound,
+	commands.CodeNotFound:             http.StatusNotFound,
+	codeMethodNotAllowed:              http.StatusMethodNotAllowed,
+	codeUnavailable:                   http.StatusServiceUnavailable,
+	codeInternal:                      http.StatusInternalServerError,
 }
 
 // Codes of failures that are not the client's.

@@ -45,6 +45,10 @@ func emailSubject(email string) string {
 	return events.Subject(events.GlobalAccount, events.AggregateEmail, email)
 }
 
+func sessionSubject(account, email string) string {
+	return events.Subject(account, events.AggregateSession, email)
+}
+
 func licenseSubject(account, id string) string {
 	return events.Subject(account, events.AggregateLicense, id)
 }
@@ -102,7 +106,13 @@ func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUse
 		if user.LicenseID != "" {
 			lic = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
 		}
-		return c.Decide(user, owner, lic, now)
+		sess := load[commands.Session](ld, sessionSubject(c.Account, c.Email))
+		evs, err := c.Decide(user, owner, lic, now)
+		if err != nil {
+			return nil, err
+		}
+		end, err := c.EndSession(sess, evs[0].OccurredAt, l.sessionTTL)
+		return append(evs, end...), err
 	})
 }
 
@@ -176,5 +186,42 @@ func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (
 			prev = load[commands.User](ld, userSubject(c.Account, lic.Assignee))
 		}
 		return c.Decide(lic, prev, now)
+	})
+}
+
+// SignIn signs a user in on a machine, or refreshes their session (D1–D4).
+func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Result[commands.Session], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.Session]{}, err
+	}
+	subj := sessionSubject(c.Account, c.Email)
+	return run[commands.Session](ctx, l, "sign_in", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		user := load[commands.User](ld, userSubject(c.Account, c.Email))
+		return c.Decide(user, load[commands.Session](ld, subj), now, l.sessionTTL)
+	})
+}
+
+// Heartbeat keeps a live session alive (D3).
+func (l *Ledger) Heartbeat(ctx context.Context, meta Meta, c commands.Heartbeat) (Result[commands.Session], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.Session]{}, err
+	}
+	subj := sessionSubject(c.Account, c.Email)
+	return run[commands.Session](ctx, l, "heartbeat", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.Session](ld, subj), now, l.sessionTTL)
+	})
+}
+
+// SignOut ends a user's session (D3).
+func (l *Ledger) SignOut(ctx context.Context, meta Meta, c commands.SignOut) (Result[commands.Session], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.Session]{}, err
+	}
+	subj := sessionSubject(c.Account, c.Email)
+	return run[commands.Session](ctx, l, "sign_out", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.Session](ld, subj), now, l.sessionTTL)
 	})
 }

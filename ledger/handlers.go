@@ -65,7 +65,8 @@ func (a *API) registerUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, userView(res.State))
+	// A user who has just been registered has no session.
+	writeJSON(w, http.StatusCreated, userView(res.State, nil))
 	return nil
 }
 
@@ -74,8 +75,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView(u))
-	return nil
+	return a.writeUser(w, http.StatusOK, u)
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
@@ -99,7 +99,20 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView(res.State))
+	return a.writeUser(w, http.StatusOK, res.State)
+}
+
+// writeUser answers a user with their live session, if any.
+func (a *API) writeUser(w http.ResponseWriter, status int, u commands.User) error {
+	var view *SessionView
+	sess, live, err := a.l.LiveSession(u.Account, u.Email)
+	if err != nil {
+		return err
+	}
+	if live {
+		view = sessionView(sess, a.l.sessionTTL)
+	}
+	writeJSON(w, status, userView(u, view))
 	return nil
 }
 
@@ -282,5 +295,69 @@ func (a *API) writeHistory(w http.ResponseWriter, account, aggregate, id string)
 			With("email", id)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": hist})
+	return nil
+}
+
+func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Email         string `json:"email"`
+		MachineID     string `json:"machine_id"`
+		ClientVersion string `json:"client_version"`
+		ClientTime    string `json:"client_time"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.SignIn{Account: r.PathValue("account"), Email: body.Email, MachineID: body.MachineID,
+		ClientVersion: body.ClientVersion}
+	if c.ClientTime, err = requiredTime("client_time", body.ClientTime); err != nil {
+		return err
+	}
+	if _, err := a.l.Account(c.Account); err != nil {
+		return err
+	}
+	res, err := a.l.SignIn(r.Context(), req.meta, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, sessionView(res.State, a.l.sessionTTL))
+	return nil
+}
+
+func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		MachineID string `json:"machine_id"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.Heartbeat{Account: r.PathValue("account"), Email: r.PathValue("email"), MachineID: body.MachineID}
+	if _, err := a.l.Account(c.Account); err != nil {
+		return err
+	}
+	res, err := a.l.Heartbeat(r.Context(), req.meta, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sessionView(res.State, a.l.sessionTTL))
+	return nil
+}
+
+func (a *API) signOut(w http.ResponseWriter, r *http.Request) error {
+	var body struct{}
+	req, err := readCommand(w, r, &body, true)
+	if err != nil {
+		return err
+	}
+	c := commands.SignOut{Account: r.PathValue("account"), Email: r.PathValue("email")}
+	if _, err := a.l.Account(c.Account); err != nil {
+		return err
+	}
+	if _, err := a.l.SignOut(r.Context(), req.meta, c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -37,6 +37,7 @@ type Ledger struct {
 	metrics *metrics
 
 	maxAttempts int
+	sessionTTL  time.Duration
 }
 
 // Options configure New.
@@ -45,6 +46,7 @@ type Options struct {
 	Now         func() time.Time   // the ledger's clock; defaults to time.Now
 	Logger      *slog.Logger       // defaults to slog.Default()
 	MaxAttempts int                // defaults to DefaultMaxAttempts
+	SessionTTL  time.Duration      // defaults to commands.DefaultSessionTTL (D3)
 	metrics     *metrics
 }
 
@@ -69,6 +71,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	}
 	if l.maxAttempts <= 0 {
 		l.maxAttempts = DefaultMaxAttempts
+	}
+	if l.sessionTTL = o.SessionTTL; l.sessionTTL <= 0 {
+		l.sessionTTL = commands.DefaultSessionTTL
 	}
 	return l
 }

@@ -41,6 +41,15 @@ func (l *Ledger) User(account, email string) (commands.User, error) {
 	return u, err
 }
 
+// LiveSession returns the user's session if it is live now (D3).
+func (l *Ledger) LiveSession(account, email string) (commands.Session, bool, error) {
+	s, _, err := l.store.Session(account, email)
+	if err != nil {
+		return s, false, err
+	}
+	return s, s.Live(l.Now(), l.sessionTTL), nil
+}
+
 // License returns a licence, or license_not_found.
 func (l *Ledger) License(account, id string) (commands.License, error) {
 	if _, err := l.Account(account); err != nil {

@@ -26,16 +26,31 @@ func accountView(a commands.Account) AccountView {
 
 // UserView is a user as the API shows it.
 type UserView struct {
-	Email              string          `json:"email"`
-	EntitlementCountry *string         `json:"entitlement_country"`
-	LicenseID          *string         `json:"license_id"`
-	Session            json.RawMessage `json:"session"` // sign-in sessions (D) are not built yet: always null
-	RegisteredAt       time.Time       `json:"registered_at"`
+	Email              string       `json:"email"`
+	EntitlementCountry *string      `json:"entitlement_country"`
+	LicenseID          *string      `json:"license_id"`
+	Session            *SessionView `json:"session"` // the live sign-in session, or null
+	RegisteredAt       time.Time    `json:"registered_at"`
 }
 
-func userView(u commands.User) UserView {
+func userView(u commands.User, sess *SessionView) UserView {
 	return UserView{Email: u.Email, EntitlementCountry: nullable(u.EntitlementCountry), LicenseID: nullable(u.LicenseID),
-		Session: json.RawMessage("null"), RegisteredAt: u.RegisteredAt}
+		Session: sess, RegisteredAt: u.RegisteredAt}
+}
+
+// SessionView is a sign-in session as the API shows it (D).
+type SessionView struct {
+	Email         string    `json:"email"`
+	MachineID     string    `json:"machine_id"`
+	ClientVersion string    `json:"client_version"`
+	StartedAt     time.Time `json:"started_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+}
+
+func sessionView(s commands.Session, ttl time.Duration) *SessionView {
+	return &SessionView{Email: s.Email, MachineID: s.MachineID, ClientVersion: s.ClientVersion,
+		StartedAt: s.StartedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt(ttl)}
 }
 
 // LicenseView is a licence as the API shows it (C8): its assignee, timers,

@@ -264,6 +264,8 @@ func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error
 		return foldInto[commands.EmailOwner](raw, e)
 	case events.AggregateLicense:
 		return foldInto[commands.License](raw, e)
+	case events.AggregateSession:
+		return foldInto[commands.Session](raw, e)
 	}
 	return nil, nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
 }

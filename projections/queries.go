@@ -46,6 +46,11 @@ func (s *Store) EmailOwner(email string) (commands.EmailOwner, Version, error) {
 	return Load[commands.EmailOwner](s, events.Subject(events.GlobalAccount, events.AggregateEmail, email))
 }
 
+// Session returns the sign-in session of email in account.
+func (s *Store) Session(account, email string) (commands.Session, Version, error) {
+	return Load[commands.Session](s, events.Subject(account, events.AggregateSession, email))
+}
+
 // License returns a licence's state.
 func (s *Store) License(account, id string) (commands.License, Version, error) {
 	return Load[commands.License](s, events.Subject(account, events.AggregateLicense, id))
