@@ -23,6 +23,7 @@ func TestBadConfigurationNamesTheSetting(t *testing.T) {
 		{"empty data", []string{"serve", "--data", ""}, nil, "--data"},
 		{"empty nats url", []string{"serve", "--data", dir, "--nats-url", "nats://a:4222,,"}, nil, "--nats-url"},
 		{"log level", []string{"serve", "--data", dir, "--log-level", "loud"}, nil, "--log-level"},
+		{"session ttl", []string{"serve", "--data", dir, "--session-ttl", "0s"}, nil, "--session-ttl"},
 		{"env duration", []string{"serve", "--data", dir}, map[string]string{"LEDGER_SYNC_INTERVAL": "soon"}, "LEDGER_SYNC_INTERVAL"},
 		{"env replicas", []string{"serve", "--data", dir}, map[string]string{"LEDGER_REPLICAS": "x"}, "LEDGER_REPLICAS"},
 		{"stray argument", []string{"serve", "--data", dir, "extra"}, nil, "extra"},

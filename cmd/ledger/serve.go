@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/ledger"
 )
 
@@ -16,6 +17,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var lf logFlags
 	lf.register(fs)
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
+	sessionTTL := fs.Duration("session-ttl", commands.DefaultSessionTTL,
+		"a sign-in session ends after this long without a refresh or heartbeat (D3)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -27,6 +30,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--http: an address is required")
 	}
 	cfg.HTTPAddr = *httpAddr
+	if *sessionTTL <= 0 {
+		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
+	}
+	cfg.SessionTTL = *sessionTTL
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
