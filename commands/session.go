@@ -148,7 +148,8 @@ func (c SignIn) Decide(user User, sess Session, now time.Time, ttl time.Duration
 			"the client's clock is %s away from the ledger's; fix the system clock before signing in", skew.Round(time.Second)).
 			With("client_time", c.ClientTime).With("ledger_time", now)
 	}
-	at, err := businessTime(time.Time{}, now, sess.LastEventAt, user.LastEventAt)
+	// Only the session changes: the user's own history does not bound it.
+	at, err := businessTime(time.Time{}, now, sess.LastEventAt)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ func run[T any](ctx context.Context, l *Ledger, name string, meta Meta, primary 
 		return res, err
 	}
 	res.DecidedAt = at
+	if len(raw) == 0 {
+		return res, nil // an aggregate without events, left unchanged: its zero state
+	}
 	if err := json.Unmarshal(raw, &res.State); err != nil {
 		return res, fmt.Errorf("ledger: %s: decode state: %w", name, err)
 	}
