@@ -56,7 +56,11 @@ func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	stamp := time.Now().UTC().Format("20060102T150405.000000000")
 	fresh := live + ".rebuild-" + stamp
 	start := time.Now()
-	store, err := projections.Rebuild(ctx, conn.Stream, fresh, opts)
+	info, err := conn.Stream.Info(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("ledger: rebuild: stream info: %w", err)
+	}
+	store, err := projections.Rebuild(ctx, conn.Stream, StreamIdentity(info), fresh, opts)
 	if err != nil {
 		os.RemoveAll(fresh)
 		return rep, err

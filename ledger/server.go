@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,18 +148,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: http listen %s: %w", cfg.HTTPAddr, err)
 	}
-	key, err := events.LoadOrCreateKey(cfg.signingKeyPath())
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("ledger: signing key: %w", err)
-	}
 	conn, err := Dial(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger,
-		Authenticator: events.NewMAC(key)})
+	key, store, err := openStore(ctx, cfg, conn.Stream, logger)
 	if err != nil {
 		ln.Close()
 		conn.Close()
@@ -194,6 +189,56 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// openStore loads the signing key and opens the projections, refusing what
+// would make the ledger write or serve the wrong history:
+//   - a key is created only for an empty stream; a stream with events needs
+//     the key that wrote them, checked against the MAC of its first event;
+//   - projections built from another stream (its identity differs, or their
+//     checkpoint is ahead of the stream) are never served or appended to.
+func openStore(ctx context.Context, cfg Config, stream jetstream.Stream, logger *slog.Logger) (ed25519.PrivateKey, *projections.Store, error) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: stream info: %w", err)
+	}
+	path := cfg.signingKeyPath()
+	var key ed25519.PrivateKey
+	if info.State.Msgs == 0 {
+		key, err = events.LoadOrCreateKey(path)
+	} else {
+		key, err = events.LoadKey(path)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: signing key (the stream holds %d events; start with the key that signed them, --signing-key): %w",
+			info.State.Msgs, err)
+	}
+	mac := events.NewMAC(key)
+	if info.State.Msgs > 0 {
+		first, err := stream.GetMsg(ctx, info.State.FirstSeq)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger: read the stream's first event: %w", err)
+		}
+		if err := mac.Check(first.Subject, first.Data, first.Header.Get(events.MACHeader)); err != nil {
+			return nil, nil, fmt.Errorf("ledger: the signing key %s did not write this stream's events (first event: %w); start with the key that did, --signing-key",
+				path, err)
+		}
+	}
+	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger, Authenticator: mac})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.Bind(StreamIdentity(info), info.State.LastSeq); err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("ledger: %w; stop the ledger and run `ledger rebuild`", err)
+	}
+	return key, store, nil
+}
+
+// StreamIdentity names one stream for the projections: its name and creation
+// time, which a recreated stream of the same name does not share.
+func StreamIdentity(info *jetstream.StreamInfo) string {
+	return info.Config.Name + "@" + info.Created.UTC().Format(time.RFC3339Nano)
 }
 
 // ready reports whether the stream is reachable and the projections have

@@ -78,7 +78,8 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 // Rebuild builds a fresh store in dir (which must be empty or absent) from
 // every event of the stream up to its last sequence at the time of the call,
 // and returns it open.
-func Rebuild(ctx context.Context, stream jetstream.Stream, dir string, opts Options) (*Store, error) {
+// identity names the stream as Bind expects it.
+func Rebuild(ctx context.Context, stream jetstream.Stream, identity, dir string, opts Options) (*Store, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("projections: rebuild: stream info: %w", err)
@@ -90,6 +91,10 @@ func Rebuild(ctx context.Context, stream jetstream.Stream, dir string, opts Opti
 	if s.Checkpoint() != 0 {
 		s.Close()
 		return nil, fmt.Errorf("projections: rebuild: %s is not empty", dir)
+	}
+	if err := s.Bind(identity, info.State.LastSeq); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if err := s.CatchUp(ctx, stream, info.State.LastSeq); err != nil {
 		s.Close()
@@ -103,10 +108,17 @@ func (s *Store) CatchUp(ctx context.Context, stream jetstream.Stream, target uin
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.Follow(ctx, stream) }()
+	go func() {
+		err := s.Follow(ctx, stream)
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("projections: follow stopped")
+		}
+		done <- err
+		cancel() // a failed Follow ends the wait below at once
+	}()
 	waitErr := s.WaitFor(ctx, target)
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-done; err != nil && waitErr != nil {
 		return err
 	}
 	return waitErr

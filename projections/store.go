@@ -22,6 +22,7 @@ var ErrClosed = errors.New("projections: closed")
 // Key layout. Every key starts with a one-byte family and '/'.
 //
 //	m/checkpoint                   stream sequence of the last applied event (8 bytes, big endian)
+//	m/stream                       identity of the stream the store was built from
 //	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
 //	c/<command id>                 command record: JSON {hash, subject, seq}
@@ -29,6 +30,7 @@ var ErrClosed = errors.New("projections: closed")
 //	b/<seq>                        a break: an event that was not applied (H3)
 var (
 	keyCheckpoint = []byte("m/checkpoint")
+	keyStream     = []byte("m/stream")
 	prefixAgg     = []byte("a/")
 	prefixHist    = []byte("h/")
 	prefixCmd     = []byte("c/")
@@ -133,6 +135,32 @@ func Open(dir string, opts Options) (*Store, error) {
 		closer.Close()
 	}
 	return s, nil
+}
+
+// ErrWrongStream is returned by Bind for a store built from another stream.
+var ErrWrongStream = errors.New("projections: built from another stream")
+
+// Bind ties the store to the stream it follows: identity names the stream,
+// last is its last sequence now. A store bound to another identity, or whose
+// checkpoint is ahead of the stream, was built from another stream and is
+// refused; an unbound store is bound.
+func (s *Store) Bind(identity string, last uint64) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	got, err := get(s.db, keyStream)
+	if err != nil {
+		return err
+	}
+	if got != nil && string(got) != identity {
+		return fmt.Errorf("%w: store of %q, stream %q", ErrWrongStream, got, identity)
+	}
+	if cp := s.Checkpoint(); cp > last {
+		return fmt.Errorf("%w: store at sequence %d, stream ends at %d", ErrWrongStream, cp, last)
+	}
+	if got == nil {
+		return s.db.Set(keyStream, []byte(identity), pebble.Sync)
+	}
+	return nil
 }
 
 // Close closes the store. Waiters return ErrClosed.

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/projections"
 )
@@ -150,7 +151,8 @@ func benchReplay(ctx context.Context, bc benchConfig, dir string, out io.Writer)
 	printMeasurement(out, rawPebble)
 
 	start = time.Now()
-	store, err := projections.Rebuild(ctx, conn.Stream, filepath.Join(bc.dir, "rebuild"), projections.Options{Logger: quietLogger()})
+	store, err := projections.Rebuild(ctx, conn.Stream, ledger.StreamIdentity(info), filepath.Join(bc.dir, "rebuild"),
+		projections.Options{Logger: quietLogger(), Authenticator: benchMAC(dir)})
 	if err != nil {
 		return err
 	}
@@ -160,6 +162,15 @@ func benchReplay(ctx context.Context, bc benchConfig, dir string, out io.Writer)
 	fmt.Fprintf(out, "\nratio  rebuild / raw ordered-consumer replay  %.2f  (goal >= 0.5)\n", rebuild.rate()/raw.rate())
 	fmt.Fprintf(out, "ratio  rebuild / raw Pebble writes           %.2f\n", rebuild.rate()/rawPebble.rate())
 	return nil
+}
+
+// benchMAC is the authenticator of the serve phase's events.
+func benchMAC(dir string) *events.MAC {
+	key, err := events.LoadKey(filepath.Join(dir, "keys", "events.ed25519"))
+	if err != nil {
+		panic(err)
+	}
+	return events.NewMAC(key)
 }
 
 type quietPebble struct{}
