@@ -62,13 +62,14 @@ func Reject(code, format string, args ...any) *Error {
 }
 
 // With returns e with one more detail. time.Time values are rendered as
-// RFC 3339 UTC.
+// RFC 3339 UTC with the full precision the ledger keeps, so a client can
+// retry exactly at a boundary such as locked_until.
 func (e *Error) With(key string, value any) *Error {
 	if e.Details == nil {
 		e.Details = map[string]any{}
 	}
 	if t, ok := value.(time.Time); ok {
-		value = t.UTC().Format(time.RFC3339)
+		value = t.UTC().Format(time.RFC3339Nano)
 	}
 	e.Details[key] = value
 	return e

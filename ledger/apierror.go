@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/projections"
 )
 
 // statusOf maps each error code to its HTTP status (API.md): 400 for bad
@@ -52,7 +56,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	var rej *commands.Error
 	if !errors.As(err, &rej) {
 		code, msg := codeInternal, "internal error; it has been logged"
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if unavailable(err) {
 			code, msg = codeUnavailable, "the ledger could not complete the request in time; retry with the same Idempotency-Key"
 		}
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -75,4 +79,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
+}
+
+// unavailable reports errors that say the stream could not be reached or
+// did not answer in time: the request may be retried (with the same
+// Idempotency-Key) and is answered 503, not as a bug.
+func unavailable(err error) bool {
+	for _, e := range []error{context.DeadlineExceeded, context.Canceled, nats.ErrTimeout, nats.ErrNoResponders,
+		nats.ErrConnectionClosed, nats.ErrConnectionDraining, nats.ErrDisconnected, jetstream.ErrNoStreamResponse,
+		projections.ErrClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,6 +38,9 @@ var (
 	// retried append whose first try landed).
 	ErrDuplicate = errors.New("ledger: duplicate append")
 )
+
+// commitTimeout bounds the wait for an atomic batch's commit reply.
+const commitTimeout = 10 * time.Second
 
 // outgoing is one encoded event ready to publish.
 type outgoing struct {
@@ -114,6 +118,10 @@ type batchAck struct {
 // request; the server answers it once the whole batch is stored, or rejects
 // the whole batch.
 func (a *appender) publishBatch(ctx context.Context, msgs []outgoing) (uint64, error) {
+	// A lost commit reply must not hold the appender forever; the caller's
+	// retry finds a batch that did land by its command id.
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
 	batchID := nats.NewInbox()[len(nats.InboxPrefix):] // a unique token of ≤ 64 bytes
 	for i, m := range msgs {
 		h := header(m)

@@ -79,7 +79,9 @@ func (l *Ledger) Reminders(account string) ([]Reminder, error) {
 	now := l.Now()
 	out := []Reminder{}
 	for _, lic := range lics {
-		if !lic.ActiveAt(now) {
+		// The index and the licences are read one after the other: a licence
+		// assigned in between is no longer a reminder.
+		if !lic.ActiveAt(now) || lic.Assignee != "" {
 			continue
 		}
 		out = append(out, Reminder{LicenseID: lic.ID, Since: lic.UnassignedSince, AssignableFrom: lic.AssignableFrom(now)})

@@ -88,10 +88,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// Close drains the connection and stops the embedded server.
+// Close closes the connection and stops the embedded server.
 func (c *Conn) Close() {
 	if c.NC != nil {
-		c.NC.Drain()
 		c.NC.Close()
 	}
 	if c.Embedded != nil {

@@ -27,7 +27,7 @@ type Msg struct {
 type decoded struct {
 	event  events.Event
 	err    error // decoding failed
-	sigErr error // the signature is missing or wrong
+	sigErr error // the MAC is missing or wrong: not written by the ledger
 	hash   string
 }
 
@@ -232,7 +232,7 @@ func (a *applier) apply(m Msg) error {
 	return nil
 }
 
-// check verifies that m was written by the ledger (its signature), decodes,
+// check verifies that m was written by the ledger (its MAC), decodes,
 // belongs where it is and continues its aggregate's hash chain. A non-empty
 // reason means: do not apply.
 func check(m Msg, prevHash string) (events.Event, string) {

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -15,6 +16,11 @@ import (
 // aggregate with no events gives the zero state and Version{}.
 func Load[T any](s *Store, subject string) (T, Version, error) {
 	var st T
+	release, err := s.read()
+	if err != nil {
+		return st, Version{}, err
+	}
+	defer release()
 	raw, err := get(s.db, aggKey(subject))
 	if err != nil || raw == nil {
 		return st, Version{}, err
@@ -61,6 +67,10 @@ func (s *Store) License(account, id string) (commands.License, Version, error) {
 // the time asked about.
 func (s *Store) Unassigned(account string) ([]commands.License, error) {
 	prefix := unassignedKey(account, "")
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, fmt.Errorf("projections: reminders: %w", err)
@@ -69,7 +79,9 @@ func (s *Store) Unassigned(account string) ([]commands.License, error) {
 	for ok := it.First(); ok; ok = it.Next() {
 		ids = append(ids, string(it.Key()[len(prefix):]))
 	}
-	if err := it.Close(); err != nil {
+	err = it.Close()
+	release()
+	if err != nil {
 		return nil, fmt.Errorf("projections: reminders: %w", err)
 	}
 	out := make([]commands.License, 0, len(ids))
@@ -93,6 +105,11 @@ type HistoryEntry struct {
 // order (H4).
 func (s *Store) History(subject string) ([]HistoryEntry, error) {
 	prefix := histPrefix(subject)
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, fmt.Errorf("projections: history: %w", err)
@@ -104,7 +121,7 @@ func (s *Store) History(subject string) ([]HistoryEntry, error) {
 			continue
 		}
 		out = append(out, HistoryEntry{
-			Seq:   beUint64(k[len(prefix):]),
+			Seq:   binary.BigEndian.Uint64(k[len(prefix):]),
 			Event: append(json.RawMessage(nil), it.Value()...),
 		})
 	}
@@ -128,7 +145,12 @@ type CommandResult struct {
 // that command has been applied. State is rebuilt by folding the primary
 // aggregate's history up to the command.
 func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
+	release, err := s.read()
+	if err != nil {
+		return res, false, err
+	}
 	raw, err := get(s.db, cmdKey(id))
+	release()
 	if err != nil || raw == nil {
 		return res, false, err
 	}
@@ -161,6 +183,11 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 
 // Breaks returns the events that were not applied, in stream order (H3).
 func (s *Store) Breaks() ([]Break, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixBreak, UpperBound: prefixEnd(prefixBreak)})
 	if err != nil {
 		return nil, fmt.Errorf("projections: breaks: %w", err)
@@ -175,12 +202,4 @@ func (s *Store) Breaks() ([]Break, error) {
 		out = append(out, b)
 	}
 	return out, it.Close()
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
 }

@@ -87,6 +87,23 @@ type Store struct {
 		closed     bool
 	}
 	applyMu sync.Mutex
+	// closeMu is held for reading by every query and for writing by Close,
+	// so no query touches Pebble after it is closed.
+	closeMu sync.RWMutex
+}
+
+// read guards a query against Close: it fails with ErrClosed once the store
+// is closed, and Close waits for the returned release.
+func (s *Store) read() (release func(), err error) {
+	s.closeMu.RLock()
+	s.mu.Lock()
+	closed := s.mu.closed
+	s.mu.Unlock()
+	if closed {
+		s.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.closeMu.RUnlock, nil
 }
 
 // Options configure Open.
@@ -167,6 +184,8 @@ func (s *Store) Bind(identity string, last uint64) error {
 func (s *Store) Close() error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -219,6 +238,11 @@ func (s *Store) advance(seq uint64) {
 // Digest is the hex SHA-256 of every key and value in the store, in key
 // order. Two stores built from the same stream have the same digest.
 func (s *Store) Digest() (string, error) {
+	release, err := s.read()
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return "", fmt.Errorf("projections: digest: %w", err)
