@@ -319,7 +319,7 @@ func types(evs []events.Event) []string {
 	return out
 }
 
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // wantTimers checks a licence state's timers.
 func wantTimers(tb testing.TB, lic commands.License, opened, closes, locked time.Time) {
