@@ -10,9 +10,16 @@ import (
 // the ledger's clock when absent; never more than FutureSkew ahead of it
 // (at_in_future); never before the last event of an aggregate the command
 // changes (at_before_last_event), so each aggregate's history stays in order.
+// Without an explicit at, a command right after one dated up to FutureSkew
+// ahead takes that event's time instead of failing.
 func businessTime(at, now time.Time, lastEvents ...time.Time) (time.Time, error) {
 	if at.IsZero() {
 		at = now
+		for _, last := range lastEvents {
+			if last.After(at) {
+				at = last
+			}
+		}
 	} else if _, err := Instant("at", at); err != nil {
 		return time.Time{}, err
 	}

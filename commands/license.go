@@ -160,6 +160,9 @@ func (c Assign) Decide(lic License, user User, now time.Time) ([]events.Event, e
 	if err := activeAt(lic, at); err != nil {
 		return nil, err
 	}
+	if lic.AssignLockAt(at) == LockLocked {
+		return nil, locked(lic)
+	}
 	opened, closes, locked, isNew, err := timersFor(lic, at)
 	if err != nil {
 		return nil, err

@@ -100,6 +100,9 @@ type License struct {
 	// UnassignedSince is when the licence last became unassigned: its
 	// creation, or its last unassignment (C7). Zero while assigned.
 	UnassignedSince time.Time `json:"unassigned_since"`
+	// UnassignedReason is why it last became unassigned ("" while assigned
+	// or never assigned).
+	UnassignedReason string `json:"unassigned_reason,omitempty"`
 
 	CreatedAt   time.Time `json:"created_at"`
 	LastEventAt time.Time `json:"last_event_at"`
@@ -164,14 +167,25 @@ func (l *License) Apply(e events.Event) {
 	case events.LicenseRenewed:
 		l.ValidUntil = d.ValidUntil
 	case events.LicenseAssigned:
-		l.Assignee, l.AssignedAt, l.UnassignedSince = d.Email, e.OccurredAt, time.Time{}
+		l.Assignee, l.AssignedAt, l.UnassignedSince, l.UnassignedReason = d.Email, e.OccurredAt, time.Time{}, ""
 		l.WindowOpenedAt, l.WindowClosesAt, l.LockedUntil = d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil
 	case events.LicenseReassigned:
 		l.Assignee, l.AssignedAt = d.Email, e.OccurredAt
 		l.WindowOpenedAt, l.WindowClosesAt, l.LockedUntil = d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil
 	case events.LicenseUnassigned:
-		l.Assignee, l.AssignedAt, l.UnassignedSince = "", time.Time{}, e.OccurredAt
+		l.Assignee, l.AssignedAt, l.UnassignedSince, l.UnassignedReason = "", time.Time{}, e.OccurredAt, d.Reason
 	}
+}
+
+// AssignLockAt is LockAt for assigning the unassigned licence at t: a licence
+// taken from a removed user stays locked for everyone else until
+// locked_until, even inside its window (A4: "nobody else can be assigned
+// before locked_until").
+func (l *License) AssignLockAt(t time.Time) Lock {
+	if l.UnassignedReason == events.ReasonUserRemoved && !l.LockedUntil.IsZero() && t.Before(l.LockedUntil) {
+		return LockLocked
+	}
+	return l.LockAt(t)
 }
 
 // AssignableFrom is, for an unassigned licence, the earliest time from which
@@ -180,7 +194,7 @@ func (l *License) Apply(e events.Event) {
 // is the later of unassigned_since, a lock that has ended since, and
 // valid_from.
 func (l *License) AssignableFrom(now time.Time) time.Time {
-	if l.LockAt(now) == LockLocked {
+	if l.AssignLockAt(now) == LockLocked {
 		return l.LockedUntil
 	}
 	t := l.UnassignedSince

@@ -291,12 +291,15 @@ func TestRemoveUserInsideWindow(t *testing.T) {
 	if ld.Reason != events.ReasonUserRemoved {
 		t.Errorf("reason: got %q, want %q", ld.Reason, events.ReasonUserRemoved)
 	}
-	evs = w.must(t)(w.assign("P1", "b@x.com", at.Add(time.Hour)))
+	// "nobody else can be assigned before locked_until", even inside the
+	// window the removed user's assignment opened.
+	rejected(t, commands.CodeLicenseLocked)(w.assign("P1", "b@x.com", at.Add(time.Hour)))
+	rejected(t, commands.CodeLicenseLocked)(w.assign("P1", "b@x.com", lockedUntil.Add(-time.Nanosecond)))
+	evs = w.must(t)(w.assign("P1", "b@x.com", lockedUntil))
 	_, ad := only[events.LicenseAssigned](t, evs)
-	if ad.NewWindow {
-		t.Errorf("new_window: got true, want false inside the open window")
+	if !ad.NewWindow {
+		t.Errorf("new_window: got false, want a new window at locked_until")
 	}
-	wantTimers(t, w.license(acct, "P1"), t0, windowCloses, lockedUntil)
 }
 
 // rule A4: a user without a licence is removed without touching licences.

@@ -177,11 +177,17 @@ func TestRuleA4RemoveUserInsideWindow(t *testing.T) {
 	tl.must(204, "DELETE", e2eAcme+"/users/c@x.example", nil) // holds nothing
 	tl.must(204, "DELETE", e2eAcme+"/users/a@x.example", nil)
 	lic := tl.must(200, "GET", e2eP1, nil)
-	e2eFields(t, "licence", lic.Body, map[string]any{"assignee": nil, "lock_state": "window_open", "assignable_now": true})
+	e2eFields(t, "licence", lic.Body, map[string]any{"assignee": nil, "lock_state": "locked", "assignable_now": false})
 	e2eTimers(t, "licence", lic.Body, T0)
-	// Inside the window the licence may move again, keeping the window.
-	r := tl.must(200, "POST", e2eP1+"/assign", e2eAssign("b@x.example"))
-	e2eTimers(t, "assign after removal", r.Body, T0)
+	// "nobody else can be assigned before locked_until", even inside the
+	// window: the removal keeps the licence locked.
+	e2eReject(tl, 409, "license_locked", "POST", e2eP1+"/assign", e2eAssign("b@x.example"))
+	rem := e2eReminders(tl, "acme")["P1"]
+	if rem["assignable_from"] != e2eTS(T0.Add(24*time.Hour+30*24*time.Hour)) {
+		t.Errorf("reminder assignable_from %v, want locked_until", rem["assignable_from"])
+	}
+	tl.clock.Set(T0.Add(24*time.Hour + 30*24*time.Hour))
+	tl.must(200, "POST", e2eP1+"/assign", e2eAssign("b@x.example"))
 	tl.checkStream()
 }
 

@@ -290,7 +290,7 @@ func (a *API) writeHistory(w http.ResponseWriter, account, aggregate, id string)
 	if err != nil {
 		return err
 	}
-	if len(hist) == 0 {
+	if len(hist) == 0 && aggregate == events.AggregateUser {
 		return commands.Reject(commands.CodeUserNotFound, "%s was never a user of account %q", id, account).
 			With("email", id)
 	}

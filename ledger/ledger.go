@@ -26,7 +26,6 @@ const DefaultMaxAttempts = 16
 // of their aggregates and appends the resulting events to the stream with
 // optimistic concurrency. It is safe for concurrent use.
 type Ledger struct {
-	nc      *nats.Conn
 	stream  jetstream.Stream
 	commit  *committer
 	store   *projections.Store
@@ -54,7 +53,7 @@ type Options struct {
 // store. The caller keeps store following the stream (projections.Follow).
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
-		nc: nc, stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
+		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	if o.Key != nil {

@@ -71,7 +71,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (je
 	check(got.DenyPurge, "deny_purge (want true)")
 	check(got.MaxMsgs <= 0 && got.MaxBytes <= 0 && got.MaxAge == 0 && got.MaxMsgsPerSubject <= 0,
 		"max_msgs/max_bytes/max_age/max_msgs_per_subject (want no limits)")
-	check(got.AllowDirect, "allow_direct (want true)")
+	check(!got.Sealed, "sealed (want false: the ledger appends)")
+	check(got.Mirror == nil && len(got.Sources) == 0, "mirror/sources (want none: only the ledger writes)")
+	check(got.SubjectTransform == nil, "subject_transform (want none: it would rewrite subjects)")
+	check(!got.AllowMsgTTL, "allow_msg_ttl (want false: a TTL would delete events)")
+	check(!got.NoAck, "no_ack (want false: appends need acknowledgements)")
+	check(!got.AllowRollup, "allow_rollup_hdrs (want false: a rollup would purge events)")
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("ledger: stream %s exists with settings that break the ledger's guarantees: %v", StreamName, bad)
 	}

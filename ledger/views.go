@@ -84,6 +84,9 @@ func licenseView(l commands.License, now time.Time) LicenseView {
 	}
 	if l.Kind == events.KindPractitioner {
 		lock := l.LockAt(now)
+		if l.Assignee == "" {
+			lock = l.AssignLockAt(now) // A4: a removed user's licence stays locked
+		}
 		v.LockState = lock.String()
 		movable := v.ActiveNow && lock != commands.LockLocked
 		v.ReassignableNow = movable && l.Assignee != ""

@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -10,6 +11,11 @@ import (
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 )
+
+// ErrUnreadable is returned by Apply for an event the ledger wrote that this
+// version cannot decode (a newer event type or schema version): the
+// projections stop there rather than fall silently behind.
+var ErrUnreadable = errors.New("projections: an event written by the ledger cannot be read by this version; upgrade")
 
 // Msg is one message of the stream as the projections see it.
 type Msg struct {
@@ -200,6 +206,12 @@ func (a *applier) apply(m Msg) error {
 	rec, err := a.agg(m.Subject)
 	if err != nil {
 		return err
+	}
+	if a.auth != nil && m.decoded.sigErr == nil && m.decoded.err != nil {
+		// The ledger wrote it (its MAC verifies) but this version cannot
+		// read it: a newer type or schema version. Skipping it would leave
+		// the aggregate silently behind, so stop instead.
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, m.Subject, m.decoded.err)
 	}
 	e, reason := check(m, rec.Hash)
 	if reason != "" {

@@ -47,8 +47,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&bc.ops, "ops", 200, "commands per client in each write phase")
 	fs.IntVar(&bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
 	fs.DurationVar(&bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
-	fs.StringVar(&bc.dir, "dir", "", "working directory (default: a new temporary directory)")
-	fs.BoolVar(&bc.keep, "keep", false, "keep the working directory")
+	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
+	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -61,9 +61,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		bc.dir = d
-	}
-	if !bc.keep {
-		defer os.RemoveAll(bc.dir)
+		if !bc.keep {
+			defer os.RemoveAll(bc.dir)
+		}
+	} else {
+		// A directory the user named is never removed; the bench works in a
+		// new subdirectory of it.
+		d, err := os.MkdirTemp(bc.dir, "ledger-bench-")
+		if err != nil {
+			return err
+		}
+		bc.dir = d
 	}
 	durability := "every write fsynced before it is acknowledged"
 	if bc.syncInterval > 0 {

@@ -68,8 +68,9 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
 		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
 	if listen {
-		fs.StringVar(&s.natsListen, "nats-listen", "127.0.0.1:4222",
-			`embedded server: address where services connect to subscribe to events ("" for none)`)
+		fs.StringVar(&s.natsListen, "nats-listen", "",
+			"embedded server: address where services connect to subscribe to events, e.g. 127.0.0.1:4222; "+
+				"it has no authentication and full rights on the stream, so only for trusted hosts (default: none)")
 	}
 }
 
