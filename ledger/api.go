@@ -262,6 +262,7 @@ func commandMeta(r *http.Request, body []byte) (Meta, error) {
 		}
 		k := sha256.Sum256([]byte(route + "\n" + key))
 		meta.CommandID = "idem-" + hex.EncodeToString(k[:16])
+		meta.Keyed = true
 	}
 	return meta, nil
 }

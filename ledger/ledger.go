@@ -37,6 +37,7 @@ type Ledger struct {
 
 	maxAttempts int
 	sessionTTL  time.Duration
+	answers     *answers
 }
 
 // Options configure New.
@@ -46,7 +47,10 @@ type Options struct {
 	Logger      *slog.Logger       // defaults to slog.Default()
 	MaxAttempts int                // defaults to DefaultMaxAttempts
 	SessionTTL  time.Duration      // defaults to commands.DefaultSessionTTL (D3)
-	metrics     *metrics
+	// Answers keeps rejected answers of Idempotency-Key requests (see
+	// AnswersBucket); nil decides such replays again.
+	Answers jetstream.KeyValue
+	metrics *metrics
 }
 
 // New returns a Ledger writing to stream through nc and reading state from
@@ -55,6 +59,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	l := &Ledger{
 		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
+	}
+	if o.Answers != nil {
+		l.answers = &answers{kv: o.Answers}
 	}
 	if o.Key != nil {
 		l.signer, l.mac = events.NewSigner(o.Key), events.NewMAC(o.Key)
@@ -90,6 +97,9 @@ type Meta struct {
 	CommandHash   string // digest of the request; a reused CommandID with another hash is rejected
 	CorrelationID string // defaults to CommandID
 	CausationID   string
+	// Keyed marks a command whose id comes from a client's Idempotency-Key:
+	// its rejection is recorded, so a replay answers it again.
+	Keyed bool
 }
 
 // loader reads aggregate states for a decision and remembers the version of
@@ -146,6 +156,19 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 			}
 			return res.State, res.RecordedAt, nil
 		}
+		if meta.Keyed && attempt == 1 {
+			rej, err := l.answers.lookup(ctx, meta.CommandID)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			if rej != nil {
+				if rej.Hash != meta.CommandHash {
+					return nil, time.Time{}, commands.Reject(commands.CodeIdempotencyKeyReused,
+						"this Idempotency-Key was already used with a different request")
+				}
+				return nil, time.Time{}, &commands.Error{Code: rej.Code, Message: rej.Message, Details: rej.Details}
+			}
+		}
 
 		now := l.Now()
 		ld := &loader{store: l.store, versions: map[string]projections.Version{}}
@@ -154,6 +177,12 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 			return nil, now, ld.err
 		}
 		if err != nil {
+			var rej *commands.Error
+			if meta.Keyed && errors.As(err, &rej) {
+				if rerr := l.answers.record(ctx, meta.CommandID, meta.CommandHash, rej); rerr != nil {
+					return nil, now, rerr
+				}
+			}
 			return nil, now, err
 		}
 		if len(evs) == 0 {

@@ -158,9 +158,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		conn.Close()
 		return nil, err
 	}
+	answersKV, err := OpenAnswers(ctx, conn.JS, cfg.Replicas)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		conn.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, SessionTTL: cfg.SessionTTL, Now: cfg.Now, Logger: logger,
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, SessionTTL: cfg.SessionTTL, Answers: answersKV, Now: cfg.Now, Logger: logger,
 		metrics: newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),
