@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -194,11 +196,11 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 	return req, err
 }
 
-// decodeStrict decodes one JSON object into v, rejecting unknown fields and
-// trailing data with errors that name the field.
+// decodeStrict decodes one JSON object into v (a pointer to a struct),
+// rejecting unknown or differently-cased fields and trailing data with
+// errors that name the field.
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		var syntaxErr *json.SyntaxError
@@ -213,16 +215,49 @@ func decodeStrict(body []byte, v any) error {
 			return commands.Reject(commands.CodeMalformedJSON, "invalid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 			return commands.Reject(commands.CodeMalformedJSON, "the body is empty or truncated; want a JSON object")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return commands.Invalid(field, "unknown field")
 		}
 		return commands.Reject(commands.CodeMalformedJSON, "invalid JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return commands.Reject(commands.CodeMalformedJSON, "trailing data after the JSON object")
 	}
+	// encoding/json matches field names without regard to case; the API
+	// does not: every key must be one of the body's field names exactly.
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(body, &keys); err != nil {
+		return commands.Reject(commands.CodeMalformedJSON, "the body must be a JSON object")
+	}
+	known := fieldNames(reflect.TypeOf(v).Elem())
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !known[k] {
+			return commands.Invalid(k, "unknown field")
+		}
+	}
 	return nil
+}
+
+// fieldNames lists the JSON names of a struct's fields, embedded ones
+// included.
+func fieldNames(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			for k := range fieldNames(f.Type) {
+				out[k] = true
+			}
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 func jsonKind(goKind string) string {

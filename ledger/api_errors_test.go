@@ -186,3 +186,14 @@ func TestAPIAtInFutureBoundary(t *testing.T) {
 	e2eReject(tl, 400, "at_in_future", "POST", e2eP1+"/assign", e2eAssign("f@x.example", now.Add(6*time.Minute)))
 	tl.checkStream()
 }
+
+// Field names match exactly: encoding/json's case-insensitive matching would
+// take {"EMAIL": …} for email; the API names it an unknown field.
+func TestAPIFieldNamesAreCaseSensitive(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	r := tl.do("POST", "/v1/accounts/acme/licenses/P1/assign", `{"EMAIL":"a@x.example"}`)
+	if r.Status != 400 || r.code() != "invalid_argument" || r.details()["field"] != "EMAIL" {
+		t.Errorf("got %d %s, want 400 invalid_argument naming EMAIL", r.Status, r.Raw)
+	}
+}
