@@ -31,6 +31,10 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	signIn.ClientTime = late.Add(time.Hour)
 	w.must(t)(signIn.Decide(w.user(acct, "d@x.com"), w.session(acct, "d@x.com"), late.Add(time.Hour), commands.DefaultSessionTTL))
 	w.must(t)(commands.SignOut{Account: acct, Email: "d@x.com"}.Decide(w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
+	w.must(t)(commands.SetAccess{Account: acct, Product: "prod", Default: "deny", Allow: []string{"d@x.com"}, Deny: []string{}}.
+		Decide(*w.accounts[acct], commands.Access{}, late.Add(3*time.Hour)))
+	w.must(t)(commands.Check{Account: acct, Email: "d@x.com", Product: "prod", MachineID: "m1", ClientVersion: "10.00.18"}.
+		Decide(*w.accounts[acct], w.user(acct, "d@x.com"), w.license(acct, "P1"), nil, commands.Access{}, commands.CheckLog{}, late.Add(4*time.Hour)))
 
 	seen := map[string]bool{}
 	for i, e := range w.log {

@@ -24,6 +24,8 @@ const (
 	TypeSessionStarted      = "session.started"
 	TypeSessionRefreshed    = "session.refreshed"
 	TypeSessionEnded        = "session.ended"
+	TypeAccessSet           = "access.set"
+	TypeCheckRecorded       = "check.recorded"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -213,6 +215,44 @@ func (SessionStarted) Aggregate() string   { return AggregateSession }
 func (SessionRefreshed) Aggregate() string { return AggregateSession }
 func (SessionEnded) Aggregate() string     { return AggregateSession }
 
+// AccessSet: the access control of pooled use of a product (E2): a default
+// and per-user overrides. It replaces the previous setting whole.
+type AccessSet struct {
+	Product string   `json:"product"`
+	Default string   `json:"default"` // "allow" or "deny"
+	Allow   []string `json:"allow"`
+	Deny    []string `json:"deny"`
+}
+
+// Entitlement check outcomes (E1).
+const (
+	LicenseTypePractitioner = "practitioner"
+	LicenseTypePooled       = "pooled"
+	LicenseTypeTrial        = "trial"
+
+	ReasonNoEntitlement = "no_entitlement"
+	ReasonAccessDenied  = "access_denied"
+	ReasonUnknownUser   = "user_not_found"
+)
+
+// CheckRecorded: an entitlement check and its answer, granted or denied
+// (E1, E3). LicenseType and LicenseID are empty for a denial.
+type CheckRecorded struct {
+	Email         string `json:"email"`
+	Product       string `json:"product"`
+	MachineID     string `json:"machine_id"`
+	ClientVersion string `json:"client_version"`
+	Granted       bool   `json:"granted"`
+	LicenseType   string `json:"license_type"`
+	LicenseID     string `json:"license_id"`
+	Reason        string `json:"reason"`
+}
+
+func (AccessSet) EventType() string     { return TypeAccessSet }
+func (CheckRecorded) EventType() string { return TypeCheckRecorded }
+func (AccessSet) Aggregate() string     { return AggregateAccess }
+func (CheckRecorded) Aggregate() string { return AggregateCheck }
+
 // entry describes one event type in the catalogue.
 type entry struct {
 	version int              // current schema version
@@ -255,6 +295,8 @@ var catalogue = map[string]entry{
 	TypeSessionStarted:      register[SessionStarted](1, nil),
 	TypeSessionRefreshed:    register[SessionRefreshed](1, nil),
 	TypeSessionEnded:        register[SessionEnded](1, nil),
+	TypeAccessSet:           register[AccessSet](1, nil),
+	TypeCheckRecorded:       register[CheckRecorded](1, nil),
 }
 
 // Types lists every known event type name, sorted.

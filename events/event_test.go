@@ -75,6 +75,19 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.SessionEnded{Email: sampleEmail, MachineID: "WS-0042.acme", Reason: events.SessionSignedOut}
 		return e
 	},
+	events.TypeAccessSet: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.PrevHash = ""
+		e.Data = events.AccessSet{Product: "microstation", Default: "deny", Allow: []string{sampleEmail}, Deny: []string{}}
+		return e
+	},
+	events.TypeCheckRecorded: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.Data = events.CheckRecorded{Email: sampleEmail, Product: "microstation", MachineID: "WS-0042.acme",
+			ClientVersion: "10.00.18.25", Granted: true, LicenseType: events.LicenseTypePractitioner,
+			LicenseID: sampleLicense, Reason: events.LicenseTypePractitioner}
+		return e
+	},
 	events.TypeUserLicenseAttached: func(e events.Event) events.Event {
 		e.Data = events.UserLicenseAttached{Email: sampleEmail, LicenseID: sampleLicense}
 		return e

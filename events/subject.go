@@ -22,6 +22,8 @@ const (
 	AggregateLicense = "license"
 	AggregateEmail   = "email" // in GlobalAccount only: which account an email belongs to
 	AggregateSession = "session"
+	AggregateAccess  = "access" // id: the product
+	AggregateCheck   = "check"  // id: the product
 )
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
@@ -49,7 +51,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		"usage", "check", "alert": // API.md's aggregates, some not built yet
+		AggregateAccess, AggregateCheck, "usage", "alert": // API.md's aggregates, some not built yet
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}

@@ -229,3 +229,44 @@ func (d SessionEnded) validate() error {
 	}
 	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe), reasonErr)
 }
+
+func (d AccessSet) validate() error {
+	var defErr error
+	if d.Default != "allow" && d.Default != "deny" {
+		defErr = fmt.Errorf("default %q: want allow or deny", d.Default)
+	}
+	var listErr error
+	for _, e := range append(append([]string{}, d.Allow...), d.Deny...) {
+		listErr = errors.Join(listErr, email("allow/deny", e))
+	}
+	if d.Allow == nil || d.Deny == nil {
+		listErr = errors.Join(listErr, errors.New("allow and deny must be lists (empty for none)"))
+	}
+	return errors.Join(productID("product", d.Product), defErr, listErr)
+}
+
+func (d CheckRecorded) validate() error {
+	err := errors.Join(email("email", d.Email), productID("product", d.Product),
+		match("machine_id", d.MachineID, machineRe), match("client_version", d.ClientVersion, versionRe))
+	if d.Granted {
+		switch d.LicenseType {
+		case LicenseTypePractitioner, LicenseTypePooled, LicenseTypeTrial:
+		default:
+			err = errors.Join(err, fmt.Errorf("granted with license_type %q", d.LicenseType))
+		}
+		err = errors.Join(err, licenseID("license_id", d.LicenseID))
+		if d.Reason != d.LicenseType {
+			err = errors.Join(err, fmt.Errorf("granted with reason %q, want the license type", d.Reason))
+		}
+		return err
+	}
+	switch d.Reason {
+	case ReasonNoEntitlement, ReasonAccessDenied, ReasonUnknownUser:
+	default:
+		err = errors.Join(err, fmt.Errorf("denied with reason %q", d.Reason))
+	}
+	if d.LicenseType != "" || d.LicenseID != "" {
+		err = errors.Join(err, errors.New("a denial names no licence"))
+	}
+	return err
+}

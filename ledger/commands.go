@@ -228,3 +228,61 @@ func (l *Ledger) SignOut(ctx context.Context, meta Meta, c commands.SignOut) (Re
 		return c.Decide(load[commands.Session](ld, subj), now, l.sessionTTL)
 	})
 }
+
+func accessSubject(account, product string) string {
+	return events.Subject(account, events.AggregateAccess, product)
+}
+
+func checkSubject(account, product string) string {
+	return events.Subject(account, events.AggregateCheck, product)
+}
+
+// SetAccess sets the access control of pooled use of a product (E2).
+func (l *Ledger) SetAccess(ctx context.Context, meta Meta, c commands.SetAccess) (Result[commands.Access], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.Access]{}, err
+	}
+	subj := accessSubject(c.Account, c.Product)
+	return run[commands.Access](ctx, l, "set_access", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.Account](ld, accountSubject(c.Account)), load[commands.Access](ld, subj), now)
+	})
+}
+
+// Check answers an entitlement check and records it (E1–E3). The answer is
+// the recorded check.
+func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result[events.CheckRecorded], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[events.CheckRecorded]{}, err
+	}
+	subj := checkSubject(c.Account, c.Product)
+	// The answer is the check this command recorded. After the append the
+	// product's check log may already hold a later check, so the decided
+	// event is kept; a replay (no decision) gets the log as of the command.
+	var decided *events.CheckRecorded
+	res, err := run[commands.CheckLog](ctx, l, "check", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		acct := load[commands.Account](ld, accountSubject(c.Account))
+		user := load[commands.User](ld, userSubject(c.Account, c.Email))
+		var held commands.License
+		if user.LicenseID != "" {
+			held = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
+		}
+		pooled, err := l.store.Pooled(c.Account, c.Product)
+		if err != nil {
+			return nil, err
+		}
+		access := load[commands.Access](ld, accessSubject(c.Account, c.Product))
+		evs, err := c.Decide(acct, user, held, pooled, access, load[commands.CheckLog](ld, subj), now)
+		if err == nil {
+			d := evs[0].Data.(events.CheckRecorded)
+			decided = &d
+		}
+		return evs, err
+	})
+	out := Result[events.CheckRecorded]{State: res.State.Last, DecidedAt: res.DecidedAt}
+	if decided != nil && err == nil {
+		out.State = *decided
+	}
+	return out, err
+}

@@ -50,6 +50,22 @@ func (l *Ledger) LiveSession(account, email string) (commands.Session, bool, err
 	return s, s.Live(l.Now(), l.sessionTTL), nil
 }
 
+// Access returns the access control of pooled use of a product (E2); a
+// product never set answers the default: allow.
+func (l *Ledger) Access(account, product string) (commands.Access, error) {
+	if _, err := l.Account(account); err != nil {
+		return commands.Access{}, err
+	}
+	if err := commands.ProductID("product", product); err != nil {
+		return commands.Access{}, err
+	}
+	a, _, err := projections.Load[commands.Access](l.store, accessSubject(account, product))
+	if a.Default == "" {
+		a = commands.Access{Product: product, Default: "allow", Allow: []string{}, Deny: []string{}}
+	}
+	return a, err
+}
+
 // License returns a licence, or license_not_found.
 func (l *Ledger) License(account, id string) (commands.License, error) {
 	if _, err := l.Account(account); err != nil {

@@ -115,3 +115,27 @@ func nullTime(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+// AccessView is a product's access control as the API shows it (E2).
+type AccessView struct {
+	Product string   `json:"product"`
+	Default string   `json:"default"`
+	Allow   []string `json:"allow"`
+	Deny    []string `json:"deny"`
+}
+
+func accessView(a commands.Access) AccessView {
+	return AccessView{Product: a.Product, Default: a.Default, Allow: a.Allow, Deny: a.Deny}
+}
+
+// CheckView is an entitlement check's answer (E1).
+type CheckView struct {
+	Granted     bool    `json:"granted"`
+	LicenseType *string `json:"license_type"`
+	LicenseID   *string `json:"license_id"`
+	Reason      string  `json:"reason"`
+}
+
+func checkView(c events.CheckRecorded) CheckView {
+	return CheckView{Granted: c.Granted, LicenseType: nullable(c.LicenseType), LicenseID: nullable(c.LicenseID), Reason: c.Reason}
+}

@@ -278,16 +278,28 @@ func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error
 		return foldInto[commands.License](raw, e)
 	case events.AggregateSession:
 		return foldInto[commands.Session](raw, e)
+	case events.AggregateAccess:
+		return foldInto[commands.Access](raw, e)
+	case events.AggregateCheck:
+		return foldInto[commands.CheckLog](raw, e)
 	}
 	return nil, nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
 }
 
 // index maintains the indexes that depend on an aggregate's new state: the
-// unassigned practitioner licences of C7.
+// unassigned practitioner licences of C7 and the commercial and trial
+// licences of each product (E1).
 func (a *applier) index(e events.Event, state any) error {
 	l, ok := state.(*commands.License)
 	if !ok {
 		return nil
+	}
+	if d, ok := e.Data.(events.LicenseCreated); ok && d.Kind != events.KindPractitioner {
+		for _, p := range d.Products {
+			if err := a.b.Set(pooledKey(e.Account, p, d.ID), nil, nil); err != nil {
+				return err
+			}
+		}
 	}
 	key := unassignedKey(e.Account, l.ID)
 	if l.Kind == events.KindPractitioner && l.Assignee == "" {

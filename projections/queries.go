@@ -95,6 +95,39 @@ func (s *Store) Unassigned(account string) ([]commands.License, error) {
 	return out, nil
 }
 
+// Pooled returns the account's commercial and trial licences that cover
+// product, in id order (E1).
+func (s *Store) Pooled(account, product string) ([]commands.License, error) {
+	prefix := pooledKey(account, product, "")
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("projections: pooled licences: %w", err)
+	}
+	var ids []string
+	for ok := it.First(); ok; ok = it.Next() {
+		ids = append(ids, string(it.Key()[len(prefix):]))
+	}
+	err = it.Close()
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("projections: pooled licences: %w", err)
+	}
+	out := make([]commands.License, 0, len(ids))
+	for _, id := range ids {
+		l, _, err := s.License(account, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 // HistoryEntry is one applied event of an aggregate.
 type HistoryEntry struct {
 	Seq   uint64

@@ -27,6 +27,7 @@ var ErrClosed = errors.New("projections: closed")
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
 //	c/<command id>                 command record: JSON {hash, subject, seq}
 //	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
+//	p/<account>/<product>/<id>     a commercial or trial licence covering the product (E1)
 //	b/<seq>                        a break: an event that was not applied (H3)
 var (
 	keyCheckpoint = []byte("m/checkpoint")
@@ -35,6 +36,7 @@ var (
 	prefixHist    = []byte("h/")
 	prefixCmd     = []byte("c/")
 	prefixUnasg   = []byte("u/")
+	prefixPooled  = []byte("p/")
 	prefixBreak   = []byte("b/")
 )
 
@@ -53,6 +55,12 @@ func cmdKey(id string) []byte { return append(append([]byte{}, prefixCmd...), id
 
 func unassignedKey(account, id string) []byte {
 	k := append(append([]byte{}, prefixUnasg...), account...)
+	return append(append(k, '/'), id...)
+}
+
+func pooledKey(account, product, id string) []byte {
+	k := append(append([]byte{}, prefixPooled...), account...)
+	k = append(append(k, '/'), product...)
 	return append(append(k, '/'), id...)
 }
 
