@@ -14,13 +14,18 @@ import (
 // ahead takes that event's time instead of failing.
 func businessTime(at, now time.Time, lastEvents ...time.Time) (time.Time, error) {
 	if at.IsZero() {
-		at = now
+		// The ledger's clock, or a later last event (dated ahead by an
+		// explicit at, or by another ledger's clock): events stay in order
+		// and a command without at is never refused for its time.
+		at = now.UTC()
 		for _, last := range lastEvents {
 			if last.After(at) {
-				at = last
+				at = last.UTC()
 			}
 		}
-	} else if _, err := Instant("at", at); err != nil {
+		return at, nil
+	}
+	if _, err := Instant("at", at); err != nil {
 		return time.Time{}, err
 	}
 	at = at.UTC()
