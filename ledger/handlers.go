@@ -164,11 +164,24 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getLicense answers a licence now, or as of a past business time with
+// ?as_of=T (H4): its state then, and reassignable_now and the like as they
+// were at T.
 func (a *API) getLicense(w http.ResponseWriter, r *http.Request) error {
+	account, id := r.PathValue("account"), r.PathValue("id")
 	if r.URL.Query().Has("as_of") {
-		return commands.Invalid("as_of", "as_of is not supported yet; read the licence's history instead")
+		asOf, err := requiredTime("as_of", r.URL.Query().Get("as_of"))
+		if err != nil {
+			return err
+		}
+		lic, err := a.l.LicenseAsOf(account, id, asOf)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, licenseView(lic, asOf))
+		return nil
 	}
-	lic, err := a.l.License(r.PathValue("account"), r.PathValue("id"))
+	lic, err := a.l.License(account, id)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
@@ -80,6 +82,35 @@ func (l *Ledger) License(account, id string) (commands.License, error) {
 			With("license_id", id)
 	}
 	return lic, err
+}
+
+// LicenseAsOf returns the licence as it stood at business time t: its
+// events with a business time at or before t, folded (H4). A licence
+// created after t is license_not_found.
+func (l *Ledger) LicenseAsOf(account, id string, t time.Time) (commands.License, error) {
+	if _, err := l.License(account, id); err != nil {
+		return commands.License{}, err
+	}
+	hist, err := l.store.History(events.Subject(account, events.AggregateLicense, id))
+	if err != nil {
+		return commands.License{}, err
+	}
+	var lic commands.License
+	for _, h := range hist {
+		e, err := events.Unmarshal(h.Event)
+		if err != nil {
+			return commands.License{}, fmt.Errorf("ledger: history of licence %s: %w", id, err)
+		}
+		if e.OccurredAt.After(t) {
+			break // business times of one aggregate never go back (at_before_last_event)
+		}
+		lic.Apply(e)
+	}
+	if !lic.Exists() {
+		return lic, commands.Reject(commands.CodeLicenseNotFound, "licence %q did not exist yet at %s", id,
+			t.Format(time.RFC3339Nano)).With("license_id", id)
+	}
+	return lic, nil
 }
 
 // Reminders lists the account's active, unassigned practitioner licences
