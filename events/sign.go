@@ -222,3 +222,25 @@ func PublicKeyPEM(pub ed25519.PublicKey) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
+
+// LoadPublicKey reads an Ed25519 public key in PKIX PEM form, as written
+// beside the private key (.pub) and served at GET /v1/keys/events.
+func LoadPublicKey(path string) (ed25519.PublicKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("events: read public key: %w", err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("events: %s: not a PEM \"PUBLIC KEY\"", path)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("events: %s: %w", path, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("events: %s: not an Ed25519 key", path)
+	}
+	return pub, nil
+}

@@ -3,6 +3,7 @@
 //	ledger serve     run the ledger: embedded NATS JetStream, Pebble projections, HTTP API
 //	ledger rebuild   rebuild the projections from the stream (ledger stopped)
 //	ledger digest    print the digest of the projections (compare a rebuild with a live store)
+//	ledger verify    check every event's signature, decoding and hash chain (H3)
 //	ledger bench     measure the ledger beside raw JetStream and raw Pebble
 //
 // Every flag can also be set with an environment variable LEDGER_<FLAG>,
@@ -42,6 +43,7 @@ Commands:
   serve     run the ledger (embedded NATS and Pebble by default)
   rebuild   rebuild the projections from the stream; run it while the ledger is stopped
   digest    print the digest of the projection store
+  verify    check every event's signature, decoding and hash chain (H3)
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' for its flags. Every flag can also come from the
@@ -63,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDigest(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

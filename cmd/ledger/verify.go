@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
+)
+
+// errBroken is returned when verify found a break: the exit code is 1.
+var errBroken = errors.New("the stream does not verify")
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify",
+		"Walk the whole stream and check every event's signature, decoding, subject and hash chain (H3).\n"+
+			"With the embedded server, stop the ledger first; with --nats-url it can run beside it.", stderr)
+	var sf storeFlags
+	sf.register(fs, false)
+	pubPath := fs.String("public-key", "", "the ledger's public key (PEM); default DATA/keys/events.ed25519.pub")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = quietLogger()
+	if *pubPath == "" {
+		*pubPath = filepath.Join(cfg.DataDir, "keys", "events.ed25519.pub")
+	}
+	pub, err := events.LoadPublicKey(*pubPath)
+	if err != nil {
+		return fmt.Errorf("--public-key: %w", err)
+	}
+	conn, err := ledger.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rep, err := ledger.Verify(ctx, conn.Stream, events.NewVerifier(pub))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checked %d events on %d aggregates with key %s\n", rep.Events, rep.Aggregates, events.KeyID(pub))
+	if rep.First == nil {
+		fmt.Fprintln(stdout, "ok: every event is signed by the ledger, decodes, and continues its aggregate's hash chain")
+		return nil
+	}
+	fmt.Fprintf(stdout, "%d breaks; the first at sequence %d on %s:\n  %s\n", rep.Breaks, rep.First.Seq, rep.First.Subject, rep.First.Reason)
+	return errBroken
+}
