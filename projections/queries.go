@@ -66,39 +66,18 @@ func (s *Store) License(account, id string) (commands.License, Version, error) {
 // order (C7). Whether each is active is the caller's question: it depends on
 // the time asked about.
 func (s *Store) Unassigned(account string) ([]commands.License, error) {
-	prefix := unassignedKey(account, "")
-	release, err := s.read()
-	if err != nil {
-		return nil, err
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("projections: reminders: %w", err)
-	}
-	var ids []string
-	for ok := it.First(); ok; ok = it.Next() {
-		ids = append(ids, string(it.Key()[len(prefix):]))
-	}
-	err = it.Close()
-	release()
-	if err != nil {
-		return nil, fmt.Errorf("projections: reminders: %w", err)
-	}
-	out := make([]commands.License, 0, len(ids))
-	for _, id := range ids {
-		l, _, err := s.License(account, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, nil
+	return s.indexedLicences(account, unassignedKey(account, ""), "reminders")
 }
 
 // Pooled returns the account's commercial and trial licences that cover
 // product, in id order (E1).
 func (s *Store) Pooled(account, product string) ([]commands.License, error) {
-	prefix := pooledKey(account, product, "")
+	return s.indexedLicences(account, pooledKey(account, product, ""), "pooled licences")
+}
+
+// indexedLicences returns the licences of account whose ids follow prefix
+// in an index, in id order.
+func (s *Store) indexedLicences(account string, prefix []byte, what string) ([]commands.License, error) {
 	release, err := s.read()
 	if err != nil {
 		return nil, err
@@ -106,7 +85,7 @@ func (s *Store) Pooled(account, product string) ([]commands.License, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		release()
-		return nil, fmt.Errorf("projections: pooled licences: %w", err)
+		return nil, fmt.Errorf("projections: %s: %w", what, err)
 	}
 	var ids []string
 	for ok := it.First(); ok; ok = it.Next() {
@@ -115,7 +94,7 @@ func (s *Store) Pooled(account, product string) ([]commands.License, error) {
 	err = it.Close()
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("projections: pooled licences: %w", err)
+		return nil, fmt.Errorf("projections: %s: %w", what, err)
 	}
 	out := make([]commands.License, 0, len(ids))
 	for _, id := range ids {
