@@ -44,6 +44,8 @@ const (
 	CodeSignedInElsewhere         = "signed_in_elsewhere"
 	CodeClockSkew                 = "clock_skew"
 	CodeNotSignedIn               = "not_signed_in"
+	CodeNotAssignee               = "not_the_assignee"
+	CodeNotCheckedOut             = "not_checked_out"
 )
 
 // Error is a rejection: the command appends nothing, and the caller gets Code,

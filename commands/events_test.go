@@ -31,6 +31,9 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	signIn.ClientTime = late.Add(time.Hour)
 	w.must(t)(signIn.Decide(w.user(acct, "d@x.com"), w.session(acct, "d@x.com"), late.Add(time.Hour), commands.DefaultSessionTTL))
 	w.must(t)(commands.SignOut{Account: acct, Email: "d@x.com"}.Decide(w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
+	co := commands.Checkout{Account: acct, LicenseID: "P1", Email: "d@x.com", MachineID: "m1", Until: late.Add(5 * time.Hour)}
+	w.must(t)(co.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
+	w.must(t)(commands.Checkin{Account: acct, LicenseID: "P1"}.Decide(w.license(acct, "P1"), late.Add(2*time.Hour+time.Minute)))
 	w.must(t)(commands.SetAccess{Account: acct, Product: "prod", Default: "deny", Allow: []string{"d@x.com"}, Deny: []string{}}.
 		Decide(*w.accounts[acct], commands.Access{}, late.Add(3*time.Hour)))
 	w.must(t)(commands.Check{Account: acct, Email: "d@x.com", Product: "prod", MachineID: "m1", ClientVersion: "10.00.18"}.

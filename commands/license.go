@@ -212,6 +212,9 @@ func (c Reassign) Decide(lic License, prev, user User, now time.Time) ([]events.
 	if err != nil {
 		return nil, err
 	}
+	if err := notCheckedOut(lic, at); err != nil {
+		return nil, err
+	}
 	if err := activeAt(lic, at); err != nil {
 		return nil, err
 	}
@@ -262,6 +265,9 @@ func (c Unassign) Decide(lic License, prev User, now time.Time) ([]events.Event,
 	if err != nil {
 		return nil, err
 	}
+	if err := notCheckedOut(lic, at); err != nil {
+		return nil, err
+	}
 	if lic.LockAt(at) == LockLocked {
 		return nil, locked(lic)
 	}
@@ -306,6 +312,17 @@ func timersFor(lic License, at time.Time) (opened, closes, lockedUntil time.Time
 		return time.Time{}, time.Time{}, time.Time{}, false, locked(lic)
 	}
 	return at, at.Add(WindowDuration), at.Add(WindowDuration + LockDuration), true, nil
+}
+
+// notCheckedOut applies C6: a licence checked out for offline use cannot be
+// reassigned or unassigned until it is checked in or the checkout expires.
+func notCheckedOut(lic License, at time.Time) error {
+	if lic.CheckedOutAt(at) {
+		return Reject(CodeLicenseCheckedOut, "licence %q is checked out to machine %q until %s; check it in first",
+			lic.ID, lic.CheckoutMachine, lic.CheckoutUntil.Format(time.RFC3339Nano)).
+			With("machine_id", lic.CheckoutMachine).With("until", lic.CheckoutUntil)
+	}
+	return nil
 }
 
 func locked(lic License) *Error {

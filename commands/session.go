@@ -155,10 +155,7 @@ func (c SignIn) Decide(user User, sess Session, now time.Time, ttl time.Duration
 	}
 	if sess.Live(at, ttl) {
 		if sess.MachineID != c.MachineID {
-			return nil, Reject(CodeSignedInElsewhere,
-				"%s is signed in on machine %q until %s; sign out there first", c.Email, sess.MachineID,
-				sess.ExpiresAt(ttl).Format(time.RFC3339)).
-				With("machine_id", sess.MachineID).With("expires_at", sess.ExpiresAt(ttl))
+			return nil, elsewhere(c.Email, sess.MachineID, sess.ExpiresAt(ttl))
 		}
 		return []events.Event{event(c.Account, c.Email, at, events.SessionRefreshed{
 			Email: c.Email, MachineID: c.MachineID, ClientVersion: c.ClientVersion})}, nil

@@ -104,6 +104,12 @@ type License struct {
 	// or never assigned).
 	UnassignedReason string `json:"unassigned_reason,omitempty"`
 
+	// The offline checkout (F6), live while now < CheckoutUntil.
+	CheckoutEmail    string    `json:"checkout_email,omitempty"`
+	CheckoutMachine  string    `json:"checkout_machine,omitempty"`
+	CheckoutUntil    time.Time `json:"checkout_until"`
+	CheckoutIssuedAt time.Time `json:"checkout_issued_at"`
+
 	CreatedAt   time.Time `json:"created_at"`
 	LastEventAt time.Time `json:"last_event_at"`
 }
@@ -174,7 +180,22 @@ func (l *License) Apply(e events.Event) {
 		l.WindowOpenedAt, l.WindowClosesAt, l.LockedUntil = d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil
 	case events.LicenseUnassigned:
 		l.Assignee, l.AssignedAt, l.UnassignedSince, l.UnassignedReason = "", time.Time{}, e.OccurredAt, d.Reason
+		l.clearCheckout() // only a removed user's licence is unassigned while checked out
+	case events.LicenseCheckedOut:
+		l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutIssuedAt = d.Email, d.MachineID, d.Until, e.OccurredAt
+	case events.LicenseCheckedIn:
+		l.clearCheckout()
 	}
+}
+
+func (l *License) clearCheckout() {
+	l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutIssuedAt = "", "", time.Time{}, time.Time{}
+}
+
+// CheckedOutAt reports whether an offline checkout is live at t (F6): until
+// its until, exclusive, unless checked in.
+func (l *License) CheckedOutAt(t time.Time) bool {
+	return !l.CheckoutUntil.IsZero() && t.Before(l.CheckoutUntil)
 }
 
 // AssignLockAt is LockAt for assigning the unassigned licence at t: a licence

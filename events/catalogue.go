@@ -24,6 +24,8 @@ const (
 	TypeSessionStarted      = "session.started"
 	TypeSessionRefreshed    = "session.refreshed"
 	TypeSessionEnded        = "session.ended"
+	TypeLicenseCheckedOut   = "license.checked_out"
+	TypeLicenseCheckedIn    = "license.checked_in"
 	TypeAccessSet           = "access.set"
 	TypeCheckRecorded       = "check.recorded"
 )
@@ -215,6 +217,29 @@ func (SessionStarted) Aggregate() string   { return AggregateSession }
 func (SessionRefreshed) Aggregate() string { return AggregateSession }
 func (SessionEnded) Aggregate() string     { return AggregateSession }
 
+// LicenseCheckedOut: the assignee took the practitioner licence offline on
+// MachineID until Until (F6). The ledger hands out a signed token made from
+// this event; it counts as the user's one machine (D1) and blocks moves of
+// the licence (C6) until Until or a check-in.
+type LicenseCheckedOut struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	MachineID string    `json:"machine_id"`
+	Products  []string  `json:"products"`
+	Until     time.Time `json:"until"`
+}
+
+// LicenseCheckedIn: the offline checkout ended early (F6).
+type LicenseCheckedIn struct {
+	ID        string `json:"id"`
+	MachineID string `json:"machine_id"`
+}
+
+func (LicenseCheckedOut) EventType() string { return TypeLicenseCheckedOut }
+func (LicenseCheckedIn) EventType() string  { return TypeLicenseCheckedIn }
+func (LicenseCheckedOut) Aggregate() string { return AggregateLicense }
+func (LicenseCheckedIn) Aggregate() string  { return AggregateLicense }
+
 // AccessSet: the access control of pooled use of a product (E2): a default
 // and per-user overrides. It replaces the previous setting whole.
 type AccessSet struct {
@@ -295,6 +320,8 @@ var catalogue = map[string]entry{
 	TypeSessionStarted:      register[SessionStarted](1, nil),
 	TypeSessionRefreshed:    register[SessionRefreshed](1, nil),
 	TypeSessionEnded:        register[SessionEnded](1, nil),
+	TypeLicenseCheckedOut:   register[LicenseCheckedOut](1, nil),
+	TypeLicenseCheckedIn:    register[LicenseCheckedIn](1, nil),
 	TypeAccessSet:           register[AccessSet](1, nil),
 	TypeCheckRecorded:       register[CheckRecorded](1, nil),
 }

@@ -75,6 +75,17 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.SessionEnded{Email: sampleEmail, MachineID: "WS-0042.acme", Reason: events.SessionSignedOut}
 		return e
 	},
+	events.TypeLicenseCheckedOut: func(e events.Event) events.Event {
+		e.AggregateID = sampleLicense
+		e.Data = events.LicenseCheckedOut{ID: sampleLicense, Email: sampleEmail, MachineID: "WS-0042.acme",
+			Products: []string{"microstation"}, Until: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)}
+		return e
+	},
+	events.TypeLicenseCheckedIn: func(e events.Event) events.Event {
+		e.AggregateID = sampleLicense
+		e.Data = events.LicenseCheckedIn{ID: sampleLicense, MachineID: "WS-0042.acme"}
+		return e
+	},
 	events.TypeAccessSet: func(e events.Event) events.Event {
 		e.AggregateID = "microstation"
 		e.PrevHash = ""

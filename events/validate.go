@@ -270,3 +270,12 @@ func (d CheckRecorded) validate() error {
 	}
 	return err
 }
+
+func (d LicenseCheckedOut) validate() error {
+	return errors.Join(licenseID("id", d.ID), email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+		each("products", d.Products, productID), needTime("until", d.Until))
+}
+
+func (d LicenseCheckedIn) validate() error {
+	return errors.Join(licenseID("id", d.ID), match("machine_id", d.MachineID, machineRe))
+}

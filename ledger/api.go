@@ -62,6 +62,7 @@ func (a *API) routes() {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherr, promhttp.HandlerOpts{}))
 	}
 	a.handle("GET /v1/keys/events", a.eventKey)
+	a.handle("GET /v1/keys/checkout", a.checkoutKey)
 	a.handle("POST /v1/accounts", a.createAccount)
 	a.handle("GET /v1/accounts/{account}", a.getAccount)
 	a.handle("GET /v1/accounts/{account}/history", a.accountHistory)
@@ -77,6 +78,8 @@ func (a *API) routes() {
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/assign", a.assign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", a.reassign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", a.unassign)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkout", a.checkout)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkin", a.checkin)
 	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
 	a.handle("PUT /v1/accounts/{account}/access/{product}", a.setAccess)
 	a.handle("GET /v1/accounts/{account}/access/{product}", a.getAccess)

@@ -201,7 +201,11 @@ func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Resu
 	subj := sessionSubject(c.Account, c.Email)
 	return run[commands.Session](ctx, l, "sign_in", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
 		user := load[commands.User](ld, userSubject(c.Account, c.Email))
-		return c.Decide(user, load[commands.Session](ld, subj), now, l.sessionTTL)
+		var held commands.License
+		if user.LicenseID != "" {
+			held = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
+		}
+		return c.DecideWithCheckout(user, load[commands.Session](ld, subj), held, now, l.sessionTTL)
 	})
 }
 
@@ -285,4 +289,44 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 		out.State = *decided
 	}
 	return out, err
+}
+
+// CheckoutResult is a checkout's answer: the signed token and its end.
+type CheckoutResult struct {
+	Token string
+	Until time.Time
+}
+
+// Checkout takes a practitioner licence offline (F6) and returns its signed
+// token.
+func (l *Ledger) Checkout(ctx context.Context, meta Meta, c commands.Checkout) (CheckoutResult, error) {
+	if l.checkoutKey == nil {
+		return CheckoutResult{}, commands.Reject(commands.CodeNotFound, "this ledger has no checkout key")
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return CheckoutResult{}, err
+	}
+	subj := licenseSubject(c.Account, c.LicenseID)
+	res, err := run[commands.License](ctx, l, "checkout", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		lic := load[commands.License](ld, subj)
+		return c.Decide(lic, load[commands.Session](ld, sessionSubject(c.Account, c.Email)), now, l.sessionTTL)
+	})
+	if err != nil {
+		return CheckoutResult{}, err
+	}
+	token, err := SignToken(l.checkoutKey, tokenFor(res.State))
+	return CheckoutResult{Token: token, Until: res.State.CheckoutUntil}, err
+}
+
+// Checkin ends a licence's offline checkout (F6).
+func (l *Ledger) Checkin(ctx context.Context, meta Meta, c commands.Checkin) (Result[commands.License], error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.License]{}, err
+	}
+	subj := licenseSubject(c.Account, c.LicenseID)
+	return run[commands.License](ctx, l, "checkin", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+		return c.Decide(load[commands.License](ld, subj), now)
+	})
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/ed25519"
 	"net/http"
 
 	"github.com/entledger/ledger/commands"
@@ -429,5 +430,54 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, checkView(res.State))
+	return nil
+}
+
+func (a *API) checkout(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Email     string `json:"email"`
+		MachineID string `json:"machine_id"`
+		Until     string `json:"until"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.Checkout{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email,
+		MachineID: body.MachineID}
+	if c.Until, err = requiredTime("until", body.Until); err != nil {
+		return err
+	}
+	if _, err := a.l.Account(c.Account); err != nil {
+		return err
+	}
+	res, err := a.l.Checkout(r.Context(), req.meta, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": res.Token, "until": res.Until})
+	return nil
+}
+
+func (a *API) checkin(w http.ResponseWriter, r *http.Request) error {
+	var body struct{}
+	req, err := readCommand(w, r, &body, true)
+	if err != nil {
+		return err
+	}
+	c := commands.Checkin{Account: r.PathValue("account"), LicenseID: r.PathValue("id")}
+	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Checkin(r.Context(), req.meta, c) })
+}
+
+// checkoutKey answers the public key that verifies offline checkout tokens.
+func (a *API) checkoutKey(w http.ResponseWriter, r *http.Request) error {
+	if a.l.checkoutKey == nil {
+		return commands.Reject(commands.CodeNotFound, "this ledger has no checkout key")
+	}
+	pub := a.l.checkoutKey.Public().(ed25519.PublicKey)
+	writeJSON(w, http.StatusOK, map[string]string{
+		"algorithm": "Ed25519", "key_id": events.KeyID(pub), "token_format": "LCK1.<base64url payload>.<base64url signature>",
+		"signed": "\"ledger checkout token v1\\n\" + payload", "public_key_pem": string(events.PublicKeyPEM(pub)),
+	})
 	return nil
 }

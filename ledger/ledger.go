@@ -38,6 +38,7 @@ type Ledger struct {
 	maxAttempts int
 	sessionTTL  time.Duration
 	answers     *answers
+	checkoutKey ed25519.PrivateKey
 }
 
 // Options configure New.
@@ -47,6 +48,8 @@ type Options struct {
 	Logger      *slog.Logger       // defaults to slog.Default()
 	MaxAttempts int                // defaults to DefaultMaxAttempts
 	SessionTTL  time.Duration      // defaults to commands.DefaultSessionTTL (D3)
+	// CheckoutKey signs offline checkout tokens (F6); nil refuses checkouts.
+	CheckoutKey ed25519.PrivateKey
 	// Answers keeps rejected answers of Idempotency-Key requests (see
 	// AnswersBucket); nil decides such replays again.
 	Answers jetstream.KeyValue
@@ -60,6 +63,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
+	l.checkoutKey = o.CheckoutKey
 	if o.Answers != nil {
 		l.answers = &answers{kv: o.Answers}
 	}

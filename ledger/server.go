@@ -39,6 +39,11 @@ type Config struct {
 	// Ledgers sharing a stream must share the key.
 	SigningKey string
 
+	// CheckoutKey is the Ed25519 private key that signs offline checkout
+	// tokens (F6); "" means DataDir/keys/checkout.ed25519, created on first
+	// start. It never appears in an event or a log.
+	CheckoutKey string
+
 	// Embedded server only.
 	NATSListen   string        // client address for subscribers; "" listens nowhere
 	SyncInterval time.Duration // 0: fsync every write (default)
@@ -158,6 +163,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		conn.Close()
 		return nil, err
 	}
+	checkoutPath := cfg.CheckoutKey
+	if checkoutPath == "" {
+		checkoutPath = filepath.Join(cfg.DataDir, "keys", "checkout.ed25519")
+	}
+	checkoutKey, err := events.LoadOrCreateKey(checkoutPath)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		conn.Close()
+		return nil, fmt.Errorf("ledger: checkout key: %w", err)
+	}
 	answersKV, err := OpenAnswers(ctx, conn.JS, cfg.Replicas)
 	if err != nil {
 		ln.Close()
@@ -167,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, SessionTTL: cfg.SessionTTL, Answers: answersKV, Now: cfg.Now, Logger: logger,
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, Answers: answersKV, Now: cfg.Now, Logger: logger,
 		metrics: newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/entledger/ledger/commands"
@@ -69,10 +68,18 @@ type LicenseView struct {
 	WindowClosesAt *time.Time `json:"window_closes_at"`
 	LockedUntil    *time.Time `json:"locked_until"`
 	// LockState is none, window_open or locked at the time of the answer.
-	LockState       string          `json:"lock_state"`
-	ReassignableNow bool            `json:"reassignable_now"`
-	AssignableNow   bool            `json:"assignable_now"`
-	Checkout        json.RawMessage `json:"checkout"` // offline checkout (F6) is not built yet: always null
+	LockState       string        `json:"lock_state"`
+	ReassignableNow bool          `json:"reassignable_now"`
+	AssignableNow   bool          `json:"assignable_now"`
+	Checkout        *CheckoutView `json:"checkout"` // the live offline checkout, or null
+}
+
+// CheckoutView is a licence's live offline checkout (F6).
+type CheckoutView struct {
+	Email     string    `json:"email"`
+	MachineID string    `json:"machine_id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	Until     time.Time `json:"until"`
 }
 
 func licenseView(l commands.License, now time.Time) LicenseView {
@@ -80,7 +87,11 @@ func licenseView(l commands.License, now time.Time) LicenseView {
 		ID: l.ID, Kind: l.Kind, Products: l.Products, Seats: l.Seats, ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
 		ActiveNow: l.ActiveAt(now), Assignee: nullable(l.Assignee), AssignedAt: nullTime(l.AssignedAt),
 		WindowOpenedAt: nullTime(l.WindowOpenedAt), WindowClosesAt: nullTime(l.WindowClosesAt),
-		LockedUntil: nullTime(l.LockedUntil), LockState: "none", Checkout: json.RawMessage("null"),
+		LockedUntil: nullTime(l.LockedUntil), LockState: "none",
+	}
+	if l.CheckedOutAt(now) {
+		v.Checkout = &CheckoutView{Email: l.CheckoutEmail, MachineID: l.CheckoutMachine, IssuedAt: l.CheckoutIssuedAt,
+			Until: l.CheckoutUntil}
 	}
 	if l.Kind == events.KindPractitioner {
 		lock := l.LockAt(now)
@@ -88,7 +99,7 @@ func licenseView(l commands.License, now time.Time) LicenseView {
 			lock = l.AssignLockAt(now) // A4: a removed user's licence stays locked
 		}
 		v.LockState = lock.String()
-		movable := v.ActiveNow && lock != commands.LockLocked
+		movable := v.ActiveNow && lock != commands.LockLocked && !l.CheckedOutAt(now)
 		v.ReassignableNow = movable && l.Assignee != ""
 		v.AssignableNow = movable && l.Assignee == ""
 	}

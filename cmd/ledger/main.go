@@ -44,6 +44,7 @@ Commands:
   rebuild   rebuild the projections from the stream; run it while the ledger is stopped
   digest    print the digest of the projection store
   verify    check every event's signature, decoding and hash chain (H3)
+  checkout  checkout verify TOKEN --key FILE: verify an offline checkout token, offline (F6)
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' for its flags. Every flag can also come from the
@@ -67,6 +68,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, rest, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "checkout":
+		return runCheckout(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

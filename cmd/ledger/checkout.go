@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
+)
+
+// runCheckout handles `ledger checkout verify TOKEN --key FILE`: it verifies
+// an offline checkout token the way a client does, with nothing but the
+// ledger's checkout public key (F6); no server is involved.
+func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(stderr, "Usage: ledger checkout verify [flags] TOKEN")
+		return fmt.Errorf("checkout: want the subcommand verify")
+	}
+	fs := newFlagSet("checkout verify", "Verify an offline checkout token with the checkout public key, offline.", stderr)
+	keyPath := fs.String("key", "", "the checkout public key (PEM, from GET /v1/keys/checkout or DATA/keys/checkout.ed25519.pub)")
+	atFlag := fs.String("at", "", "check validity at this RFC 3339 time instead of now")
+	asJSON := fs.Bool("json", false, "print the token's contents as JSON")
+	args = args[1:]
+	// The token may come before or after the flags.
+	var token string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		token, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if token == "" && fs.NArg() == 1 {
+		token = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("checkout verify: unexpected argument %q", fs.Arg(0))
+	}
+	if token == "" {
+		return fmt.Errorf("checkout verify: a TOKEN is required")
+	}
+	if *keyPath == "" {
+		return fmt.Errorf("--key: the checkout public key is required")
+	}
+	pub, err := events.LoadPublicKey(*keyPath)
+	if err != nil {
+		return fmt.Errorf("--key: %w", err)
+	}
+	now := time.Now().UTC()
+	if *atFlag != "" {
+		if now, err = time.Parse(time.RFC3339Nano, *atFlag); err != nil {
+			return fmt.Errorf("--at: %q is not an RFC 3339 time", *atFlag)
+		}
+	}
+	t, err := ledger.VerifyToken(pub, token, now)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(t)
+	}
+	fmt.Fprintf(stdout, "valid checkout token %s\n  account  %s\n  licence  %s\n  email    %s\n  machine  %s\n  products %s\n  valid    %s until %s\n",
+		t.TokenID, t.Account, t.LicenseID, t.Email, t.MachineID, strings.Join(t.Products, ", "),
+		t.IssuedAt.Format(time.RFC3339), t.ExpiresAt.Format(time.RFC3339))
+	return nil
+}

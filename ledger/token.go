@@ -1,0 +1,102 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// An offline checkout token (F6) is
+//
+//	LCK1.<base64url payload>.<base64url signature>
+//
+// where payload is the JSON of CheckoutToken and the signature is Ed25519,
+// by the ledger's checkout key, over "ledger checkout token v1\n" followed
+// by the payload bytes. A client verifies it with the public key from
+// GET /v1/keys/checkout, without the ledger, and honours it while
+// issued_at <= now < expires_at. Ed25519 is deterministic and the payload is
+// built from the recorded checkout, so the same checkout always gives the
+// same token (a replayed request gets it again).
+const tokenPrefix = "LCK1."
+
+var tokenContext = []byte("ledger checkout token v1\n")
+
+// ErrToken is returned by VerifyToken for a token that is malformed, not
+// signed by the key, or outside its validity.
+var ErrToken = errors.New("ledger: invalid checkout token")
+
+// CheckoutToken is what a checkout token says.
+type CheckoutToken struct {
+	TokenID   string    `json:"token_id"`
+	Account   string    `json:"account"`
+	LicenseID string    `json:"license_id"`
+	Email     string    `json:"email"`
+	MachineID string    `json:"machine_id"`
+	Products  []string  `json:"products"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// tokenFor is the token of the licence's current checkout.
+func tokenFor(lic commands.License) CheckoutToken {
+	id := sha256.Sum256([]byte(lic.Account + "\x00" + lic.ID + "\x00" + lic.CheckoutIssuedAt.UTC().Format(time.RFC3339Nano)))
+	return CheckoutToken{
+		TokenID: hex.EncodeToString(id[:16]), Account: lic.Account, LicenseID: lic.ID, Email: lic.CheckoutEmail,
+		MachineID: lic.CheckoutMachine, Products: lic.Products,
+		IssuedAt: lic.CheckoutIssuedAt.UTC(), ExpiresAt: lic.CheckoutUntil.UTC(),
+	}
+}
+
+// SignToken encodes and signs t.
+func SignToken(key ed25519.PrivateKey, t CheckoutToken) (string, error) {
+	payload, err := json.Marshal(t)
+	if err != nil {
+		return "", err
+	}
+	sig := ed25519.Sign(key, append(append([]byte{}, tokenContext...), payload...))
+	enc := base64.RawURLEncoding
+	return tokenPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(sig), nil
+}
+
+// VerifyToken checks a token's signature with pub and that now is inside
+// its validity, and returns what it says.
+func VerifyToken(pub ed25519.PublicKey, token string, now time.Time) (CheckoutToken, error) {
+	var t CheckoutToken
+	rest, ok := strings.CutPrefix(strings.TrimSpace(token), tokenPrefix)
+	if !ok {
+		return t, fmt.Errorf("%w: not an %s token", ErrToken, strings.TrimSuffix(tokenPrefix, "."))
+	}
+	p64, s64, ok := strings.Cut(rest, ".")
+	if !ok {
+		return t, fmt.Errorf("%w: want three parts", ErrToken)
+	}
+	enc := base64.RawURLEncoding.Strict() // one encoding per token: no stray padding bits
+	payload, err1 := enc.DecodeString(p64)
+	sig, err2 := enc.DecodeString(s64)
+	if err1 != nil || err2 != nil || len(sig) != ed25519.SignatureSize {
+		return t, fmt.Errorf("%w: bad encoding", ErrToken)
+	}
+	if !ed25519.Verify(pub, append(append([]byte{}, tokenContext...), payload...), sig) {
+		return t, fmt.Errorf("%w: the signature does not verify with key %s", ErrToken, events.KeyID(pub))
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return t, fmt.Errorf("%w: payload: %w", ErrToken, err)
+	}
+	if now.Before(t.IssuedAt) || !now.Before(t.ExpiresAt) {
+		return t, fmt.Errorf("%w: valid from %s until %s, not at %s", ErrToken,
+			t.IssuedAt.Format(time.RFC3339), t.ExpiresAt.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}

@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rule F6: a checkout token verifies offline with the checkout public key,
+// only inside [issued_at, expires_at), and any change to it is refused.
+func TestCheckoutToken(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	issued := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	tok := CheckoutToken{TokenID: "t1", Account: "acme", LicenseID: "P1", Email: "a@x.example", MachineID: "m1",
+		Products: []string{"microstation"}, IssuedAt: issued, ExpiresAt: issued.Add(48 * time.Hour)}
+	s, err := SignToken(key, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := SignToken(key, tok)
+	if again != s {
+		t.Error("the same checkout gave two tokens; a replay must get the first one again")
+	}
+	got, err := VerifyToken(pub, s, issued)
+	if err != nil || got.Email != "a@x.example" || got.MachineID != "m1" {
+		t.Fatalf("VerifyToken at issued_at: %+v, %v", got, err)
+	}
+	for name, at := range map[string]time.Time{
+		"before issued_at": issued.Add(-time.Nanosecond),
+		"at expires_at":    issued.Add(48 * time.Hour),
+	} {
+		if _, err := VerifyToken(pub, s, at); !errors.Is(err, ErrToken) {
+			t.Errorf("%s: %v, want ErrToken", name, err)
+		}
+	}
+	if _, err := VerifyToken(pub, s, issued.Add(48*time.Hour-time.Nanosecond)); err != nil {
+		t.Errorf("just before expires_at: %v", err)
+	}
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	payload, sig, _ := strings.Cut(strings.TrimPrefix(s, "LCK1."), ".")
+	flip := func(x string, i int) string {
+		b := []byte(x)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	for name, bad := range map[string]string{
+		"payload changed":    "LCK1." + flip(payload, 10) + "." + sig,
+		"signature changed":  "LCK1." + payload + "." + flip(sig, 5),
+		"stray padding bits": "LCK1." + payload + "." + flip(sig, len(sig)-1),
+		"no prefix":          strings.TrimPrefix(s, "LCK1."),
+		"two parts":          "LCK1." + payload,
+		"garbage":            "LCK1.!!.!!",
+	} {
+		if _, err := VerifyToken(pub, bad, issued); !errors.Is(err, ErrToken) {
+			t.Errorf("%s: %v, want ErrToken", name, err)
+		}
+	}
+	if _, err := VerifyToken(otherPub, s, issued); !errors.Is(err, ErrToken) {
+		t.Errorf("other key: %v, want ErrToken", err)
+	}
+}
