@@ -17,6 +17,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var lf logFlags
 	lf.register(fs)
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
+	checkoutKey := fs.String("checkout-key", "",
+		"Ed25519 private key (PKCS #8 PEM) that signs offline checkout tokens; default DATA/keys/checkout.ed25519, created on first start")
 	sessionTTL := fs.Duration("session-ttl", commands.DefaultSessionTTL,
 		"a sign-in session ends after this long without a refresh or heartbeat (D3)")
 	if err := parse(fs, args); err != nil {
@@ -34,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
 	}
 	cfg.SessionTTL = *sessionTTL
+	cfg.CheckoutKey = *checkoutKey
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
