@@ -34,6 +34,12 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	co := commands.Checkout{Account: acct, LicenseID: "P1", Email: "d@x.com", MachineID: "m1", Until: late.Add(5 * time.Hour)}
 	w.must(t)(co.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
 	w.must(t)(commands.Checkin{Account: acct, LicenseID: "P1"}.Decide(w.license(acct, "P1"), late.Add(2*time.Hour+time.Minute)))
+	uctx := commands.UsageContext{Users: map[string]commands.User{"d@x.com": w.user(acct, "d@x.com")},
+		Licenses: map[string]commands.License{"P1": w.license(acct, "P1")}}
+	usage := commands.RecordUsage{Account: acct, Records: []commands.UsageRecord{{UsageID: "u1", Email: "d@x.com",
+		Product: "p1", MachineID: "m1", ClientVersion: "10.00.18", StartedAt: late, EndedAt: late.Add(time.Hour)}}}
+	uevs, _, err := usage.Decide(uctx, late.Add(2*time.Hour+2*time.Minute))
+	w.must(t)(uevs, err)
 	w.must(t)(commands.SetAccess{Account: acct, Product: "prod", Default: "deny", Allow: []string{"d@x.com"}, Deny: []string{}}.
 		Decide(*w.accounts[acct], commands.Access{}, late.Add(3*time.Hour)))
 	w.must(t)(commands.Check{Account: acct, Email: "d@x.com", Product: "prod", MachineID: "m1", ClientVersion: "10.00.18"}.

@@ -41,6 +41,19 @@ type User struct {
 	LicenseID          string    `json:"license_id"`
 	RegisteredAt       time.Time `json:"registered_at"`
 	LastEventAt        time.Time `json:"last_event_at"`
+	// Holdings are the practitioner licences the email held, and when: usage
+	// is classified as of its started_at (F4). They outlive a removal, so
+	// late usage from before it is still classified right.
+	Holdings []Holding `json:"holdings,omitempty"`
+}
+
+// closeHolding ends the open holding of licence id (any licence if "") at t.
+func (u *User) closeHolding(id string, t time.Time) {
+	for i := range u.Holdings {
+		if h := &u.Holdings[i]; h.To.IsZero() && (id == "" || h.LicenseID == id) {
+			h.To = t
+		}
+	}
 }
 
 // Apply folds one event of the user's subject into the state.
@@ -49,17 +62,20 @@ func (u *User) Apply(e events.Event) {
 	switch d := e.Data.(type) {
 	case events.UserRegistered:
 		*u = User{Account: e.Account, Email: d.Email, Registered: true, EntitlementCountry: d.EntitlementCountry,
-			RegisteredAt: e.OccurredAt, LastEventAt: e.OccurredAt}
+			RegisteredAt: e.OccurredAt, LastEventAt: e.OccurredAt, Holdings: u.Holdings}
 	case events.UserCountryChanged:
 		u.EntitlementCountry = d.EntitlementCountry
 	case events.UserRemoved:
 		u.Registered, u.LicenseID, u.EntitlementCountry = false, "", ""
+		u.closeHolding("", e.OccurredAt)
 	case events.UserLicenseAttached:
 		u.LicenseID = d.LicenseID
+		u.Holdings = append(u.Holdings, Holding{LicenseID: d.LicenseID, From: e.OccurredAt})
 	case events.UserLicenseDetached:
 		if u.LicenseID == d.LicenseID {
 			u.LicenseID = ""
 		}
+		u.closeHolding(d.LicenseID, e.OccurredAt)
 	}
 }
 

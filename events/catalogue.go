@@ -28,6 +28,7 @@ const (
 	TypeLicenseCheckedIn    = "license.checked_in"
 	TypeAccessSet           = "access.set"
 	TypeCheckRecorded       = "check.recorded"
+	TypeUsageRecorded       = "usage.recorded"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -278,6 +279,34 @@ func (CheckRecorded) EventType() string { return TypeCheckRecorded }
 func (AccessSet) Aggregate() string     { return AggregateAccess }
 func (CheckRecorded) Aggregate() string { return AggregateCheck }
 
+// Usage classifications (F4).
+const (
+	ClassPractitioner = "practitioner"
+	ClassPooled       = "pooled"
+	ClassTrial        = "trial"
+)
+
+// UsageRecorded: one usage record, classified when it was recorded (F1,
+// F4): billing reads Classification and never derives it again. Digest
+// identifies the record's content, so the same usage_id with other content
+// is told apart from a duplicate (F2).
+type UsageRecorded struct {
+	UsageID        string    `json:"usage_id"`
+	Email          string    `json:"email"`
+	Product        string    `json:"product"`
+	MachineID      string    `json:"machine_id"`
+	ClientVersion  string    `json:"client_version"`
+	StartedAt      time.Time `json:"started_at"`
+	EndedAt        time.Time `json:"ended_at"`
+	Offline        bool      `json:"offline"`
+	Classification string    `json:"classification"`
+	LicenseID      string    `json:"license_id"`
+	Digest         string    `json:"digest"`
+}
+
+func (UsageRecorded) EventType() string { return TypeUsageRecorded }
+func (UsageRecorded) Aggregate() string { return AggregateUsage }
+
 // entry describes one event type in the catalogue.
 type entry struct {
 	version int              // current schema version
@@ -324,6 +353,7 @@ var catalogue = map[string]entry{
 	TypeLicenseCheckedIn:    register[LicenseCheckedIn](1, nil),
 	TypeAccessSet:           register[AccessSet](1, nil),
 	TypeCheckRecorded:       register[CheckRecorded](1, nil),
+	TypeUsageRecorded:       register[UsageRecorded](1, nil),
 }
 
 // Types lists every known event type name, sorted.

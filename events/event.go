@@ -60,6 +60,21 @@ func (e Event) Subject() string { return Subject(e.Account, e.Aggregate(), e.Agg
 // NewID returns a new ULID string for an event or command.
 func NewID() string { return ulid.Make().String() }
 
+// DerivedID returns a ULID string that is a function of parts: the same
+// parts always give the same id. Its timestamp carries no meaning. Usage
+// events take their id (and so their Nats-Msg-Id) from (account, usage_id),
+// so two racing copies of one record collide in JetStream.
+func DerivedID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var id ulid.ULID
+	copy(id[:], h.Sum(nil))
+	return id.String()
+}
+
 // Hash is the hex SHA-256 of an encoded event: the value the next event of
 // the same aggregate carries as prevhash (H3).
 func Hash(raw []byte) string {

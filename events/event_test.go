@@ -86,6 +86,15 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.LicenseCheckedIn{ID: sampleLicense, MachineID: "WS-0042.acme"}
 		return e
 	},
+	events.TypeUsageRecorded: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.PrevHash = ""
+		e.Data = events.UsageRecorded{UsageID: "01JGZ8Y0000000000000000009", Email: sampleEmail, Product: "microstation",
+			MachineID: "WS-0042.acme", ClientVersion: "10.00.18.25", StartedAt: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC),
+			EndedAt: time.Date(2025, 1, 1, 17, 30, 0, 0, time.UTC), Offline: true, Classification: events.ClassPractitioner,
+			LicenseID: sampleLicense, Digest: sampleHash}
+		return e
+	},
 	events.TypeAccessSet: func(e events.Event) events.Event {
 		e.AggregateID = "microstation"
 		e.PrevHash = ""

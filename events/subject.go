@@ -24,6 +24,7 @@ const (
 	AggregateSession = "session"
 	AggregateAccess  = "access" // id: the product
 	AggregateCheck   = "check"  // id: the product
+	AggregateUsage   = "usage"  // id: the product
 )
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
@@ -51,7 +52,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, "usage", "alert": // API.md's aggregates, some not built yet
+		AggregateAccess, AggregateCheck, AggregateUsage, "alert": // API.md's aggregates, some not built yet
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}

@@ -279,3 +279,28 @@ func (d LicenseCheckedOut) validate() error {
 func (d LicenseCheckedIn) validate() error {
 	return errors.Join(licenseID("id", d.ID), match("machine_id", d.MachineID, machineRe))
 }
+
+var usageIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func (d UsageRecorded) validate() error {
+	err := errors.Join(match("usage_id", d.UsageID, usageIDRe), email("email", d.Email), productID("product", d.Product),
+		match("machine_id", d.MachineID, machineRe), match("client_version", d.ClientVersion, versionRe),
+		needTime("started_at", d.StartedAt), needTime("ended_at", d.EndedAt))
+	if d.EndedAt.Before(d.StartedAt) {
+		err = errors.Join(err, errors.New("ended_at before started_at"))
+	}
+	switch d.Classification {
+	case ClassPractitioner:
+		err = errors.Join(err, licenseID("license_id", d.LicenseID))
+	case ClassPooled, ClassTrial:
+		if d.LicenseID != "" {
+			err = errors.Join(err, licenseID("license_id", d.LicenseID))
+		}
+	default:
+		err = errors.Join(err, fmt.Errorf("unknown classification %q", d.Classification))
+	}
+	if !isHexHash(d.Digest) {
+		err = errors.Join(err, errors.New("digest is not a hex SHA-256"))
+	}
+	return err
+}

@@ -81,6 +81,8 @@ func (a *API) routes() {
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkout", a.checkout)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkin", a.checkin)
 	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
+	a.handle("POST /v1/accounts/{account}/usage", a.recordUsage)
+	a.handle("GET /v1/accounts/{account}/usage/summary", a.usageSummary)
 	a.handle("PUT /v1/accounts/{account}/access/{product}", a.setAccess)
 	a.handle("GET /v1/accounts/{account}/access/{product}", a.getAccess)
 	a.handle("POST /v1/accounts/{account}/checks", a.check)

@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	commands.CodeMalformedJSON:        http.StatusBadRequest,
 	commands.CodeAtInFuture:           http.StatusBadRequest,
 	commands.CodeInvalidClientVersion: http.StatusBadRequest,
+	commands.CodeUsageRejected:        http.StatusBadRequest,
 	commands.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
 	commands.CodeAccountNotFound:      http.StatusNotFound,
 	commands.CodeUserNotFound:         http.StatusNotFound,

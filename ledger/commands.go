@@ -330,3 +330,102 @@ func (l *Ledger) Checkin(ctx context.Context, meta Meta, c commands.Checkin) (Re
 		return c.Decide(load[commands.License](ld, subj), now)
 	})
 }
+
+func usageSubject(account, product string) string {
+	return events.Subject(account, events.AggregateUsage, product)
+}
+
+// UsageAnswer is the answer to a usage batch.
+type UsageAnswer struct {
+	Accepted   int
+	Duplicates int
+	Results    []commands.UsageResult
+}
+
+// RecordUsage records a batch of usage records whole or not at all (F1–F5).
+// The projections first catch up with the stream, so every record recorded
+// before is known and a resent one is a duplicate, however old (F2); two
+// racing batches with the same ids collide in JetStream (their events'
+// ids, and so their Nats-Msg-Ids, are derived from the usage ids) and the
+// loser is decided again.
+func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUsage) (UsageAnswer, error) {
+	c, err := c.Normalize()
+	if err != nil {
+		return UsageAnswer{}, err
+	}
+	if err := l.catchUp(ctx); err != nil {
+		return UsageAnswer{}, err
+	}
+	ids := make([]string, len(c.Records))
+	for i, r := range c.Records {
+		ids[i] = r.UsageID
+	}
+	var results []commands.UsageResult
+	_, _, err = l.execute(ctx, "record_usage", meta, usageSubject(c.Account, c.Records[0].Product),
+		func(ld *loader, now time.Time) ([]events.Event, error) {
+			uc := commands.UsageContext{Users: map[string]commands.User{}, Licenses: map[string]commands.License{},
+				Pooled: map[string][]commands.License{}, Logs: map[string]time.Time{}, Horizon: l.usageHorizon}
+			for _, r := range c.Records {
+				if _, ok := uc.Users[r.Email]; !ok {
+					u := load[commands.User](ld, userSubject(c.Account, r.Email))
+					uc.Users[r.Email] = u
+					for _, h := range u.Holdings {
+						lic, _, err := l.store.License(c.Account, h.LicenseID)
+						if err != nil {
+							return nil, err
+						}
+						uc.Licenses[h.LicenseID] = lic
+					}
+				}
+				if _, ok := uc.Pooled[r.Product]; !ok {
+					p, err := l.store.Pooled(c.Account, r.Product)
+					if err != nil {
+						return nil, err
+					}
+					uc.Pooled[r.Product] = p
+					uc.Logs[r.Product] = load[commands.UsageLog](ld, usageSubject(c.Account, r.Product)).LastEventAt
+				}
+			}
+			known, err := l.store.KnownUsage(c.Account, ids)
+			if err != nil {
+				return nil, err
+			}
+			uc.Known = known
+			evs, res, err := c.Decide(uc, now)
+			results = res
+			return evs, err
+		})
+	if err != nil {
+		return UsageAnswer{}, err
+	}
+	known, err := l.store.KnownUsage(c.Account, ids)
+	if err != nil {
+		return UsageAnswer{}, err
+	}
+	var ans UsageAnswer
+	if results == nil {
+		// A replayed request: answer from what its first try recorded.
+		results = make([]commands.UsageResult, len(c.Records))
+		for i, r := range c.Records {
+			k := known[r.UsageID]
+			results[i] = commands.UsageResult{UsageID: r.UsageID, Classification: k.Classification, LicenseID: k.LicenseID,
+				Duplicate: k.CommandID != meta.CommandID}
+		}
+		for i, r := range c.Records {
+			for j := 0; j < i; j++ {
+				if c.Records[j].UsageID == r.UsageID {
+					results[i].Duplicate = true
+				}
+			}
+		}
+	}
+	for _, r := range results {
+		if r.Duplicate {
+			ans.Duplicates++
+		} else {
+			ans.Accepted++
+		}
+	}
+	ans.Results = results
+	return ans, nil
+}

@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
@@ -479,5 +481,107 @@ func (a *API) checkoutKey(w http.ResponseWriter, r *http.Request) error {
 		"algorithm": "Ed25519", "key_id": events.KeyID(pub), "token_format": "LCK1.<base64url payload>.<base64url signature>",
 		"signed": "\"ledger checkout token v1\\n\" + payload", "public_key_pem": string(events.PublicKeyPEM(pub)),
 	})
+	return nil
+}
+
+// usageRecordBody is one record of POST .../usage.
+type usageRecordBody struct {
+	UsageID       string `json:"usage_id"`
+	Email         string `json:"email"`
+	Product       string `json:"product"`
+	MachineID     string `json:"machine_id"`
+	ClientVersion string `json:"client_version"`
+	StartedAt     string `json:"started_at"`
+	EndedAt       string `json:"ended_at"`
+	Offline       bool   `json:"offline"`
+}
+
+func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	if len(body.Records) == 0 || len(body.Records) > commands.MaxUsageBatch {
+		return commands.Invalid("records", "a batch holds 1 to %d records, not %d", commands.MaxUsageBatch, len(body.Records))
+	}
+	c := commands.RecordUsage{Account: r.PathValue("account"), Records: make([]commands.UsageRecord, len(body.Records))}
+	var bad []commands.BadRecord
+	for i, raw := range body.Records {
+		var rb usageRecordBody
+		rec, err := func() (commands.UsageRecord, error) {
+			if err := decodeStrict(raw, &rb); err != nil {
+				return commands.UsageRecord{}, err
+			}
+			rec := commands.UsageRecord{UsageID: rb.UsageID, Email: rb.Email, Product: rb.Product, MachineID: rb.MachineID,
+				ClientVersion: rb.ClientVersion, Offline: rb.Offline}
+			var err error
+			if rec.StartedAt, err = requiredTime("started_at", rb.StartedAt); err != nil {
+				return rec, err
+			}
+			rec.EndedAt, err = requiredTime("ended_at", rb.EndedAt)
+			return rec, err
+		}()
+		if err != nil {
+			e := err.(*commands.Error)
+			field, _ := e.Details["field"].(string)
+			bad = append(bad, commands.BadRecord{Index: i, UsageID: rb.UsageID, Code: e.Code, Field: field, Message: e.Message})
+		}
+		c.Records[i] = rec
+	}
+	if len(bad) > 0 {
+		return commands.RejectBatch(bad)
+	}
+	if _, err := a.l.Account(c.Account); err != nil {
+		return err
+	}
+	ans, err := a.l.RecordUsage(r.Context(), req.meta, c)
+	if err != nil {
+		return err
+	}
+	results := make([]map[string]any, len(ans.Results))
+	for i, res := range ans.Results {
+		results[i] = map[string]any{"usage_id": res.UsageID, "classification": res.Classification,
+			"license_id": nullable(res.LicenseID), "duplicate": res.Duplicate}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accepted": ans.Accepted, "duplicates": ans.Duplicates, "results": results})
+	return nil
+}
+
+func (a *API) usageSummary(w http.ResponseWriter, r *http.Request) error {
+	account := r.PathValue("account")
+	if _, err := a.l.Account(account); err != nil {
+		return err
+	}
+	to := a.l.Now().Format(time.DateOnly)
+	from := a.l.Now().AddDate(0, 0, -30).Format(time.DateOnly)
+	for name, dst := range map[string]*string{"from": &from, "to": &to} {
+		if v := r.URL.Query().Get(name); v != "" {
+			if _, err := time.Parse(time.DateOnly, v); err != nil {
+				return commands.Invalid(name, "%q is not a UTC day (YYYY-MM-DD)", v)
+			}
+			*dst = v
+		}
+	}
+	if from > to {
+		return commands.Invalid("from", "from %s is after to %s", from, to)
+	}
+	days, err := a.l.Store().UsageSummary(account, from, to)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(days))
+	for i, d := range days {
+		row := map[string]any{"product": d.Product, "day": d.Day}
+		for _, class := range []string{events.ClassPooled, events.ClassPractitioner, events.ClassTrial} {
+			t := d.Totals[class]
+			row[class] = map[string]any{"sessions": t.Sessions, "hours": float64(t.Seconds) / 3600,
+				"users": t.Users, "machines": t.Machines}
+		}
+		out[i] = row
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": account, "from": from, "to": to, "days": out})
 	return nil
 }

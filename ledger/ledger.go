@@ -35,10 +35,11 @@ type Ledger struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	maxAttempts int
-	sessionTTL  time.Duration
-	answers     *answers
-	checkoutKey ed25519.PrivateKey
+	maxAttempts  int
+	sessionTTL   time.Duration
+	answers      *answers
+	checkoutKey  ed25519.PrivateKey
+	usageHorizon time.Duration
 }
 
 // Options configure New.
@@ -48,6 +49,9 @@ type Options struct {
 	Logger      *slog.Logger       // defaults to slog.Default()
 	MaxAttempts int                // defaults to DefaultMaxAttempts
 	SessionTTL  time.Duration      // defaults to commands.DefaultSessionTTL (D3)
+	// UsageHorizon is how late usage may arrive (F3); defaults to
+	// commands.DefaultUsageHorizon.
+	UsageHorizon time.Duration
 	// CheckoutKey signs offline checkout tokens (F6); nil refuses checkouts.
 	CheckoutKey ed25519.PrivateKey
 	// Answers keeps rejected answers of Idempotency-Key requests (see
@@ -64,6 +68,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	l.checkoutKey = o.CheckoutKey
+	if l.usageHorizon = o.UsageHorizon; l.usageHorizon <= 0 {
+		l.usageHorizon = commands.DefaultUsageHorizon
+	}
 	if o.Answers != nil {
 		l.answers = &answers{kv: o.Answers}
 	}
@@ -254,6 +261,9 @@ func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Vers
 			ph = v.Hash
 		}
 		e.ID = events.NewID()
+		if u, ok := e.Data.(events.UsageRecorded); ok {
+			e.ID = events.DerivedID("usage", e.Account, u.UsageID)
+		}
 		e.RecordedAt = recorded
 		e.Actor, e.CommandID, e.CommandHash = meta.Actor, meta.CommandID, meta.CommandHash
 		e.CorrelationID, e.CausationID = meta.CorrelationID, meta.CausationID

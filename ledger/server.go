@@ -48,7 +48,8 @@ type Config struct {
 	NATSListen   string        // client address for subscribers; "" listens nowhere
 	SyncInterval time.Duration // 0: fsync every write (default)
 
-	SessionTTL time.Duration // sign-in session TTL (D3); 0 means commands.DefaultSessionTTL
+	SessionTTL   time.Duration // sign-in session TTL (D3); 0 means commands.DefaultSessionTTL
+	UsageHorizon time.Duration // late-arrival horizon of usage (F3); 0 means commands.DefaultUsageHorizon
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -183,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, Answers: answersKV, Now: cfg.Now, Logger: logger,
+	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, UsageHorizon: cfg.UsageHorizon, Answers: answersKV, Now: cfg.Now, Logger: logger,
 		metrics: newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),

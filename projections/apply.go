@@ -149,6 +149,24 @@ type applier struct {
 	auth *events.MAC
 	aggs map[string]*record
 	cmds map[string]*commandRecord
+	kv   map[string][]byte // index entries written in this run, for reads that follow
+}
+
+// getKV reads an index entry, seeing this run's writes.
+func (a *applier) getKV(key []byte) ([]byte, error) {
+	if v, ok := a.kv[string(key)]; ok {
+		return v, nil
+	}
+	return get(a.db, key)
+}
+
+// setKV writes an index entry.
+func (a *applier) setKV(key, value []byte) error {
+	if a.kv == nil {
+		a.kv = map[string][]byte{}
+	}
+	a.kv[string(key)] = append([]byte{}, value...)
+	return a.b.Set(key, value, nil)
 }
 
 func (a *applier) agg(subject string) (*record, error) {
@@ -282,6 +300,8 @@ func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error
 		return foldInto[commands.Access](raw, e)
 	case events.AggregateCheck:
 		return foldInto[commands.CheckLog](raw, e)
+	case events.AggregateUsage:
+		return foldInto[commands.UsageLog](raw, e)
 	}
 	return nil, nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
 }
@@ -290,6 +310,9 @@ func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error
 // unassigned practitioner licences of C7 and the commercial and trial
 // licences of each product (E1).
 func (a *applier) index(e events.Event, state any) error {
+	if u, ok := e.Data.(events.UsageRecorded); ok {
+		return a.indexUsage(e, u)
+	}
 	l, ok := state.(*commands.License)
 	if !ok {
 		return nil

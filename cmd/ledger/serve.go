@@ -19,6 +19,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
 	checkoutKey := fs.String("checkout-key", "",
 		"Ed25519 private key (PKCS #8 PEM) that signs offline checkout tokens; default DATA/keys/checkout.ed25519, created on first start")
+	usageHorizon := fs.Duration("usage-horizon", commands.DefaultUsageHorizon,
+		"usage that started longer ago than this is rejected usage_too_old (F3)")
 	sessionTTL := fs.Duration("session-ttl", commands.DefaultSessionTTL,
 		"a sign-in session ends after this long without a refresh or heartbeat (D3)")
 	if err := parse(fs, args); err != nil {
@@ -37,6 +39,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.SessionTTL = *sessionTTL
 	cfg.CheckoutKey = *checkoutKey
+	if *usageHorizon <= 0 {
+		return fmt.Errorf("--usage-horizon: %s; want a positive duration", *usageHorizon)
+	}
+	cfg.UsageHorizon = *usageHorizon
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}

@@ -1,0 +1,157 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// Usage keys:
+//
+//	ud/<account>/<usage id>                              what was recorded under a usage id (F2)
+//	us/<account>/<product>/<day>/<class>                 a day's usage summary: JSON UsageTotals
+//	uu/<account>/<product>/<day>/<class>/<email>         the users counted in it
+//	um/<account>/<product>/<day>/<class>/<machine>       the machines counted in it
+//
+// A record counts on the UTC day of its started_at.
+
+func usageIDKey(account, id string) []byte { return []byte("ud/" + account + "/" + id) }
+
+func usageDayPrefix(account, product string) string { return "us/" + account + "/" + product + "/" }
+
+// UsageTotals sums one (product, day, class).
+type UsageTotals struct {
+	Sessions int   `json:"sessions"`
+	Seconds  int64 `json:"seconds"`
+	Users    int   `json:"users"`
+	Machines int   `json:"machines"`
+}
+
+func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
+	key := usageIDKey(e.Account, u.UsageID)
+	if prev, err := a.getKV(key); err != nil {
+		return err
+	} else if prev != nil {
+		return nil // recorded before: counted once, forever (F2)
+	}
+	known, err := json.Marshal(commands.KnownUsage{Digest: u.Digest, Classification: u.Classification,
+		LicenseID: u.LicenseID, CommandID: e.CommandID})
+	if err != nil {
+		return err
+	}
+	if err := a.setKV(key, known); err != nil {
+		return err
+	}
+	day := u.StartedAt.UTC().Format(time.DateOnly)
+	base := usageDayPrefix(e.Account, u.Product) + day + "/" + u.Classification
+	var tot UsageTotals
+	if raw, err := a.getKV([]byte(base)); err != nil {
+		return err
+	} else if raw != nil {
+		if err := json.Unmarshal(raw, &tot); err != nil {
+			return fmt.Errorf("usage totals %s: %w", base, err)
+		}
+	}
+	tot.Sessions++
+	tot.Seconds += int64(u.EndedAt.Sub(u.StartedAt) / time.Second)
+	for _, m := range []struct {
+		key   string
+		count *int
+	}{{"uu" + base[2:] + "/" + u.Email, &tot.Users}, {"um" + base[2:] + "/" + u.MachineID, &tot.Machines}} {
+		if v, err := a.getKV([]byte(m.key)); err != nil {
+			return err
+		} else if v == nil {
+			*m.count++
+			if err := a.setKV([]byte(m.key), []byte{1}); err != nil {
+				return err
+			}
+		}
+	}
+	raw, err := json.Marshal(tot)
+	if err != nil {
+		return err
+	}
+	return a.setKV([]byte(base), raw)
+}
+
+// KnownUsage returns what was recorded under each of ids (absent: never).
+func (s *Store) KnownUsage(account string, ids []string) (map[string]commands.KnownUsage, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	out := map[string]commands.KnownUsage{}
+	for _, id := range ids {
+		raw, err := get(s.db, usageIDKey(account, id))
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			continue
+		}
+		var k commands.KnownUsage
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return nil, fmt.Errorf("projections: usage id %s: %w", id, err)
+		}
+		out[id] = k
+	}
+	return out, nil
+}
+
+// UsageDay is one product's usage on one UTC day, by classification.
+type UsageDay struct {
+	Product string
+	Day     string // YYYY-MM-DD
+	Totals  map[string]UsageTotals
+}
+
+// UsageSummary returns the account's usage per product and UTC day, for days
+// in [from, to] (YYYY-MM-DD, inclusive), ordered by product then day.
+func (s *Store) UsageSummary(account, from, to string) ([]UsageDay, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	prefix := []byte("us/" + account + "/")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: usage summary: %w", err)
+	}
+	var out []UsageDay
+	for ok := it.First(); ok; ok = it.Next() {
+		// us/<account>/<product>/<day>/<class>
+		rest := string(it.Key()[len(prefix):])
+		var product, day, class string
+		if n, _ := fmt.Sscanf(splitSlash(rest), "%s %s %s", &product, &day, &class); n != 3 || day < from || day > to {
+			continue
+		}
+		var tot UsageTotals
+		if err := json.Unmarshal(it.Value(), &tot); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("projections: usage summary %s: %w", rest, err)
+		}
+		if len(out) == 0 || out[len(out)-1].Product != product || out[len(out)-1].Day != day {
+			out = append(out, UsageDay{Product: product, Day: day, Totals: map[string]UsageTotals{}})
+		}
+		out[len(out)-1].Totals[class] = tot
+	}
+	return out, it.Close()
+}
+
+// splitSlash turns a/b/c into "a b c" for Sscanf; ids never hold spaces or slashes.
+func splitSlash(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '/' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
