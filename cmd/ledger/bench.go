@@ -20,6 +20,8 @@ type benchConfig struct {
 	clients      int
 	ops          int // commands per client and phase
 	licences     int // licences held by the serve process in the memory phase (0 skips it)
+	usageClients int // clients of the usage phase (0 skips it)
+	usageBatches int // batches of 500 records per usage client
 	syncInterval time.Duration
 	dir          string
 	keep         bool
@@ -46,6 +48,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
 	fs.IntVar(&bc.ops, "ops", 200, "commands per client in each write phase")
 	fs.IntVar(&bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
+	fs.IntVar(&bc.usageClients, "usage-clients", 4, "clients of the usage phase, each on its own product (0 skips it)")
+	fs.IntVar(&bc.usageBatches, "usage-batches", 10, "batches of 500 usage records per client")
 	fs.DurationVar(&bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
@@ -88,6 +92,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "ratio  ledger Go API / raw JetStream  %.2f  (goal >= 0.5)\n", w.goAPI.rate()/w.raw.rate())
 	fmt.Fprintf(stdout, "ratio  ledger HTTP   / raw JetStream  %.2f  (goal >= 0.3)\n", w.http.rate()/w.raw.rate())
 
+	if bc.usageClients > 0 && bc.usageBatches > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchUsage(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
 	if bc.licences > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchServe(ctx, bc, stdout); err != nil {

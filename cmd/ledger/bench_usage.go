@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
+)
+
+// usageBatch is the batch size of the usage phases (issue: batches of 500).
+const usageBatch = 500
+
+// benchUsage puts raw JetStream atomic batches of 500 messages of 300 bytes
+// beside the ledger recording usage through HTTP in batches of 500, from
+// bc.usageClients clients, each on its own product, and reports the
+// projections' lag at the end.
+func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
+	srv, err := ledger.Start(ctx, ledger.Config{
+		DataDir: filepath.Join(bc.dir, "usage"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
+		Logger: quietLogger(),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(cctx)
+	}()
+	conn := srv.Conn()
+	cfg := ledger.StreamConfig(1)
+	cfg.Name, cfg.Subjects = "RAWUSAGE", []string{"rawusage.>"}
+	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("bench: raw usage stream: %w", err)
+	}
+	payload := make([]byte, 300)
+	for i := range payload {
+		payload[i] = 'x'
+	}
+	batches := bc.usageBatches
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for w := range bc.usageClients {
+		g.Go(func() error {
+			subject := "rawusage.w" + strconv.Itoa(w)
+			for range batches {
+				id := nats.NewInbox()[len(nats.InboxPrefix):]
+				for i := range usageBatch {
+					msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+					msg.Header.Set("Nats-Msg-Id", events.NewID())
+					msg.Header.Set("Nats-Batch-Id", id)
+					msg.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+					if i < usageBatch-1 {
+						if err := conn.NC.PublishMsg(msg); err != nil {
+							return err
+						}
+						continue
+					}
+					msg.Header.Set("Nats-Batch-Commit", "1")
+					reply, err := conn.NC.RequestMsgWithContext(gctx, msg)
+					if err != nil {
+						return fmt.Errorf("bench: raw usage commit: %w", err)
+					}
+					var ack struct {
+						Error json.RawMessage `json:"error"`
+					}
+					if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Error != nil {
+						return fmt.Errorf("bench: raw usage commit: %s", reply.Data)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	raw := measurement{name: fmt.Sprintf("raw JetStream atomic batches of %d x 300 B", usageBatch),
+		ops: bc.usageClients * batches * usageBatch, took: time.Since(start), unit: "msgs"}
+	printMeasurement(out, raw)
+
+	base := "http://" + srv.Addr()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.usageClients}}
+	if err := postJSON(ctx, client, base+"/v1/accounts", map[string]string{
+		"id": "use", "name": "Usage", "fulfillment_contact": "ops@use.example"}); err != nil {
+		return err
+	}
+	const users = 50
+	for u := range users {
+		if err := postJSON(ctx, client, base+"/v1/accounts/use/users", map[string]string{
+			"email": "u" + strconv.Itoa(u) + "@use.example", "entitlement_country": "DE"}); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	g, gctx = errgroup.WithContext(ctx)
+	start = time.Now()
+	for w := range bc.usageClients {
+		g.Go(func() error {
+			product := "product-" + strconv.Itoa(w)
+			for b := range batches {
+				recs := make([]map[string]any, usageBatch)
+				for i := range recs {
+					n := b*usageBatch + i
+					began := now.Add(-time.Duration(n%(24*60)) * time.Minute).Add(-2 * time.Hour)
+					recs[i] = map[string]any{
+						"usage_id": fmt.Sprintf("w%d-%d", w, n), "email": "u" + strconv.Itoa(n%users) + "@use.example",
+						"product": product, "machine_id": "m" + strconv.Itoa(n%200), "client_version": "10.00.18.25",
+						"started_at": began.Format(time.RFC3339), "ended_at": began.Add(45 * time.Minute).Format(time.RFC3339),
+					}
+				}
+				if err := postJSON(gctx, client, base+"/v1/accounts/use/usage", map[string]any{"records": recs}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	rec := measurement{name: fmt.Sprintf("ledger usage, HTTP batches of %d", usageBatch),
+		ops: bc.usageClients * batches * usageBatch, took: time.Since(start), unit: "records"}
+	printMeasurement(out, rec)
+	info, err := conn.Stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "projection lag after the last answer: %d events (every answer waits for its own events)\n",
+		info.State.LastSeq-srv.Store().Checkpoint())
+	fmt.Fprintf(out, "\nratio  ledger usage / raw atomic batches  %.2f  (goal >= 0.5, stretch 0.7)\n", rec.rate()/raw.rate())
+	return nil
+}
