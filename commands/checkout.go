@@ -63,8 +63,17 @@ func (c Checkout) Decide(lic License, sess Session, now time.Time, ttl time.Dura
 	if sess.Live(at, ttl) && sess.MachineID != c.MachineID {
 		return nil, elsewhere(c.Email, sess.MachineID, sess.ExpiresAt(ttl))
 	}
-	return []events.Event{event(c.Account, lic.ID, at, events.LicenseCheckedOut{
-		ID: lic.ID, Email: c.Email, MachineID: c.MachineID, Products: lic.Products, Until: c.Until})}, nil
+	if at.Before(sess.LastEventAt) {
+		at = sess.LastEventAt // both subjects stay in order
+	}
+	// The session subject records the claim on the user's machine, so a
+	// racing sign-in elsewhere and this checkout contend for one subject.
+	return []events.Event{
+		event(c.Account, lic.ID, at, events.LicenseCheckedOut{
+			ID: lic.ID, Email: c.Email, MachineID: c.MachineID, Products: lic.Products, Until: c.Until}),
+		event(c.Account, c.Email, at, events.SessionCheckedOut{
+			Email: c.Email, MachineID: c.MachineID, LicenseID: lic.ID, Until: c.Until}),
+	}, nil
 }
 
 // Checkin ends a licence's offline checkout early (F6).
@@ -81,30 +90,24 @@ func (c Checkin) Normalize() (Checkin, error) {
 	return c, LicenseID("license_id", c.LicenseID)
 }
 
-// Decide checks the licence in, or answers not_checked_out.
-func (c Checkin) Decide(lic License, now time.Time) ([]events.Event, error) {
+// Decide checks the licence in, or answers not_checked_out. sess is the
+// session of the checkout's user (lic.CheckoutEmail), whose machine it frees.
+func (c Checkin) Decide(lic License, sess Session, now time.Time) ([]events.Event, error) {
 	if err := practitionerLicense(c.Account, c.LicenseID, lic); err != nil {
 		return nil, err
 	}
-	at, err := businessTime(time.Time{}, now, lic.LastEventAt)
+	at, err := businessTime(time.Time{}, now, lic.LastEventAt, sess.LastEventAt)
 	if err != nil {
 		return nil, err
 	}
 	if !lic.CheckedOutAt(at) {
 		return nil, Reject(CodeNotCheckedOut, "licence %q is not checked out", lic.ID)
 	}
-	return []events.Event{event(c.Account, lic.ID, at, events.LicenseCheckedIn{ID: lic.ID, MachineID: lic.CheckoutMachine})}, nil
-}
-
-// DecideWithCheckout is Decide for a user who may hold a checked-out licence
-// (held, zero if none): a live checkout on another machine is the user's
-// machine, so signing in elsewhere is signed_in_elsewhere (D1, F6).
-func (c SignIn) DecideWithCheckout(user User, sess Session, held License, now time.Time, ttl time.Duration) ([]events.Event, error) {
-	if user.Registered && held.Assignee == c.Email && held.CheckoutEmail == c.Email && held.CheckedOutAt(now) &&
-		held.CheckoutMachine != c.MachineID {
-		return nil, elsewhere(c.Email, held.CheckoutMachine, held.CheckoutUntil)
-	}
-	return c.Decide(user, sess, now, ttl)
+	return []events.Event{
+		event(c.Account, lic.ID, at, events.LicenseCheckedIn{ID: lic.ID, MachineID: lic.CheckoutMachine}),
+		event(c.Account, lic.CheckoutEmail, at, events.SessionCheckedIn{
+			Email: lic.CheckoutEmail, MachineID: lic.CheckoutMachine, LicenseID: lic.ID}),
+	}, nil
 }
 
 func elsewhere(email, machine string, until time.Time) *Error {

@@ -48,7 +48,8 @@ func (w *world) coCheckin(id string, now time.Time) ([]events.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.Decide(w.license(acct, c.LicenseID), now)
+	lic := w.license(acct, c.LicenseID)
+	return c.Decide(lic, w.session(acct, lic.CheckoutEmail), now)
 }
 
 // coSignIn is a sign-in as the write side decides it: with the licence the
@@ -58,12 +59,7 @@ func (w *world) coSignIn(email, machine string, now time.Time) ([]events.Event, 
 	if err != nil {
 		return nil, err
 	}
-	u := w.user(acct, c.Email)
-	var held commands.License
-	if u.LicenseID != "" {
-		held = w.license(acct, u.LicenseID)
-	}
-	return c.DecideWithCheckout(u, w.session(acct, c.Email), held, now, coTTL)
+	return c.Decide(w.user(acct, c.Email), w.session(acct, c.Email), now, coTTL)
 }
 
 // coTypes checks the types of evs.
@@ -91,7 +87,7 @@ func TestCoF6CheckoutByAssignee(t *testing.T) {
 	now := t0.Add(time.Hour)
 	until := now.Add(48 * time.Hour)
 	evs := w.must(t)(w.coCheckout("P1", "A@X.com", coMA, until, now))
-	coTypes(t, "checkout", evs, events.TypeLicenseCheckedOut)
+	coTypes(t, "checkout", evs, events.TypeLicenseCheckedOut, events.TypeSessionCheckedOut)
 	e, d := only[events.LicenseCheckedOut](t, evs)
 	if e.Account != acct || e.AggregateID != "P1" || e.Aggregate() != events.AggregateLicense {
 		t.Errorf("event subject: got %s/%s/%s, want %s/license/P1", e.Account, e.Aggregate(), e.AggregateID, acct)
@@ -275,7 +271,7 @@ func TestCoF6Checkin(t *testing.T) {
 	w.must(t)(w.coCheckout("P1", "a@x.com", coMA, until, now))
 	in := now.Add(time.Hour)
 	evs := w.must(t)(w.coCheckin("P1", in))
-	coTypes(t, "checkin", evs, events.TypeLicenseCheckedIn)
+	coTypes(t, "checkin", evs, events.TypeLicenseCheckedIn, events.TypeSessionCheckedIn)
 	e, d := only[events.LicenseCheckedIn](t, evs)
 	if d.ID != "P1" || d.MachineID != coMA || !e.OccurredAt.Equal(in) {
 		t.Errorf("license.checked_in: got %+v at %s, want P1 on %s at %s", d, rfc3339(e.OccurredAt), coMA, rfc3339(in))

@@ -33,7 +33,7 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	w.must(t)(commands.SignOut{Account: acct, Email: "d@x.com"}.Decide(w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
 	co := commands.Checkout{Account: acct, LicenseID: "P1", Email: "d@x.com", MachineID: "m1", Until: late.Add(5 * time.Hour)}
 	w.must(t)(co.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
-	w.must(t)(commands.Checkin{Account: acct, LicenseID: "P1"}.Decide(w.license(acct, "P1"), late.Add(2*time.Hour+time.Minute)))
+	w.must(t)(commands.Checkin{Account: acct, LicenseID: "P1"}.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour+time.Minute)))
 	uctx := commands.UsageContext{Users: map[string]commands.User{"d@x.com": w.user(acct, "d@x.com")},
 		Licenses: map[string]commands.License{"P1": w.license(acct, "P1")}}
 	usage := commands.RecordUsage{Account: acct, Records: []commands.UsageRecord{{UsageID: "u1", Email: "d@x.com",

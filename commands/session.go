@@ -79,6 +79,22 @@ type Session struct {
 	Ended         bool      `json:"ended"`
 	EndReason     string    `json:"end_reason"`
 	LastEventAt   time.Time `json:"last_event_at"`
+
+	// An offline checkout holds the user's machine too (D1, F6), live while
+	// now < CheckoutUntil.
+	CheckoutMachine string    `json:"checkout_machine,omitempty"`
+	CheckoutLicense string    `json:"checkout_license,omitempty"`
+	CheckoutUntil   time.Time `json:"checkout_until"`
+}
+
+// CheckedOutAt reports whether an offline checkout holds the user's machine
+// at t.
+func (s *Session) CheckedOutAt(t time.Time) bool {
+	return !s.CheckoutUntil.IsZero() && t.Before(s.CheckoutUntil)
+}
+
+func (s *Session) clearCheckout() {
+	s.CheckoutMachine, s.CheckoutLicense, s.CheckoutUntil = "", "", time.Time{}
 }
 
 // Live reports whether the session holds the user's machine at t: started,
@@ -97,11 +113,19 @@ func (s *Session) Apply(e events.Event) {
 	switch d := e.Data.(type) {
 	case events.SessionStarted:
 		*s = Session{Email: d.Email, MachineID: d.MachineID, ClientVersion: d.ClientVersion,
-			StartedAt: e.OccurredAt, LastSeenAt: e.OccurredAt, LastEventAt: e.OccurredAt}
+			StartedAt: e.OccurredAt, LastSeenAt: e.OccurredAt, LastEventAt: e.OccurredAt,
+			CheckoutMachine: s.CheckoutMachine, CheckoutLicense: s.CheckoutLicense, CheckoutUntil: s.CheckoutUntil}
 	case events.SessionRefreshed:
 		s.ClientVersion, s.LastSeenAt = d.ClientVersion, e.OccurredAt
 	case events.SessionEnded:
 		s.Ended, s.EndReason = true, d.Reason
+		if d.Reason == events.SessionUserRemoved {
+			s.clearCheckout()
+		}
+	case events.SessionCheckedOut:
+		s.Email, s.CheckoutMachine, s.CheckoutLicense, s.CheckoutUntil = d.Email, d.MachineID, d.LicenseID, d.Until
+	case events.SessionCheckedIn:
+		s.clearCheckout()
 	}
 }
 
@@ -152,6 +176,10 @@ func (c SignIn) Decide(user User, sess Session, now time.Time, ttl time.Duration
 	at, err := businessTime(time.Time{}, now, sess.LastEventAt)
 	if err != nil {
 		return nil, err
+	}
+	if sess.CheckedOutAt(at) && sess.CheckoutMachine != c.MachineID {
+		// A live offline checkout is the user's machine (F6).
+		return nil, elsewhere(c.Email, sess.CheckoutMachine, sess.CheckoutUntil)
 	}
 	if sess.Live(at, ttl) {
 		if sess.MachineID != c.MachineID {
@@ -243,12 +271,16 @@ func notSignedIn(email, machine string) *Error {
 // removal's other events; a session event later than it is
 // at_before_last_event, like any other aggregate the removal changes.
 func (c RemoveUser) EndSession(sess Session, at time.Time, ttl time.Duration) ([]events.Event, error) {
-	if !sess.Live(at, ttl) {
+	if !sess.Live(at, ttl) && !sess.CheckedOutAt(at) {
 		return nil, nil
 	}
 	if _, err := businessTime(at, at, sess.LastEventAt); err != nil {
 		return nil, err
 	}
+	machine := sess.MachineID
+	if machine == "" {
+		machine = sess.CheckoutMachine
+	}
 	return []events.Event{event(c.Account, c.Email, at, events.SessionEnded{
-		Email: c.Email, MachineID: sess.MachineID, Reason: events.SessionUserRemoved})}, nil
+		Email: c.Email, MachineID: machine, Reason: events.SessionUserRemoved})}, nil
 }

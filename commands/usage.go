@@ -30,7 +30,7 @@ const (
 	CodeUsageRejected   = "usage_rejected" // a batch whose bad records fail for different reasons
 )
 
-var usageIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var usageIDRe = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 // UsageRecord is one record of usage as a client sends it (F1).
 type UsageRecord struct {
@@ -59,7 +59,7 @@ func (r UsageRecord) Digest() string {
 // normalize validates one record on its own (F1, D4).
 func (r UsageRecord) normalize() (UsageRecord, *Error) {
 	if !usageIDRe.MatchString(r.UsageID) {
-		return r, Invalid("usage_id", "%q is not a usage id: 1 to 128 of A-Z, a-z, 0-9, '.', '_', ':' and '-' (a ULID is recommended)", r.UsageID)
+		return r, Invalid("usage_id", "%q is not a usage id: 1 to 128 printable ASCII characters without spaces (a ULID is recommended)", r.UsageID)
 	}
 	var err error
 	if r.Email, err = NormalizeEmail("email", r.Email); err != nil {

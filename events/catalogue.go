@@ -24,6 +24,8 @@ const (
 	TypeSessionStarted      = "session.started"
 	TypeSessionRefreshed    = "session.refreshed"
 	TypeSessionEnded        = "session.ended"
+	TypeSessionCheckedOut   = "session.checked_out"
+	TypeSessionCheckedIn    = "session.checked_in"
 	TypeLicenseCheckedOut   = "license.checked_out"
 	TypeLicenseCheckedIn    = "license.checked_in"
 	TypeAccessSet           = "access.set"
@@ -211,6 +213,30 @@ type SessionEnded struct {
 	Reason    string `json:"reason"`
 }
 
+// SessionCheckedOut: on the user's session subject, the user's machine is
+// now MachineID until Until through an offline checkout of LicenseID (D1,
+// F6). Writing it beside license.checked_out makes a checkout and a sign-in
+// of the same user contend for one subject, so they cannot both win.
+type SessionCheckedOut struct {
+	Email     string    `json:"email"`
+	MachineID string    `json:"machine_id"`
+	LicenseID string    `json:"license_id"`
+	Until     time.Time `json:"until"`
+}
+
+// SessionCheckedIn: the checkout of LicenseID no longer holds the user's
+// machine.
+type SessionCheckedIn struct {
+	Email     string `json:"email"`
+	MachineID string `json:"machine_id"`
+	LicenseID string `json:"license_id"`
+}
+
+func (SessionCheckedOut) EventType() string { return TypeSessionCheckedOut }
+func (SessionCheckedIn) EventType() string  { return TypeSessionCheckedIn }
+func (SessionCheckedOut) Aggregate() string { return AggregateSession }
+func (SessionCheckedIn) Aggregate() string  { return AggregateSession }
+
 func (SessionStarted) EventType() string   { return TypeSessionStarted }
 func (SessionRefreshed) EventType() string { return TypeSessionRefreshed }
 func (SessionEnded) EventType() string     { return TypeSessionEnded }
@@ -349,6 +375,8 @@ var catalogue = map[string]entry{
 	TypeSessionStarted:      register[SessionStarted](1, nil),
 	TypeSessionRefreshed:    register[SessionRefreshed](1, nil),
 	TypeSessionEnded:        register[SessionEnded](1, nil),
+	TypeSessionCheckedOut:   register[SessionCheckedOut](1, nil),
+	TypeSessionCheckedIn:    register[SessionCheckedIn](1, nil),
 	TypeLicenseCheckedOut:   register[LicenseCheckedOut](1, nil),
 	TypeLicenseCheckedIn:    register[LicenseCheckedIn](1, nil),
 	TypeAccessSet:           register[AccessSet](1, nil),

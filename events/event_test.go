@@ -75,6 +75,15 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.SessionEnded{Email: sampleEmail, MachineID: "WS-0042.acme", Reason: events.SessionSignedOut}
 		return e
 	},
+	events.TypeSessionCheckedOut: func(e events.Event) events.Event {
+		e.Data = events.SessionCheckedOut{Email: sampleEmail, MachineID: "WS-0042.acme", LicenseID: sampleLicense,
+			Until: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)}
+		return e
+	},
+	events.TypeSessionCheckedIn: func(e events.Event) events.Event {
+		e.Data = events.SessionCheckedIn{Email: sampleEmail, MachineID: "WS-0042.acme", LicenseID: sampleLicense}
+		return e
+	},
 	events.TypeLicenseCheckedOut: func(e events.Event) events.Event {
 		e.AggregateID = sampleLicense
 		e.Data = events.LicenseCheckedOut{ID: sampleLicense, Email: sampleEmail, MachineID: "WS-0042.acme",

@@ -280,7 +280,7 @@ func (d LicenseCheckedIn) validate() error {
 	return errors.Join(licenseID("id", d.ID), match("machine_id", d.MachineID, machineRe))
 }
 
-var usageIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var usageIDRe = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 func (d UsageRecorded) validate() error {
 	err := errors.Join(match("usage_id", d.UsageID, usageIDRe), email("email", d.Email), productID("product", d.Product),
@@ -303,4 +303,13 @@ func (d UsageRecorded) validate() error {
 		err = errors.Join(err, errors.New("digest is not a hex SHA-256"))
 	}
 	return err
+}
+
+func (d SessionCheckedOut) validate() error {
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+		licenseID("license_id", d.LicenseID), needTime("until", d.Until))
+}
+
+func (d SessionCheckedIn) validate() error {
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe), licenseID("license_id", d.LicenseID))
 }

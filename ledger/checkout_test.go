@@ -206,9 +206,11 @@ func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 	if again := coCheckout(tl, "P1", "A@x.example", coMA, until, idem...); again != tok {
 		t.Errorf("replayed checkout: got token %q, want the first %q", again, tok)
 	}
+	// The same key with another body is refused, and appends nothing.
+	e2eReject(tl, 409, "idempotency_key_reused", "POST", e2eP1+"/checkout", coBody("a@x.example", coMB, until), idem...)
 	// Check in; the replay still answers the first token.
 	tl.must(200, "POST", e2eP1+"/checkin", nil)
-	n++
+	n += 2 // license.checked_in and session.checked_in
 	if again := coCheckout(tl, "P1", "A@x.example", coMA, until, idem...); again != tok {
 		t.Errorf("checkout replayed after checkin: got token %q, want the first %q", again, tok)
 	}
@@ -626,6 +628,12 @@ func TestCheckoutF6D1RaceWithSignIn(t *testing.T) {
 		}
 		if coOK && inOK {
 			both++
+			if both == 1 { // the evidence, once: both are live at the same time
+				c := coCheckoutOf(t, coLicence(tl, "P1"))
+				u := tl.must(200, "GET", e2eAcme+"/users/a@x.example", nil).Body
+				sess, _ := u["session"].(map[string]any)
+				t.Logf("round %d: licence checkout %v and user session %v", round, c, sess)
+			}
 		}
 		// Reset: check in, sign out.
 		if coOK {

@@ -201,11 +201,7 @@ func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Resu
 	subj := sessionSubject(c.Account, c.Email)
 	return run[commands.Session](ctx, l, "sign_in", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
 		user := load[commands.User](ld, userSubject(c.Account, c.Email))
-		var held commands.License
-		if user.LicenseID != "" {
-			held = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
-		}
-		return c.DecideWithCheckout(user, load[commands.Session](ld, subj), held, now, l.sessionTTL)
+		return c.Decide(user, load[commands.Session](ld, subj), now, l.sessionTTL)
 	})
 }
 
@@ -327,7 +323,12 @@ func (l *Ledger) Checkin(ctx context.Context, meta Meta, c commands.Checkin) (Re
 	}
 	subj := licenseSubject(c.Account, c.LicenseID)
 	return run[commands.License](ctx, l, "checkin", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
-		return c.Decide(load[commands.License](ld, subj), now)
+		lic := load[commands.License](ld, subj)
+		var sess commands.Session
+		if lic.CheckoutEmail != "" {
+			sess = load[commands.Session](ld, sessionSubject(c.Account, lic.CheckoutEmail))
+		}
+		return c.Decide(lic, sess, now)
 	})
 }
 
