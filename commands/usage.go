@@ -56,8 +56,9 @@ func (r UsageRecord) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// normalize validates one record on its own (F1, D4).
-func (r UsageRecord) normalize() (UsageRecord, *Error) {
+// Normalize validates one record on its own (F1, D4) and returns it in
+// canonical form.
+func (r UsageRecord) Normalize() (UsageRecord, *Error) {
 	if !usageIDRe.MatchString(r.UsageID) {
 		return r, Invalid("usage_id", "%q is not a usage id: 1 to 128 printable ASCII characters without spaces (a ULID is recommended)", r.UsageID)
 	}
@@ -151,7 +152,7 @@ func (c RecordUsage) Normalize() (RecordUsage, error) {
 	out := make([]UsageRecord, len(c.Records))
 	var bad []BadRecord
 	for i, r := range c.Records {
-		n, err := r.normalize()
+		n, err := r.Normalize()
 		if err != nil {
 			field, _ := err.Details["field"].(string)
 			bad = append(bad, BadRecord{Index: i, UsageID: r.UsageID, Code: err.Code, Field: field, Message: err.Message})

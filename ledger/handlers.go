@@ -521,8 +521,15 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 			if rec.StartedAt, err = requiredTime("started_at", rb.StartedAt); err != nil {
 				return rec, err
 			}
-			rec.EndedAt, err = requiredTime("ended_at", rb.EndedAt)
-			return rec, err
+			if rec.EndedAt, err = requiredTime("ended_at", rb.EndedAt); err != nil {
+				return rec, err
+			}
+			// Every field of every record is checked here, so the answer
+			// names each bad record, whatever made it bad.
+			if _, rerr := rec.Normalize(); rerr != nil {
+				return rec, rerr
+			}
+			return rec, nil
 		}()
 		if err != nil {
 			e := err.(*commands.Error)

@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -142,7 +143,17 @@ func (s *Store) UsageSummary(account, from, to string) ([]UsageDay, error) {
 		}
 		out[len(out)-1].Totals[class] = tot
 	}
-	return out, it.Close()
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	// Keys sort '-' before '/', so "a-b" would precede "a": order by value.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Product != out[j].Product {
+			return out[i].Product < out[j].Product
+		}
+		return out[i].Day < out[j].Day
+	})
+	return out, nil
 }
 
 // splitSlash turns a/b/c into "a b c" for Sscanf; ids never hold spaces or slashes.
