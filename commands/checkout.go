@@ -46,7 +46,7 @@ func (c Checkout) Decide(lic License, sess Session, now time.Time, ttl time.Dura
 		return nil, Reject(CodeNotAssignee, "only the licence's assignee can check it out, and %s is not", c.Email).
 			With("email", c.Email)
 	}
-	at, err := businessTime(time.Time{}, now, lic.LastEventAt)
+	at, err := businessTime(time.Time{}, now, lic.LastEventAt, sess.LastEventAt)
 	if err != nil {
 		return nil, err
 	}
@@ -62,9 +62,6 @@ func (c Checkout) Decide(lic License, sess Session, now time.Time, ttl time.Dura
 	}
 	if sess.Live(at, ttl) && sess.MachineID != c.MachineID {
 		return nil, elsewhere(c.Email, sess.MachineID, sess.ExpiresAt(ttl))
-	}
-	if at.Before(sess.LastEventAt) {
-		at = sess.LastEventAt // both subjects stay in order
 	}
 	// The session subject records the claim on the user's machine, so a
 	// racing sign-in elsewhere and this checkout contend for one subject.

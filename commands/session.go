@@ -266,14 +266,12 @@ func notSignedIn(email, machine string) *Error {
 		With("machine_id", machine)
 }
 
-// EndSession returns the event that ends user's live session when the user
-// is removed at at (A4, D3), or none. at is the business time of the
-// removal's other events; a session event later than it is
-// at_before_last_event, like any other aggregate the removal changes.
-func (c RemoveUser) EndSession(sess Session, at time.Time, ttl time.Duration) ([]events.Event, error) {
-	if !sess.Live(at, ttl) && !sess.CheckedOutAt(at) {
-		return nil, nil
-	}
+// EndSession returns the event that ends the user's session when the user
+// is removed at at (A4, D3). It is appended whether or not a session is
+// live: removal and a racing sign-in then contend for the session subject,
+// so a removed user can never be left signed in. at must not be before the
+// session's last event (the caller includes it when choosing at).
+func (c RemoveUser) EndSession(sess Session, at time.Time) ([]events.Event, error) {
 	if _, err := businessTime(at, at, sess.LastEventAt); err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func (w *world) sessRemove(tb testing.TB, email string, at, now time.Time) ([]ev
 	if err != nil {
 		return nil, err
 	}
-	end, err := c.EndSession(w.session(acct, email), evs[0].OccurredAt, sessTTL)
+	end, err := c.EndSession(w.session(acct, email), evs[0].OccurredAt)
 	if err != nil {
 		return nil, err
 	}
@@ -419,20 +419,33 @@ func TestSessD3A4RemoveUserEndsSession(t *testing.T) {
 		t.Errorf("sign-in after re-registration: got %v, want [session.started]", got)
 	}
 
-	// No session, an ended one, or an expired one: nothing to end.
+	// No session, an ended one, or an expired one: the removal still ends
+	// the session subject, so a sign-in racing it cannot also win.
 	var rm commands.RemoveUser
 	rm = commands.RemoveUser{Account: acct, Email: "b@x.com"}
-	sessNone(t, "no session")(rm.EndSession(commands.Session{}, at, sessTTL))
+	oneEnd := func(what string, evs []events.Event, err error) {
+		t.Helper()
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("%s: %v, %v; want one session.ended", what, evs, err)
+		}
+		if d, ok := evs[0].Data.(events.SessionEnded); !ok || d.Reason != events.SessionUserRemoved {
+			t.Errorf("%s: %+v, want session.ended with reason user_removed", what, evs[0].Data)
+		}
+	}
+	evs, err := rm.EndSession(commands.Session{}, at)
+	oneEnd("no session", evs, err)
 	w.must(t)(w.sessIn(t, "b@x.com", "m1", t0))
-	sessNone(t, "expired session")(rm.EndSession(w.session(acct, "b@x.com"), t0.Add(sessTTL), sessTTL))
+	evs, err = rm.EndSession(w.session(acct, "b@x.com"), t0.Add(sessTTL))
+	oneEnd("expired session", evs, err)
 	w.must(t)(w.sessSignOut(t, "b@x.com", t0.Add(time.Minute)))
-	sessNone(t, "ended session")(rm.EndSession(w.session(acct, "b@x.com"), t0.Add(2*time.Minute), sessTTL))
+	evs, err = rm.EndSession(w.session(acct, "b@x.com"), t0.Add(2*time.Minute))
+	oneEnd("ended session", evs, err)
 
 	// A removal dated before the live session's last event would rewrite
 	// the session's past: at_before_last_event.
 	w.must(t)(w.sessIn(t, "c@x.com", "m1", t0.Add(time.Hour)))
 	rejected(t, commands.CodeAtBeforeLastEvent)(
-		commands.RemoveUser{Account: acct, Email: "c@x.com"}.EndSession(w.session(acct, "c@x.com"), t0.Add(30*time.Minute), sessTTL))
+		commands.RemoveUser{Account: acct, Email: "c@x.com"}.EndSession(w.session(acct, "c@x.com"), t0.Add(30*time.Minute)))
 }
 
 // rule D4: client versions are dotted numbers compared number by number;

@@ -227,7 +227,11 @@ func (d SessionEnded) validate() error {
 	default:
 		reasonErr = fmt.Errorf("unknown reason %q", d.Reason)
 	}
-	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe), reasonErr)
+	var machineErr error
+	if d.MachineID != "" || d.Reason != SessionUserRemoved { // a removed user may never have signed in
+		machineErr = match("machine_id", d.MachineID, machineRe)
+	}
+	return errors.Join(email("email", d.Email), machineErr, reasonErr)
 }
 
 func (d AccessSet) validate() error {

@@ -110,11 +110,14 @@ func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUse
 			lic = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
 		}
 		sess := load[commands.Session](ld, sessionSubject(c.Account, c.Email))
+		if c.At.IsZero() && sess.LastEventAt.After(now) {
+			now = sess.LastEventAt // the session's history stays in order too
+		}
 		evs, err := c.Decide(user, owner, lic, now)
 		if err != nil {
 			return nil, err
 		}
-		end, err := c.EndSession(sess, evs[0].OccurredAt, l.sessionTTL)
+		end, err := c.EndSession(sess, evs[0].OccurredAt)
 		return append(evs, end...), err
 	})
 }

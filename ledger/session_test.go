@@ -2,7 +2,9 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -469,15 +471,20 @@ func TestSessionD3A4RemoveUserEndsSession(t *testing.T) {
 	sessIn(tl, "a@x.example", "m2")
 	sessWantTypes(t, "sign-in after re-registration", sessSince(tl, n), events.TypeSessionStarted)
 
-	// A user whose session has expired is removed without a session event.
+	// A removal ends the session subject even when no session is live, so
+	// a sign-in racing the removal cannot also win.
 	sessIn(tl, "b@x.example", "m3")
 	tl.clock.Advance(sessTTL)
 	n = len(tl.streamEvents())
 	tl.must(204, "DELETE", e2eAcme+"/users/b@x.example", nil)
+	removed := 0
 	for _, e := range sessSince(tl, n) {
-		if e.Aggregate() == events.AggregateSession {
-			t.Errorf("removal after expiry: %s on the session, want none", e.Type())
+		if d, ok := e.Data.(events.SessionEnded); ok && d.Reason == events.SessionUserRemoved {
+			removed++
 		}
+	}
+	if removed != 1 {
+		t.Errorf("removal after expiry: %d session.ended (user_removed), want 1", removed)
 	}
 	tl.checkStream()
 }
@@ -585,6 +592,31 @@ func TestSessionD3SignOutWithoutSession(t *testing.T) {
 	}
 	if s := sessOfUser(tl, "a@x.example"); s != nil {
 		t.Errorf("GET user: session %v, want null", s)
+	}
+	tl.checkStream()
+}
+
+// rules A4, D1: a sign-in racing the user's removal never leaves a removed
+// user signed in: both write the session subject, so one of them loses.
+func TestSessionSignInRacesRemoval(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	for round := 0; round < 10; round++ {
+		email := fmt.Sprintf("race%d@x.example", round)
+		tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": email, "entitlement_country": "DE"})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			tl.do("POST", "/v1/accounts/acme/sessions", map[string]any{"email": email, "machine_id": "m1",
+				"client_version": "10.00.18", "client_time": tl.clock.Now().Format(time.RFC3339Nano)})
+		}()
+		go func() { defer wg.Done(); tl.do("DELETE", "/v1/accounts/acme/users/"+email, nil) }()
+		wg.Wait()
+		tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": email, "entitlement_country": "DE"})
+		if r := tl.must(200, "GET", "/v1/accounts/acme/users/"+email, nil); r.Body["session"] != nil {
+			t.Fatalf("round %d: the removed user is still signed in: %s", round, r.Raw)
+		}
 	}
 	tl.checkStream()
 }
