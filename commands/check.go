@@ -12,8 +12,9 @@ import (
 // 10.00.18.x or higher".
 var MinPractitionerVersion = Version{10, 0, 18}
 
-// MaxAccessEntries bounds the allow and deny lists of one product.
-const MaxAccessEntries = 10_000
+// MaxAccessEntries bounds the allow and deny lists of one product together,
+// so that a setting fits in one event.
+const MaxAccessEntries = 2_000
 
 // Access is the access control of pooled use of one product (E2). Without a
 // setting every user is allowed.
@@ -75,6 +76,9 @@ func (c SetAccess) Normalize() (SetAccess, error) {
 	}
 	if c.Deny, err = emailList("deny", c.Deny); err != nil {
 		return c, err
+	}
+	if len(c.Allow)+len(c.Deny) > MaxAccessEntries {
+		return c, Invalid("allow", "allow and deny hold at most %d emails together", MaxAccessEntries)
 	}
 	for _, e := range c.Allow {
 		if _, found := slices.BinarySearch(c.Deny, e); found {

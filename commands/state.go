@@ -125,6 +125,7 @@ type License struct {
 	CheckoutMachine  string    `json:"checkout_machine,omitempty"`
 	CheckoutUntil    time.Time `json:"checkout_until"`
 	CheckoutIssuedAt time.Time `json:"checkout_issued_at"`
+	CheckoutID       string    `json:"checkout_id,omitempty"` // the license.checked_out event's id
 
 	CreatedAt   time.Time `json:"created_at"`
 	LastEventAt time.Time `json:"last_event_at"`
@@ -198,14 +199,20 @@ func (l *License) Apply(e events.Event) {
 		l.Assignee, l.AssignedAt, l.UnassignedSince, l.UnassignedReason = "", time.Time{}, e.OccurredAt, d.Reason
 		l.clearCheckout() // only a removed user's licence is unassigned while checked out
 	case events.LicenseCheckedOut:
-		l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutIssuedAt = d.Email, d.MachineID, d.Until, e.OccurredAt
+		l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutID = d.Email, d.MachineID, d.Until, e.ID
+		// A token is valid from when it was recorded, or from its business
+		// time if that is earlier: never from a time still to come.
+		l.CheckoutIssuedAt = e.OccurredAt
+		if !e.RecordedAt.IsZero() && e.RecordedAt.Before(e.OccurredAt) {
+			l.CheckoutIssuedAt = e.RecordedAt
+		}
 	case events.LicenseCheckedIn:
 		l.clearCheckout()
 	}
 }
 
 func (l *License) clearCheckout() {
-	l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutIssuedAt = "", "", time.Time{}, time.Time{}
+	l.CheckoutEmail, l.CheckoutMachine, l.CheckoutUntil, l.CheckoutIssuedAt, l.CheckoutID = "", "", time.Time{}, time.Time{}, ""
 }
 
 // CheckedOutAt reports whether an offline checkout is live at t (F6): until

@@ -208,32 +208,26 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 // rejecting unknown or differently-cased fields and trailing data with
 // errors that name the field.
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return commands.Reject(commands.CodeMalformedJSON, "the body is empty; want a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return commands.Reject(commands.CodeMalformedJSON, "the body must be a JSON object")
+	}
+	// First the keys: encoding/json matches field names without regard to
+	// case; the API does not. Every key must be a field name exactly.
+	var keys map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(&keys); err != nil {
 		var syntaxErr *json.SyntaxError
-		switch {
-		case errors.As(err, &typeErr):
-			field := typeErr.Field
-			if field == "" {
-				return commands.Reject(commands.CodeMalformedJSON, "the body must be a JSON object")
-			}
-			return commands.Invalid(field, "want a JSON %s", jsonKind(typeErr.Type.Kind().String()))
-		case errors.As(err, &syntaxErr):
+		if errors.As(err, &syntaxErr) {
 			return commands.Reject(commands.CodeMalformedJSON, "invalid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-			return commands.Reject(commands.CodeMalformedJSON, "the body is empty or truncated; want a JSON object")
 		}
-		return commands.Reject(commands.CodeMalformedJSON, "invalid JSON: %v", err)
+		return commands.Reject(commands.CodeMalformedJSON, "the body is not a complete JSON object")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return commands.Reject(commands.CodeMalformedJSON, "trailing data after the JSON object")
-	}
-	// encoding/json matches field names without regard to case; the API
-	// does not: every key must be one of the body's field names exactly.
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(body, &keys); err != nil {
-		return commands.Reject(commands.CodeMalformedJSON, "the body must be a JSON object")
 	}
 	known := fieldNames(reflect.TypeOf(v).Elem())
 	names := make([]string, 0, len(keys))
@@ -245,6 +239,18 @@ func decodeStrict(body []byte, v any) error {
 		if !known[k] {
 			return commands.Invalid(k, "unknown field")
 		}
+	}
+	// Then the values.
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			field := typeErr.Field
+			if i := strings.LastIndex(field, "."); i >= 0 {
+				field = field[i+1:] // a path through an embedded struct names the field alone
+			}
+			return commands.Invalid(field, "want a JSON %s", jsonKind(typeErr.Type.Kind().String()))
+		}
+		return commands.Reject(commands.CodeMalformedJSON, "invalid JSON: %v", err)
 	}
 	return nil
 }

@@ -197,3 +197,23 @@ func TestAPIFieldNamesAreCaseSensitive(t *testing.T) {
 		t.Errorf("got %d %s, want 400 invalid_argument naming EMAIL", r.Status, r.Raw)
 	}
 }
+
+// A body that is not an object, a type error in an embedded field, and a
+// differently-cased key with a wrong type are all named clearly.
+func TestAPIDecodingEdges(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	for _, tc := range []struct {
+		body, code, field string
+	}{
+		{`null`, "malformed_json", ""},
+		{`[1]`, "malformed_json", ""},
+		{`{"email":"a@x.example","at":5}`, "invalid_argument", "at"},
+		{`{"EMAIL":5}`, "invalid_argument", "EMAIL"},
+	} {
+		r := tl.do("POST", "/v1/accounts/acme/licenses/P1/assign", tc.body)
+		if r.Status != 400 || r.code() != tc.code || (tc.field != "" && r.details()["field"] != tc.field) {
+			t.Errorf("%s: %d %s, want 400 %s naming %q", tc.body, r.Status, r.Raw, tc.code, tc.field)
+		}
+	}
+}

@@ -307,15 +307,30 @@ func (l *Ledger) Checkout(ctx context.Context, meta Meta, c commands.Checkout) (
 		return CheckoutResult{}, err
 	}
 	subj := licenseSubject(c.Account, c.LicenseID)
-	res, err := run[commands.License](ctx, l, "checkout", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
+	if meta.CommandID == "" {
+		meta.CommandID = events.NewID()
+	}
+	if _, err := run[commands.License](ctx, l, "checkout", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
 		lic := load[commands.License](ld, subj)
 		return c.Decide(lic, load[commands.Session](ld, sessionSubject(c.Account, c.Email)), now, l.sessionTTL)
-	})
+	}); err != nil {
+		return CheckoutResult{}, err
+	}
+	// The token is made from the licence as of this command, as a replay
+	// would make it, never from a later change.
+	rec, ok, err := l.store.Command(meta.CommandID)
 	if err != nil {
 		return CheckoutResult{}, err
 	}
-	token, err := SignToken(l.checkoutKey, tokenFor(res.State))
-	return CheckoutResult{Token: token, Until: res.State.CheckoutUntil}, err
+	if !ok {
+		return CheckoutResult{}, fmt.Errorf("ledger: checkout %s recorded but not found", meta.CommandID)
+	}
+	var lic commands.License
+	if err := json.Unmarshal(rec.State, &lic); err != nil {
+		return CheckoutResult{}, fmt.Errorf("ledger: checkout: %w", err)
+	}
+	token, err := SignToken(l.checkoutKey, tokenFor(lic))
+	return CheckoutResult{Token: token, Until: lic.CheckoutUntil}, err
 }
 
 // Checkin ends a licence's offline checkout (F6).

@@ -534,7 +534,15 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			e := err.(*commands.Error)
 			field, _ := e.Details["field"].(string)
-			bad = append(bad, commands.BadRecord{Index: i, UsageID: rb.UsageID, Code: e.Code, Field: field, Message: e.Message})
+			id := rb.UsageID
+			if id == "" { // the record did not decode: name it by its usage_id if it has one
+				var named struct {
+					UsageID string `json:"usage_id"`
+				}
+				json.Unmarshal(raw, &named)
+				id = named.UsageID
+			}
+			bad = append(bad, commands.BadRecord{Index: i, UsageID: id, Code: e.Code, Field: field, Message: e.Message})
 		}
 		c.Records[i] = rec
 	}

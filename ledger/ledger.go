@@ -234,6 +234,15 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 	}
 }
 
+// maxPayload is the largest message the NATS connection accepts (0 if
+// unknown).
+func (l *Ledger) maxPayload() int {
+	if l.commit == nil || l.commit.app.nc == nil {
+		return 0
+	}
+	return int(l.commit.app.nc.MaxPayload())
+}
+
 // catchUp waits until the projections have applied everything the stream
 // holds now.
 func (l *Ledger) catchUp(ctx context.Context) error {
@@ -271,6 +280,11 @@ func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Vers
 		data, err := events.Marshal(e)
 		if err != nil {
 			return nil, err
+		}
+		if max := l.maxPayload(); max > 0 && len(data)+1024 > max {
+			return nil, commands.Reject(commands.CodeBodyTooLarge,
+				"the %s event would be %d bytes, more than the %d a message may hold; send less", e.Type(), len(data), max).
+				With("limit", max)
 		}
 		prev[subject] = events.Hash(data)
 		o := outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen}

@@ -67,6 +67,16 @@ type Conn struct {
 // Dial starts the embedded server if cfg names no NATS URL, connects, and
 // creates or verifies the stream.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	return dial(ctx, cfg, true)
+}
+
+// DialExisting is Dial for readers such as `ledger verify`: it neither
+// creates nor changes the stream, and fails if there is none.
+func DialExisting(ctx context.Context, cfg Config) (*Conn, error) {
+	return dial(ctx, cfg, false)
+}
+
+func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 	c := &Conn{}
 	var err error
 	if len(cfg.NATSURLs) == 0 {
@@ -87,7 +97,12 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("ledger: jetstream: %w", err)
 	}
-	if c.Stream, err = EnsureStream(ctx, c.JS, cfg.Replicas); err != nil {
+	if ensure {
+		c.Stream, err = EnsureStream(ctx, c.JS, cfg.Replicas)
+	} else if c.Stream, err = c.JS.Stream(ctx, StreamName); err != nil {
+		err = fmt.Errorf("ledger: stream %s: %w", StreamName, err)
+	}
+	if err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -164,11 +179,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		conn.Close()
 		return nil, err
 	}
-	checkoutPath := cfg.CheckoutKey
-	if checkoutPath == "" {
-		checkoutPath = filepath.Join(cfg.DataDir, "keys", "checkout.ed25519")
+	// A key file the operator named must exist: a typo must not quietly make
+	// a new key that clients cannot verify. The default one is made once.
+	var checkoutKey ed25519.PrivateKey
+	if cfg.CheckoutKey != "" {
+		checkoutKey, err = events.LoadKey(cfg.CheckoutKey)
+	} else {
+		checkoutKey, err = events.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "checkout.ed25519"))
 	}
-	checkoutKey, err := events.LoadOrCreateKey(checkoutPath)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -238,12 +256,8 @@ func openStore(ctx context.Context, cfg Config, stream jetstream.Stream, logger 
 	}
 	mac := events.NewMAC(key)
 	if info.State.Msgs > 0 {
-		first, err := stream.GetMsg(ctx, info.State.FirstSeq)
-		if err != nil {
-			return nil, nil, fmt.Errorf("ledger: read the stream's first event: %w", err)
-		}
-		if err := mac.Check(first.Subject, first.Data, first.Header.Get(events.MACHeader)); err != nil {
-			return nil, nil, fmt.Errorf("ledger: the signing key %s did not write this stream's events (first event: %w); start with the key that did, --signing-key",
+		if err := keyWroteStream(ctx, stream, info, mac); err != nil {
+			return nil, nil, fmt.Errorf("ledger: the signing key %s did not write this stream's events (%w); start with the key that did, --signing-key",
 				path, err)
 		}
 	}
@@ -256,6 +270,27 @@ func openStore(ctx context.Context, cfg Config, stream jetstream.Stream, logger 
 		return nil, nil, fmt.Errorf("ledger: %w; stop the ledger and run `ledger rebuild`", err)
 	}
 	return key, store, nil
+}
+
+// keyWroteStream checks the key against the first of the stream's messages
+// that carries a MAC: a foreign message without one (a break) does not stop
+// the ledger from starting, a MAC made with another key does.
+func keyWroteStream(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo, mac *events.MAC) error {
+	const scan = 1000
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq < info.State.FirstSeq+scan; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read sequence %d: %w", seq, err)
+		}
+		if m.Header.Get(events.MACHeader) == "" {
+			continue
+		}
+		return mac.Check(m.Subject, m.Data, m.Header.Get(events.MACHeader))
+	}
+	return nil
 }
 
 // StreamIdentity names one stream for the projections: its name and creation

@@ -3,9 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,14 +45,23 @@ type CheckoutToken struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// tokenFor is the token of the licence's current checkout.
+// tokenFor is the token of the licence's current checkout; its id is the
+// id of the license.checked_out event, so every checkout has its own.
 func tokenFor(lic commands.License) CheckoutToken {
-	id := sha256.Sum256([]byte(lic.Account + "\x00" + lic.ID + "\x00" + lic.CheckoutIssuedAt.UTC().Format(time.RFC3339Nano)))
 	return CheckoutToken{
-		TokenID: hex.EncodeToString(id[:16]), Account: lic.Account, LicenseID: lic.ID, Email: lic.CheckoutEmail,
+		TokenID: lic.CheckoutID, Account: lic.Account, LicenseID: lic.ID, Email: lic.CheckoutEmail,
 		MachineID: lic.CheckoutMachine, Products: lic.Products,
 		IssuedAt: lic.CheckoutIssuedAt.UTC(), ExpiresAt: lic.CheckoutUntil.UTC(),
 	}
+}
+
+// Check reports whether the token was issued for machine; a client checks
+// it against its own machine id besides the signature and the times.
+func (t CheckoutToken) Check(machine string) error {
+	if t.MachineID != machine {
+		return fmt.Errorf("%w: issued for machine %q, not %q", ErrToken, t.MachineID, machine)
+	}
+	return nil
 }
 
 // SignToken encodes and signs t.

@@ -28,7 +28,8 @@ type VerifyBreak struct {
 // ledger's public key (H3), and checks every message: its Ed25519 signature
 // over subject and bytes, strict decoding, that it sits on its aggregate's
 // subject, and that it carries the hash of the aggregate's previous valid
-// event. It reads through one ordered consumer and changes nothing.
+// event. It reads through one ordered consumer; with a stream from
+// DialExisting it changes nothing.
 func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) (VerifyReport, error) {
 	var rep VerifyReport
 	info, err := stream.Info(ctx)

@@ -23,6 +23,7 @@ var ErrClosed = errors.New("projections: closed")
 //
 //	m/checkpoint                   stream sequence of the last applied event (8 bytes, big endian)
 //	m/stream                       identity of the stream the store was built from
+//	m/format                       Format: what this version of the store holds
 //	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
 //	c/<command id>                 command record: JSON {hash, subject, seq}
@@ -32,6 +33,7 @@ var ErrClosed = errors.New("projections: closed")
 var (
 	keyCheckpoint = []byte("m/checkpoint")
 	keyStream     = []byte("m/stream")
+	keyFormat     = []byte("m/format")
 	prefixAgg     = []byte("a/")
 	prefixHist    = []byte("h/")
 	prefixCmd     = []byte("c/")
@@ -162,6 +164,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Format names what the store holds. It changes whenever a version of the
+// ledger keeps new read models or keys, so a store built by an older
+// version is rebuilt rather than served incomplete.
+const Format = "3" // 3: sessions, checks and pooled index, checkout, usage
+
+// ErrFormat is returned by Bind for a store built by another version.
+var ErrFormat = errors.New("projections: built by another version of the ledger")
+
 // ErrWrongStream is returned by Bind for a store built from another stream.
 var ErrWrongStream = errors.New("projections: built from another stream")
 
@@ -182,8 +192,20 @@ func (s *Store) Bind(identity string, last uint64) error {
 	if cp := s.Checkpoint(); cp > last {
 		return fmt.Errorf("%w: store at sequence %d, stream ends at %d", ErrWrongStream, cp, last)
 	}
-	if got == nil {
-		return s.db.Set(keyStream, []byte(identity), pebble.Sync)
+	format, err := get(s.db, keyFormat)
+	if err != nil {
+		return err
+	}
+	if s.Checkpoint() > 0 && string(format) != Format {
+		return fmt.Errorf("%w: format %q, this version writes %q", ErrFormat, format, Format)
+	}
+	if got == nil || format == nil {
+		b := s.db.NewBatch()
+		defer b.Close()
+		if err := errors.Join(b.Set(keyStream, []byte(identity), nil), b.Set(keyFormat, []byte(Format), nil)); err != nil {
+			return err
+		}
+		return b.Commit(pebble.Sync)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 	keyPath := fs.String("key", "", "the checkout public key (PEM, from GET /v1/keys/checkout or DATA/keys/checkout.ed25519.pub)")
 	atFlag := fs.String("at", "", "check validity at this RFC 3339 time instead of now")
 	asJSON := fs.Bool("json", false, "print the token's contents as JSON")
+	machine := fs.String("machine", "", "also check that the token was issued for this machine id, as a client must")
 	args = args[1:]
 	// The token may come before or after the flags.
 	var token string
@@ -57,6 +58,11 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 	t, err := ledger.VerifyToken(pub, token, now)
 	if err != nil {
 		return err
+	}
+	if *machine != "" {
+		if err := t.Check(*machine); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(t)

@@ -31,12 +31,15 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cfg.Logger = quietLogger()
 	if *pubPath == "" {
 		*pubPath = filepath.Join(cfg.DataDir, "keys", "events.ed25519.pub")
+		if cfg.SigningKey != "" {
+			*pubPath = cfg.SigningKey + ".pub"
+		}
 	}
 	pub, err := events.LoadPublicKey(*pubPath)
 	if err != nil {
 		return fmt.Errorf("--public-key: %w", err)
 	}
-	conn, err := ledger.Dial(ctx, cfg)
+	conn, err := ledger.DialExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}
