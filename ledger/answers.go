@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -42,11 +43,15 @@ func OpenAnswers(ctx context.Context, js jetstream.JetStream, replicas int) (jet
 	return kv, nil
 }
 
+// storedRejection is a first answer that appended nothing: a rejection
+// (Code set), or a command that changed nothing (State set).
 type storedRejection struct {
-	Hash    string         `json:"hash"`
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
+	Hash      string          `json:"hash"`
+	Code      string          `json:"code,omitempty"`
+	Message   string          `json:"message,omitempty"`
+	Details   map[string]any  `json:"details,omitempty"`
+	State     json.RawMessage `json:"state,omitempty"`
+	DecidedAt time.Time       `json:"decided_at"`
 }
 
 // lookup returns the recorded rejection of command id, if any.
@@ -71,10 +76,23 @@ func (a *answers) lookup(ctx context.Context, id string) (*storedRejection, erro
 // record keeps rej as the first answer of command id. The first record
 // wins: a racing identical request that recorded first is not overwritten.
 func (a *answers) record(ctx context.Context, id, hash string, rej *commands.Error) error {
+	return a.put(ctx, id, storedRejection{Hash: hash, Code: rej.Code, Message: rej.Message, Details: rej.Details})
+}
+
+// recordUnchanged keeps the answer of a command that changed nothing: the
+// state it answered and when.
+func (a *answers) recordUnchanged(ctx context.Context, id, hash string, state json.RawMessage, at time.Time) error {
+	if state == nil {
+		state = json.RawMessage("null")
+	}
+	return a.put(ctx, id, storedRejection{Hash: hash, State: state, DecidedAt: at})
+}
+
+func (a *answers) put(ctx context.Context, id string, r storedRejection) error {
 	if a == nil || a.kv == nil {
 		return nil
 	}
-	raw, err := json.Marshal(storedRejection{Hash: hash, Code: rej.Code, Message: rej.Message, Details: rej.Details})
+	raw, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}

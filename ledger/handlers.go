@@ -94,7 +94,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return commands.Invalid("entitlement_country", "required")
 	}
 	account := r.PathValue("account")
-	if _, err := a.l.Account(account); err != nil {
+	if err := a.requireAccount(r, req.meta, account); err != nil {
 		return err
 	}
 	res, err := a.l.ChangeUserCountry(r.Context(), req.meta, commands.ChangeUserCountry{
@@ -103,6 +103,16 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.writeUser(w, http.StatusOK, res.State)
+}
+
+// requireAccount answers account_not_found for an unknown account before a
+// command runs, keeping that answer for a keyed request like any other
+// rejection, so the request replays the same even once the account exists.
+func (a *API) requireAccount(r *http.Request, meta Meta, account string) error {
+	if _, err := a.l.Account(account); err != nil {
+		return a.l.RecordRejection(r.Context(), meta, err)
+	}
+	return nil
 }
 
 // writeUser answers a user with their live session, if any.
@@ -126,7 +136,7 @@ func (a *API) removeUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	account := r.PathValue("account")
-	if _, err := a.l.Account(account); err != nil {
+	if err := a.requireAccount(r, req.meta, account); err != nil {
 		return err
 	}
 	if _, err := a.l.RemoveUser(r.Context(), req.meta, commands.RemoveUser{
@@ -205,7 +215,7 @@ func (a *API) renewLicense(w http.ResponseWriter, r *http.Request) error {
 	if c.ValidUntil, err = requiredTime("valid_until", body.ValidUntil); err != nil {
 		return err
 	}
-	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, req.meta, func() (Result[commands.License], error) { return a.l.RenewLicense(r.Context(), req.meta, c) })
 }
 
 // emailAt is the body of assign and reassign.
@@ -221,7 +231,7 @@ func (a *API) assign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Assign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: req.at}
-	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Assign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, req.meta, func() (Result[commands.License], error) { return a.l.Assign(r.Context(), req.meta, c) })
 }
 
 func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
@@ -231,7 +241,7 @@ func (a *API) reassign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Reassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), Email: body.Email, At: req.at}
-	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Reassign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, req.meta, func() (Result[commands.License], error) { return a.l.Reassign(r.Context(), req.meta, c) })
 }
 
 func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
@@ -241,15 +251,15 @@ func (a *API) unassign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Unassign{Account: r.PathValue("account"), LicenseID: r.PathValue("id"), At: req.at}
-	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Unassign(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, req.meta, func() (Result[commands.License], error) { return a.l.Unassign(r.Context(), req.meta, c) })
 }
 
 // licenseCommand checks the account exists (so an unknown account is a 404,
 // not a rule rejection), runs the command and answers with the licence.
 // Time-dependent fields are as of when the command was decided, so a replay
 // answers exactly as the first time.
-func (a *API) licenseCommand(w http.ResponseWriter, r *http.Request, run func() (Result[commands.License], error)) error {
-	if _, err := a.l.Account(r.PathValue("account")); err != nil {
+func (a *API) licenseCommand(w http.ResponseWriter, r *http.Request, meta Meta, run func() (Result[commands.License], error)) error {
+	if err := a.requireAccount(r, meta, r.PathValue("account")); err != nil {
 		return err
 	}
 	res, err := run()
@@ -330,7 +340,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
 	if c.ClientTime, err = requiredTime("client_time", body.ClientTime); err != nil {
 		return err
 	}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	res, err := a.l.SignIn(r.Context(), req.meta, c)
@@ -350,7 +360,7 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Heartbeat{Account: r.PathValue("account"), Email: r.PathValue("email"), MachineID: body.MachineID}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	res, err := a.l.Heartbeat(r.Context(), req.meta, c)
@@ -368,7 +378,7 @@ func (a *API) signOut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.SignOut{Account: r.PathValue("account"), Email: r.PathValue("email")}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	if _, err := a.l.SignOut(r.Context(), req.meta, c); err != nil {
@@ -391,7 +401,7 @@ func (a *API) setAccess(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := commands.SetAccess{Account: r.PathValue("account"), Product: r.PathValue("product"), Default: body.Default,
 		Allow: body.Allow, Deny: body.Deny, At: req.at}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	res, err := a.l.SetAccess(r.Context(), req.meta, c)
@@ -424,7 +434,7 @@ func (a *API) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := commands.Check{Account: r.PathValue("account"), Email: body.Email, Product: body.Product,
 		MachineID: body.MachineID, ClientVersion: body.ClientVersion}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	res, err := a.l.Check(r.Context(), req.meta, c)
@@ -450,7 +460,7 @@ func (a *API) checkout(w http.ResponseWriter, r *http.Request) error {
 	if c.Until, err = requiredTime("until", body.Until); err != nil {
 		return err
 	}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	res, err := a.l.Checkout(r.Context(), req.meta, c)
@@ -468,7 +478,7 @@ func (a *API) checkin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.Checkin{Account: r.PathValue("account"), LicenseID: r.PathValue("id")}
-	return a.licenseCommand(w, r, func() (Result[commands.License], error) { return a.l.Checkin(r.Context(), req.meta, c) })
+	return a.licenseCommand(w, r, req.meta, func() (Result[commands.License], error) { return a.l.Checkin(r.Context(), req.meta, c) })
 }
 
 // checkoutKey answers the public key that verifies offline checkout tokens.
@@ -549,7 +559,7 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 	if len(bad) > 0 {
 		return commands.RejectBatch(bad)
 	}
-	if _, err := a.l.Account(c.Account); err != nil {
+	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
 		return err
 	}
 	ans, err := a.l.RecordUsage(r.Context(), req.meta, c)

@@ -177,6 +177,12 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 					return nil, time.Time{}, commands.Reject(commands.CodeIdempotencyKeyReused,
 						"this Idempotency-Key was already used with a different request")
 				}
+				if rej.Code == "" { // it changed nothing: the same answer again
+					if string(rej.State) == "null" {
+						return nil, rej.DecidedAt, nil
+					}
+					return rej.State, rej.DecidedAt, nil
+				}
 				return nil, time.Time{}, &commands.Error{Code: rej.Code, Message: rej.Message, Details: rej.Details}
 			}
 		}
@@ -198,6 +204,11 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 		}
 		if len(evs) == 0 {
 			st, _, err := projections.Load[json.RawMessage](l.store, primary)
+			if err == nil && meta.Keyed {
+				// Appending nothing leaves no record: keep the answer, so a
+				// replay does not decide again and change something later.
+				err = l.answers.recordUnchanged(ctx, meta.CommandID, meta.CommandHash, st, now)
+			}
 			return st, now, err
 		}
 		msgs, err := l.encode(evs, ld.versions, meta, now)
@@ -241,6 +252,20 @@ func (l *Ledger) maxPayload() int {
 		return 0
 	}
 	return int(l.commit.app.nc.MaxPayload())
+}
+
+// RecordRejection keeps a rejection decided outside a command (such as an
+// unknown account found before it) as the first answer of a keyed request,
+// so that its replay answers the same.
+func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) error {
+	var rej *commands.Error
+	if !meta.Keyed || !errors.As(err, &rej) {
+		return err
+	}
+	if rerr := l.answers.record(ctx, meta.CommandID, meta.CommandHash, rej); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // catchUp waits until the projections have applied everything the stream
