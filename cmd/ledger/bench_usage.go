@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 )
 
@@ -54,29 +52,12 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 		g.Go(func() error {
 			subject := "rawusage.w" + strconv.Itoa(w)
 			for range batches {
-				id := nats.NewInbox()[len(nats.InboxPrefix):]
-				for i := range usageBatch {
-					msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-					msg.Header.Set("Nats-Msg-Id", events.NewID())
-					msg.Header.Set("Nats-Batch-Id", id)
-					msg.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-					if i < usageBatch-1 {
-						if err := conn.NC.PublishMsg(msg); err != nil {
-							return err
-						}
-						continue
-					}
-					msg.Header.Set("Nats-Batch-Commit", "1")
-					reply, err := conn.NC.RequestMsgWithContext(gctx, msg)
-					if err != nil {
-						return fmt.Errorf("bench: raw usage commit: %w", err)
-					}
-					var ack struct {
-						Error json.RawMessage `json:"error"`
-					}
-					if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Error != nil {
-						return fmt.Errorf("bench: raw usage commit: %s", reply.Data)
-					}
+				msgs := make([]*nats.Msg, usageBatch)
+				for i := range msgs {
+					msgs[i] = &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+				}
+				if _, err := rawBatch(gctx, conn.NC, msgs); err != nil {
+					return err
 				}
 			}
 			return nil

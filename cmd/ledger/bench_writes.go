@@ -84,34 +84,17 @@ func benchRawBatch(ctx context.Context, conn *ledger.Conn, bc benchConfig, n int
 		g.Go(func() error {
 			last := make([]uint64, n)
 			for range bc.ops {
-				batch := nats.NewInbox()[len(nats.InboxPrefix):]
+				msgs := make([]*nats.Msg, n)
 				for i := range n {
-					msg := &nats.Msg{Subject: fmt.Sprintf("raw.batch%d.w%d.s%d", n, w, i), Data: payload, Header: nats.Header{}}
-					msg.Header.Set("Nats-Msg-Id", events.NewID())
-					msg.Header.Set("Nats-Expected-Last-Subject-Sequence", strconv.FormatUint(last[i], 10))
-					msg.Header.Set("Nats-Batch-Id", batch)
-					msg.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-					if i < n-1 {
-						if err := conn.NC.PublishMsg(msg); err != nil {
-							return err
-						}
-						continue
-					}
-					msg.Header.Set("Nats-Batch-Commit", "1")
-					reply, err := conn.NC.RequestMsgWithContext(gctx, msg)
-					if err != nil {
-						return fmt.Errorf("bench: raw batch commit: %w", err)
-					}
-					var ack struct {
-						Seq   uint64          `json:"seq"`
-						Error json.RawMessage `json:"error"`
-					}
-					if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Error != nil {
-						return fmt.Errorf("bench: raw batch commit: %s", reply.Data)
-					}
-					for j := range n {
-						last[j] = ack.Seq - uint64(n-1-j)
-					}
+					msgs[i] = &nats.Msg{Subject: fmt.Sprintf("raw.batch%d.w%d.s%d", n, w, i), Data: payload, Header: nats.Header{}}
+					msgs[i].Header.Set("Nats-Expected-Last-Subject-Sequence", strconv.FormatUint(last[i], 10))
+				}
+				seq, err := rawBatch(gctx, conn.NC, msgs)
+				if err != nil {
+					return err
+				}
+				for j := range n {
+					last[j] = seq - uint64(n-1-j)
 				}
 			}
 			return nil
@@ -227,4 +210,35 @@ func benchSetupHTTP(ctx context.Context, post func(context.Context, string, any)
 		}
 	}
 	return nil
+}
+
+// rawBatch publishes msgs as one atomic batch, the way the ledger's appender
+// does but with nothing else around it, and returns the sequence of the last.
+func rawBatch(ctx context.Context, nc *nats.Conn, msgs []*nats.Msg) (uint64, error) {
+	id := nats.NewInbox()[len(nats.InboxPrefix):]
+	for i, msg := range msgs {
+		msg.Header.Set("Nats-Msg-Id", events.NewID())
+		msg.Header.Set("Nats-Batch-Id", id)
+		msg.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := nc.PublishMsg(msg); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		msg.Header.Set("Nats-Batch-Commit", "1")
+		reply, err := nc.RequestMsgWithContext(ctx, msg)
+		if err != nil {
+			return 0, fmt.Errorf("bench: raw batch commit: %w", err)
+		}
+		var ack struct {
+			Seq   uint64          `json:"seq"`
+			Error json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Error != nil {
+			return 0, fmt.Errorf("bench: raw batch commit: %s", reply.Data)
+		}
+		return ack.Seq, nil
+	}
+	return 0, fmt.Errorf("bench: empty batch")
 }
