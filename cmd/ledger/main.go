@@ -45,6 +45,12 @@ Commands:
   digest    print the digest of the projection store
   verify    check every event's signature, decoding and hash chain (H3)
   checkout  checkout verify TOKEN --key FILE: verify an offline checkout token, offline (F6)
+
+Client commands (talk to a running ledger, --url, --account, --json):
+  signin    sign a user in on a machine
+  signout   sign a user out
+  check     check whether a user may use a product now
+  usage     usage import FILE (NDJSON or CSV, in batches) | usage summary
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' for its flags. Every flag can also come from the
@@ -70,6 +76,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(ctx, rest, stdout, stderr)
 	case "checkout":
 		return runCheckout(ctx, rest, stdout, stderr)
+	case "signin":
+		return runSignIn(ctx, rest, stdout, stderr)
+	case "signout":
+		return runSignOut(ctx, rest, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, stdout, stderr)
+	case "usage":
+		return runUsage(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

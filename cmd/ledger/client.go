@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The client subcommands talk to a running ledger over its HTTP API, for
+// administrators and scripts: people get readable lines, scripts --json.
+
+// clientFlags are the flags every client subcommand takes.
+type clientFlags struct {
+	url     string
+	account string
+	json    bool
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the ledger's HTTP address")
+	fs.StringVar(&c.account, "account", "", "the account id")
+	fs.BoolVar(&c.json, "json", false, "print the ledger's JSON answer, for scripts")
+}
+
+// apiError is an error answer of the API.
+type apiError struct {
+	Status  int
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details json.RawMessage `json:"details"`
+}
+
+func (e *apiError) Error() string {
+	s := fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if len(e.Details) > 0 && string(e.Details) != "null" {
+		s += " " + string(e.Details)
+	}
+	return s
+}
+
+// call sends one request and returns the answer's body; an error answer is
+// an *apiError.
+func (c *clientFlags) call(ctx context.Context, method, path string, body any, headers ...string) ([]byte, error) {
+	if c.account == "" {
+		return nil, errors.New("--account: an account id is required")
+	}
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ledger at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error apiError `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
+			return nil, fmt.Errorf("ledger answered %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+		}
+		e.Error.Status = resp.StatusCode
+		return nil, &e.Error
+	}
+	return raw, nil
+}
+
+func (c *clientFlags) accountPath(rest string) string { return "/v1/accounts/" + c.account + rest }
+
+func runSignIn(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("signin", "Sign a user in on a machine (D1-D4).", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	email := fs.String("email", "", "the user's email")
+	machine := fs.String("machine", "", "the machine id")
+	version := fs.String("client-version", "", "the client version, e.g. 10.00.18.25")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	raw, err := cf.call(ctx, http.MethodPost, cf.accountPath("/sessions"), map[string]string{
+		"email": *email, "machine_id": *machine, "client_version": *version,
+		"client_time": time.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	var s struct {
+		Email     string `json:"email"`
+		MachineID string `json:"machine_id"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s signed in on %s until %s\n", s.Email, s.MachineID, s.ExpiresAt)
+	return nil
+}
+
+func runSignOut(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("signout", "Sign a user out (D3).", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	email := fs.String("email", "", "the user's email")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := cf.call(ctx, http.MethodDelete, cf.accountPath("/sessions/"+*email), nil); err != nil {
+		return err
+	}
+	if !cf.json {
+		fmt.Fprintf(stdout, "%s signed out\n", *email)
+	}
+	return nil
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", "Check whether a user may use a product now (E1-E3).", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	email := fs.String("email", "", "the user's email")
+	product := fs.String("product", "", "the product id")
+	machine := fs.String("machine", "", "the machine id")
+	version := fs.String("client-version", "", "the client version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	raw, err := cf.call(ctx, http.MethodPost, cf.accountPath("/checks"), map[string]string{
+		"email": *email, "product": *product, "machine_id": *machine, "client_version": *version})
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	var ans struct {
+		Granted     bool    `json:"granted"`
+		LicenseType *string `json:"license_type"`
+		LicenseID   *string `json:"license_id"`
+		Reason      string  `json:"reason"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return err
+	}
+	if ans.Granted {
+		fmt.Fprintf(stdout, "granted: %s use of %s (licence %s)\n", *ans.LicenseType, *product, *ans.LicenseID)
+	} else {
+		fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
+	}
+	return nil
+}
+
+// runUsage handles `ledger usage import FILE` and `ledger usage summary`.
+func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "import" && args[0] != "summary") {
+		fmt.Fprintln(stderr, "Usage: ledger usage import FILE [flags] | ledger usage summary [flags]")
+		return errors.New("usage: want import or summary")
+	}
+	if args[0] == "summary" {
+		return runUsageSummary(ctx, args[1:], stdout, stderr)
+	}
+	return runUsageImport(ctx, args[1:], stdout, stderr)
+}
+
+// usageLine is one record of an import file, NDJSON or CSV, named as in the API.
+type usageLine map[string]any
+
+func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("usage import", "Send a usage file (NDJSON, or CSV with a header row of the API's field names) in batches (F1-F5).", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	batch := fs.Int("batch", 500, "records per request (1 to 1000)")
+	format := fs.String("format", "", "ndjson or csv (default: by the file's extension)")
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if file == "" {
+		return errors.New("usage import: a FILE is required")
+	}
+	if *batch < 1 || *batch > 1000 {
+		return fmt.Errorf("--batch: %d; want 1 to 1000", *batch)
+	}
+	if *format == "" {
+		*format = "ndjson"
+		if strings.HasSuffix(strings.ToLower(file), ".csv") {
+			*format = "csv"
+		}
+	}
+	records, err := readUsageFile(file, *format)
+	if err != nil {
+		return err
+	}
+	progress := isTerminal(stderr)
+	var accepted, duplicates int
+	for start := 0; start < len(records); start += *batch {
+		end := min(start+*batch, len(records))
+		// No Idempotency-Key: usage ids make a re-run idempotent record by
+		// record (F2), and its answer then says which records were duplicates.
+		raw, err := cf.call(ctx, http.MethodPost, cf.accountPath("/usage"), map[string]any{"records": records[start:end]})
+		if err != nil {
+			if progress {
+				fmt.Fprintln(stderr)
+			}
+			return fmt.Errorf("records %d to %d (lines of the file, from 0): %w; the %d records before them were sent",
+				start, end-1, err, start)
+		}
+		var ans struct {
+			Accepted   int `json:"accepted"`
+			Duplicates int `json:"duplicates"`
+		}
+		if err := json.Unmarshal(raw, &ans); err != nil {
+			return err
+		}
+		accepted += ans.Accepted
+		duplicates += ans.Duplicates
+		if progress {
+			fmt.Fprintf(stderr, "\r%d/%d records sent (%d%%)", end, len(records), end*100/len(records))
+		}
+	}
+	if progress {
+		fmt.Fprintln(stderr)
+	}
+	if cf.json {
+		return json.NewEncoder(stdout).Encode(map[string]int{"records": len(records), "accepted": accepted, "duplicates": duplicates})
+	}
+	fmt.Fprintf(stdout, "%d records: %d accepted, %d duplicates\n", len(records), accepted, duplicates)
+	return nil
+}
+
+// readUsageFile reads every record of an NDJSON or CSV usage file.
+func readUsageFile(path, format string) ([]usageLine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []usageLine
+	switch format {
+	case "ndjson":
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			line := bytes.TrimSpace(sc.Bytes())
+			if len(line) == 0 {
+				continue
+			}
+			var rec usageLine
+			if err := json.Unmarshal(line, &rec); err != nil {
+				return nil, fmt.Errorf("%s line %d: %w", path, n, err)
+			}
+			out = append(out, rec)
+		}
+		return out, sc.Err()
+	case "csv":
+		r := csv.NewReader(f)
+		header, err := r.Read()
+		if err != nil {
+			return nil, fmt.Errorf("%s: header row: %w", path, err)
+		}
+		for n := 2; ; n++ {
+			row, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s line %d: %w", path, n, err)
+			}
+			rec := usageLine{}
+			for i, h := range header {
+				v := row[i]
+				if h == "offline" {
+					b, err := strconv.ParseBool(v)
+					if err != nil {
+						return nil, fmt.Errorf("%s line %d: offline %q is not true or false", path, n, v)
+					}
+					rec[h] = b
+					continue
+				}
+				rec[h] = v
+			}
+			out = append(out, rec)
+		}
+	}
+	return nil, fmt.Errorf("--format: %q; want ndjson or csv", format)
+}
+
+// isTerminal reports whether w is a terminal, where progress is shown.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func runUsageSummary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("usage summary", "Print usage per product and UTC day, pooled beside practitioner and trial (F).", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	from := fs.String("from", "", "first UTC day, YYYY-MM-DD (default: 30 days ago)")
+	to := fs.String("to", "", "last UTC day, YYYY-MM-DD (default: today)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	q := "?from=" + *from + "&to=" + *to
+	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/usage/summary"+q), nil)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	type totals struct {
+		Sessions int     `json:"sessions"`
+		Hours    float64 `json:"hours"`
+		Users    int     `json:"users"`
+		Machines int     `json:"machines"`
+	}
+	var ans struct {
+		Days []struct {
+			Product      string `json:"product"`
+			Day          string `json:"day"`
+			Pooled       totals `json:"pooled"`
+			Practitioner totals `json:"practitioner"`
+			Trial        totals `json:"trial"`
+		} `json:"days"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-20s %-10s  %-28s  %-28s  %s\n", "PRODUCT", "DAY", "POOLED sess/hours/users/mach",
+		"PRACTITIONER sess/hours/users", "TRIAL sess/hours")
+	for _, d := range ans.Days {
+		fmt.Fprintf(stdout, "%-20s %-10s  %5d %8.1f %5d %5d    %5d %8.1f %5d          %5d %8.1f\n", d.Product, d.Day,
+			d.Pooled.Sessions, d.Pooled.Hours, d.Pooled.Users, d.Pooled.Machines,
+			d.Practitioner.Sessions, d.Practitioner.Hours, d.Practitioner.Users,
+			d.Trial.Sessions, d.Trial.Hours)
+	}
+	return nil
+}
