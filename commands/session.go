@@ -104,6 +104,17 @@ func (s *Session) Live(t time.Time, ttl time.Duration) bool {
 	return !s.StartedAt.IsZero() && !s.Ended && t.Before(s.LastSeenAt.Add(ttl))
 }
 
+// SeenUsing returns s with last_seen_at moved to lastUsage, the end of the
+// user's latest usage on the session's machine, when that is later: usage
+// keeps a session alive like a heartbeat (D3). Usage before the session
+// started does not count.
+func (s Session) SeenUsing(lastUsage time.Time) Session {
+	if !s.Ended && lastUsage.After(s.LastSeenAt) && !lastUsage.Before(s.StartedAt) {
+		s.LastSeenAt = lastUsage
+	}
+	return s
+}
+
 // ExpiresAt is when the session expires unless it is refreshed.
 func (s *Session) ExpiresAt(ttl time.Duration) time.Time { return s.LastSeenAt.Add(ttl) }
 

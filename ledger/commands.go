@@ -48,6 +48,20 @@ func emailSubject(email string) string {
 	return events.Subject(events.GlobalAccount, events.AggregateEmail, email)
 }
 
+// loadSession loads a user's session for a decision, with the user's latest
+// usage on its machine counted as activity (D3).
+func (l *Ledger) loadSession(ld *loader, account, email string) commands.Session {
+	sess := load[commands.Session](ld, sessionSubject(account, email))
+	if sess.MachineID == "" {
+		return sess
+	}
+	last, err := l.store.LastUsage(account, email, sess.MachineID)
+	if err != nil && ld.err == nil {
+		ld.err = err
+	}
+	return sess.SeenUsing(last)
+}
+
 func sessionSubject(account, email string) string {
 	return events.Subject(account, events.AggregateSession, email)
 }
@@ -109,7 +123,7 @@ func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUse
 		if user.LicenseID != "" {
 			lic = load[commands.License](ld, licenseSubject(c.Account, user.LicenseID))
 		}
-		sess := load[commands.Session](ld, sessionSubject(c.Account, c.Email))
+		sess := l.loadSession(ld, c.Account, c.Email)
 		if c.At.IsZero() && sess.LastEventAt.After(now) {
 			now = sess.LastEventAt // the session's history stays in order too
 		}
@@ -204,7 +218,7 @@ func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Resu
 	subj := sessionSubject(c.Account, c.Email)
 	return run[commands.Session](ctx, l, "sign_in", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
 		user := load[commands.User](ld, userSubject(c.Account, c.Email))
-		return c.Decide(user, load[commands.Session](ld, subj), now, l.sessionTTL)
+		return c.Decide(user, l.loadSession(ld, c.Account, c.Email), now, l.sessionTTL)
 	})
 }
 
@@ -216,7 +230,7 @@ func (l *Ledger) Heartbeat(ctx context.Context, meta Meta, c commands.Heartbeat)
 	}
 	subj := sessionSubject(c.Account, c.Email)
 	return run[commands.Session](ctx, l, "heartbeat", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
-		return c.Decide(load[commands.Session](ld, subj), now, l.sessionTTL)
+		return c.Decide(l.loadSession(ld, c.Account, c.Email), now, l.sessionTTL)
 	})
 }
 
@@ -228,7 +242,7 @@ func (l *Ledger) SignOut(ctx context.Context, meta Meta, c commands.SignOut) (Re
 	}
 	subj := sessionSubject(c.Account, c.Email)
 	return run[commands.Session](ctx, l, "sign_out", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
-		return c.Decide(load[commands.Session](ld, subj), now, l.sessionTTL)
+		return c.Decide(l.loadSession(ld, c.Account, c.Email), now, l.sessionTTL)
 	})
 }
 
@@ -312,7 +326,7 @@ func (l *Ledger) Checkout(ctx context.Context, meta Meta, c commands.Checkout) (
 	}
 	if _, err := run[commands.License](ctx, l, "checkout", meta, subj, func(ld *loader, now time.Time) ([]events.Event, error) {
 		lic := load[commands.License](ld, subj)
-		return c.Decide(lic, load[commands.Session](ld, sessionSubject(c.Account, c.Email)), now, l.sessionTTL)
+		return c.Decide(lic, l.loadSession(ld, c.Account, c.Email), now, l.sessionTTL)
 	}); err != nil {
 		return CheckoutResult{}, err
 	}

@@ -46,9 +46,14 @@ func (l *Ledger) User(account, email string) (commands.User, error) {
 // LiveSession returns the user's session if it is live now (D3).
 func (l *Ledger) LiveSession(account, email string) (commands.Session, bool, error) {
 	s, _, err := l.store.Session(account, email)
+	if err != nil || s.MachineID == "" {
+		return s, false, err
+	}
+	last, err := l.store.LastUsage(account, email, s.MachineID)
 	if err != nil {
 		return s, false, err
 	}
+	s = s.SeenUsing(last)
 	return s, s.Live(l.Now(), l.sessionTTL), nil
 }
 

@@ -620,3 +620,39 @@ func TestSessionSignInRacesRemoval(t *testing.T) {
 	}
 	tl.checkStream()
 }
+
+// rule D3: usage keeps a session alive like a heartbeat: a session lives
+// until TTL after the user's latest usage on its machine; usage on another
+// machine does not count.
+func TestSessionD3UsageKeepsSessionAlive(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	signIn := func(machine string) response {
+		return tl.do("POST", "/v1/accounts/acme/sessions", map[string]any{"email": "a@x.example", "machine_id": machine,
+			"client_version": "10.00.18", "client_time": tl.clock.Now().Format(time.RFC3339Nano)})
+	}
+	if r := signIn("m1"); r.Status != 201 {
+		t.Fatalf("sign-in: %d %s", r.Status, r.Raw)
+	}
+	usage := func(id, machine string, ended time.Time) {
+		t.Helper()
+		tl.must(200, "POST", "/v1/accounts/acme/usage", map[string]any{"records": []map[string]any{{
+			"usage_id": id, "email": "a@x.example", "product": "microstation", "machine_id": machine,
+			"client_version": "10.00.18", "started_at": e2eTS(ended.Add(-time.Hour)), "ended_at": e2eTS(ended), "offline": false}}})
+	}
+	tl.clock.Advance(6 * 24 * time.Hour)
+	usage("on-m1", "m1", tl.clock.Now())
+	usage("on-m9", "m9", tl.clock.Now().Add(time.Minute)) // another machine: no effect on m1's session
+	tl.clock.Advance(2 * 24 * time.Hour)                   // 8 days after sign-in, 2 after the usage
+	if r := signIn("m2"); r.Status != 409 || r.code() != "signed_in_elsewhere" {
+		t.Errorf("sign-in elsewhere 2 days after usage: %d %s, want signed_in_elsewhere", r.Status, r.Raw)
+	}
+	if r := tl.must(200, "GET", "/v1/accounts/acme/users/a@x.example", nil); r.Body["session"] == nil {
+		t.Error("GET user: session null 2 days after usage on its machine")
+	}
+	tl.clock.Set(T0.Add(13 * 24 * time.Hour)) // 7 days after the usage on m1 (m9's came a minute later)
+	if r := signIn("m2"); r.Status != 201 {
+		t.Errorf("sign-in elsewhere 7 days after the last usage: %d %s, want 201", r.Status, r.Raw)
+	}
+	tl.checkStream()
+}

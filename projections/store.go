@@ -167,7 +167,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // Format names what the store holds. It changes whenever a version of the
 // ledger keeps new read models or keys, so a store built by an older
 // version is rebuilt rather than served incomplete.
-const Format = "3" // 3: sessions, checks and pooled index, checkout, usage
+const Format = "4" // 4: sessions, checks and pooled index, checkout, usage and last usage per machine
 
 // ErrFormat is returned by Bind for a store built by another version.
 var ErrFormat = errors.New("projections: built by another version of the ledger")

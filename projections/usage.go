@@ -18,10 +18,15 @@ import (
 //	us/<account>/<product>/<day>/<class>                 a day's usage summary: JSON UsageTotals
 //	uu/<account>/<product>/<day>/<class>/<email>         the users counted in it
 //	um/<account>/<product>/<day>/<class>/<machine>       the machines counted in it
+//	ul/<account>/<email>\x00<machine>                    the latest ended_at of the user's usage on a machine (D3)
 //
 // A record counts on the UTC day of its started_at.
 
 func usageIDKey(account, id string) []byte { return []byte("ud/" + account + "/" + id) }
+
+func lastUsageKey(account, email, machine string) []byte {
+	return []byte("ul/" + account + "/" + email + "\x00" + machine)
+}
 
 func usageDayPrefix(account, product string) string { return "us/" + account + "/" + product + "/" }
 
@@ -46,6 +51,9 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 		return err
 	}
 	if err := a.setKV(key, known); err != nil {
+		return err
+	}
+	if err := a.noteLastUsage(e.Account, u); err != nil {
 		return err
 	}
 	day := u.StartedAt.UTC().Format(time.DateOnly)
@@ -165,4 +173,40 @@ func splitSlash(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// noteLastUsage keeps the latest ended_at of the user's usage per machine:
+// usage keeps a sign-in session alive (D3).
+func (a *applier) noteLastUsage(account string, u events.UsageRecorded) error {
+	key := lastUsageKey(account, u.Email, u.MachineID)
+	prev, err := a.getKV(key)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		var t time.Time
+		if err := t.UnmarshalText(prev); err == nil && !u.EndedAt.After(t) {
+			return nil
+		}
+	}
+	raw, err := u.EndedAt.UTC().MarshalText()
+	if err != nil {
+		return err
+	}
+	return a.setKV(key, raw)
+}
+
+// LastUsage is the latest ended_at of email's usage on machine (zero if none).
+func (s *Store) LastUsage(account, email, machine string) (time.Time, error) {
+	release, err := s.read()
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer release()
+	raw, err := get(s.db, lastUsageKey(account, email, machine))
+	if err != nil || raw == nil {
+		return time.Time{}, err
+	}
+	var t time.Time
+	return t, t.UnmarshalText(raw)
 }
