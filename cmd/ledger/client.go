@@ -220,23 +220,22 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 			*format = "csv"
 		}
 	}
-	records, err := readUsageFile(file, *format)
+	total, err := countRecords(file, *format)
 	if err != nil {
 		return err
 	}
 	progress := isTerminal(stderr)
-	var accepted, duplicates int
-	for start := 0; start < len(records); start += *batch {
-		end := min(start+*batch, len(records))
+	var sent, accepted, duplicates int
+	err = eachUsageBatch(file, *format, *batch, func(records []usageLine) error {
 		// No Idempotency-Key: usage ids make a re-run idempotent record by
 		// record (F2), and its answer then says which records were duplicates.
-		raw, err := cf.call(ctx, http.MethodPost, cf.accountPath("/usage"), map[string]any{"records": records[start:end]})
+		raw, err := cf.call(ctx, http.MethodPost, cf.accountPath("/usage"), map[string]any{"records": records})
 		if err != nil {
 			if progress {
 				fmt.Fprintln(stderr)
 			}
-			return fmt.Errorf("records %d to %d (lines of the file, from 0): %w; the %d records before them were sent",
-				start, end-1, err, start)
+			return fmt.Errorf("records %d to %d of the file (from 0): %w; the %d records before them were sent",
+				sent, sent+len(records)-1, err, sent)
 		}
 		var ans struct {
 			Accepted   int `json:"accepted"`
@@ -245,77 +244,111 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err := json.Unmarshal(raw, &ans); err != nil {
 			return err
 		}
+		sent += len(records)
 		accepted += ans.Accepted
 		duplicates += ans.Duplicates
-		if progress {
-			fmt.Fprintf(stderr, "\r%d/%d records sent (%d%%)", end, len(records), end*100/len(records))
+		if progress && total > 0 {
+			fmt.Fprintf(stderr, "\r%d/%d records sent (%d%%)", sent, total, sent*100/total)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if progress {
 		fmt.Fprintln(stderr)
 	}
 	if cf.json {
-		return json.NewEncoder(stdout).Encode(map[string]int{"records": len(records), "accepted": accepted, "duplicates": duplicates})
+		return json.NewEncoder(stdout).Encode(map[string]int{"records": sent, "accepted": accepted, "duplicates": duplicates})
 	}
-	fmt.Fprintf(stdout, "%d records: %d accepted, %d duplicates\n", len(records), accepted, duplicates)
+	fmt.Fprintf(stdout, "%d records: %d accepted, %d duplicates\n", sent, accepted, duplicates)
 	return nil
 }
 
-// readUsageFile reads every record of an NDJSON or CSV usage file.
-func readUsageFile(path, format string) ([]usageLine, error) {
+// eachUsageBatch reads an NDJSON or CSV usage file and calls fn with each
+// run of up to n records, reading no more of the file than one batch ahead.
+func eachUsageBatch(path, format string, n int, fn func([]usageLine) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	var out []usageLine
+	batch := make([]usageLine, 0, n)
+	emit := func(rec usageLine) error {
+		batch = append(batch, rec)
+		if len(batch) < n {
+			return nil
+		}
+		err := fn(batch)
+		batch = batch[:0]
+		return err
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		return fn(batch)
+	}
 	switch format {
 	case "ndjson":
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for n := 1; sc.Scan(); n++ {
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 {
+		for line := 1; sc.Scan(); line++ {
+			text := bytes.TrimSpace(sc.Bytes())
+			if len(text) == 0 {
 				continue
 			}
 			var rec usageLine
-			if err := json.Unmarshal(line, &rec); err != nil {
-				return nil, fmt.Errorf("%s line %d: %w", path, n, err)
+			if err := json.Unmarshal(text, &rec); err != nil {
+				return fmt.Errorf("%s line %d: %w", path, line, err)
 			}
-			out = append(out, rec)
+			if err := emit(rec); err != nil {
+				return err
+			}
 		}
-		return out, sc.Err()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		return flush()
 	case "csv":
 		r := csv.NewReader(f)
 		header, err := r.Read()
 		if err != nil {
-			return nil, fmt.Errorf("%s: header row: %w", path, err)
+			return fmt.Errorf("%s: header row: %w", path, err)
 		}
-		for n := 2; ; n++ {
+		for line := 2; ; line++ {
 			row, err := r.Read()
 			if errors.Is(err, io.EOF) {
-				return out, nil
+				return flush()
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s line %d: %w", path, n, err)
+				return fmt.Errorf("%s line %d: %w", path, line, err)
 			}
 			rec := usageLine{}
 			for i, h := range header {
-				v := row[i]
 				if h == "offline" {
-					b, err := strconv.ParseBool(v)
+					b, err := strconv.ParseBool(row[i])
 					if err != nil {
-						return nil, fmt.Errorf("%s line %d: offline %q is not true or false", path, n, v)
+						return fmt.Errorf("%s line %d: offline %q is not true or false", path, line, row[i])
 					}
 					rec[h] = b
 					continue
 				}
-				rec[h] = v
+				rec[h] = row[i]
 			}
-			out = append(out, rec)
+			if err := emit(rec); err != nil {
+				return err
+			}
 		}
 	}
-	return nil, fmt.Errorf("--format: %q; want ndjson or csv", format)
+	return fmt.Errorf("--format: %q; want ndjson or csv", format)
+}
+
+// countRecords counts a usage file's records, for the progress line.
+func countRecords(path, format string) (int, error) {
+	n := 0
+	err := eachUsageBatch(path, format, 1000, func(b []usageLine) error { n += len(b); return nil })
+	return n, err
 }
 
 // isTerminal reports whether w is a terminal, where progress is shown.
