@@ -643,7 +643,7 @@ func TestSessionD3UsageKeepsSessionAlive(t *testing.T) {
 	tl.clock.Advance(6 * 24 * time.Hour)
 	usage("on-m1", "m1", tl.clock.Now())
 	usage("on-m9", "m9", tl.clock.Now().Add(time.Minute)) // another machine: no effect on m1's session
-	tl.clock.Advance(2 * 24 * time.Hour)                   // 8 days after sign-in, 2 after the usage
+	tl.clock.Advance(2 * 24 * time.Hour)                  // 8 days after sign-in, 2 after the usage
 	if r := signIn("m2"); r.Status != 409 || r.code() != "signed_in_elsewhere" {
 		t.Errorf("sign-in elsewhere 2 days after usage: %d %s, want signed_in_elsewhere", r.Status, r.Raw)
 	}
