@@ -25,6 +25,11 @@ var e2eFuzzEndpoints = []struct{ method, path string }{
 	{"PATCH", e2eAcme + "/users/n@x.example"},        // 10
 	{"POST", e2eAcme + "/licenses/P2/reassign"},      // 11
 	{"POST", "/v1/accounts/nope/licenses/P1/assign"}, // 12
+	{"POST", e2eAcme + "/usage"},                     // 13
+	{"POST", e2eAcme + "/checks"},                    // 14
+	{"POST", e2eAcme + "/sessions"},                  // 15
+	{"PUT", e2eAcme + "/access/microstation"},        // 16
+	{"POST", e2eAcme + "/licenses/P2/checkout"},      // 17
 }
 
 // e2eSend sends raw bytes and returns the status and body. It takes tb
