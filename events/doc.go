@@ -18,6 +18,11 @@
 //	prevhash       SHA-256 of the exact bytes of the previous event of the same
 //	               aggregate; absent on an aggregate's first event (H3)
 //
+// Beside the document, every message carries two NATS headers (sign.go):
+// Ledger-Signature, an Ed25519 signature over subject and bytes that anyone
+// with the public key can check, and Ledger-Mac, an HMAC the ledger's own
+// projections check cheaply.
+//
 // Decoding is strict: an unknown type, an unknown schema version, a missing
 // attribute or an unknown field in data is an error, never a silent skip.
 // Old schema versions are lifted to the current one by upcasters keyed by
