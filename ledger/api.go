@@ -159,10 +159,9 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// request is a decoded mutating request: its body, its command metadata and
-// its business time.
+// request is a decoded mutating request: its command metadata and its
+// business time.
 type request struct {
-	body []byte
 	meta Meta
 	at   time.Time // the body's optional "at"; zero when absent
 }
@@ -194,7 +193,7 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 	if err := decodeStrict(body, v); err != nil {
 		return request{}, err
 	}
-	req := request{body: body}
+	var req request
 	if f, ok := v.(interface{ businessTime() (time.Time, error) }); ok {
 		if req.at, err = f.businessTime(); err != nil {
 			return request{}, err

@@ -431,13 +431,13 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	known, err := l.store.KnownUsage(c.Account, ids)
-	if err != nil {
-		return UsageAnswer{}, err
-	}
 	var ans UsageAnswer
 	if results == nil {
 		// A replayed request: answer from what its first try recorded.
+		known, err := l.store.KnownUsage(c.Account, ids)
+		if err != nil {
+			return UsageAnswer{}, err
+		}
 		results = make([]commands.UsageResult, len(c.Records))
 		for i, r := range c.Records {
 			k := known[r.UsageID]
