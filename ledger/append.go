@@ -77,6 +77,8 @@ func header(m outgoing) nats.Header {
 	h.Set(hdrMsgID, m.msgID)
 	if m.sig != "" {
 		h.Set(events.SignatureHeader, m.sig)
+	}
+	if m.mac != "" {
 		h.Set(events.MACHeader, m.mac)
 	}
 	if m.expect {

@@ -223,7 +223,7 @@ func (tl *testLedger) streamEvents() []jetstream.RawStreamMsg {
 	return out
 }
 
-// checkStream validates every stored event against its signature, its JSON
+// checkStream validates every stored event against the signatures, its JSON
 // Schema, the strict decoder and the per-subject hash chain (H3).
 func (tl *testLedger) checkStream() []events.Event {
 	tl.tb.Helper()
@@ -231,12 +231,12 @@ func (tl *testLedger) checkStream() []events.Event {
 	if err != nil {
 		tl.tb.Fatal(err)
 	}
-	verifier, mac := events.NewVerifier(key.Public().(ed25519.PublicKey)), events.NewMAC(key)
+	verifier, mac := events.NewChainVerifier(events.NewVerifier(key.Public().(ed25519.PublicKey))), events.NewMAC(key)
 	last := map[string]string{}
 	var out []events.Event
 	for _, m := range tl.streamEvents() {
-		if err := verifier.Verify(m.Subject, m.Data, m.Header.Get(events.SignatureHeader)); err != nil {
-			tl.tb.Errorf("sequence %d: %v", m.Sequence, err)
+		for _, b := range verifier.Add(m.Sequence, m.Subject, m.Data, m.Header.Get(events.SignatureHeader)) {
+			tl.tb.Errorf("sequence %d: %s", b.Seq, b.Reason)
 		}
 		if err := mac.Check(m.Subject, m.Data, m.Header.Get(events.MACHeader)); err != nil {
 			tl.tb.Errorf("sequence %d: %v", m.Sequence, err)
@@ -260,6 +260,9 @@ func (tl *testLedger) checkStream() []events.Event {
 		}
 		last[m.Subject] = events.Hash(m.Data)
 		out = append(out, e)
+	}
+	for _, b := range verifier.Finish() {
+		tl.tb.Errorf("sequence %d: %s", b.Seq, b.Reason)
 	}
 	return out
 }

@@ -44,11 +44,13 @@ type Ledger struct {
 
 // Options configure New.
 type Options struct {
-	Key         ed25519.PrivateKey // signs every event and makes its MAC (H3); nil writes unsigned events
-	Now         func() time.Time   // the ledger's clock; defaults to time.Now
-	Logger      *slog.Logger       // defaults to slog.Default()
-	MaxAttempts int                // defaults to DefaultMaxAttempts
-	SessionTTL  time.Duration      // defaults to commands.DefaultSessionTTL (D3)
+	// Key makes every event's MAC and signs the last event of each subject
+	// in each command (H3); nil writes unsigned events.
+	Key         ed25519.PrivateKey
+	Now         func() time.Time // the ledger's clock; defaults to time.Now
+	Logger      *slog.Logger     // defaults to slog.Default()
+	MaxAttempts int              // defaults to DefaultMaxAttempts
+	SessionTTL  time.Duration    // defaults to commands.DefaultSessionTTL (D3)
 	// UsageHorizon is how late usage may arrive (F3); defaults to
 	// commands.DefaultUsageHorizon.
 	UsageHorizon time.Duration
@@ -313,10 +315,21 @@ func (l *Ledger) encode(evs []events.Event, versions map[string]projections.Vers
 		}
 		prev[subject] = events.Hash(data)
 		o := outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen}
-		if l.signer != nil {
-			o.sig, o.mac = l.signer.Sign(subject, data), l.mac.Tag(subject, data)
+		if l.mac != nil {
+			o.mac = l.mac.Tag(subject, data)
 		}
 		out = append(out, o)
+	}
+	// The last event of each subject is signed; its hash chain vouches for
+	// the ones before it in this command (events.ChainVerifier).
+	if l.signer != nil {
+		signed := make(map[string]bool, len(versions))
+		for i := len(out) - 1; i >= 0; i-- {
+			if o := &out[i]; !signed[o.subject] {
+				signed[o.subject] = true
+				o.sig = l.signer.Sign(o.subject, o.data)
+			}
+		}
 	}
 	return out, nil
 }

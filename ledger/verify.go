@@ -25,11 +25,12 @@ type VerifyBreak struct {
 }
 
 // Verify walks the whole stream, as an auditor would with nothing but the
-// ledger's public key (H3), and checks every message: its Ed25519 signature
-// over subject and bytes, strict decoding, that it sits on its aggregate's
-// subject, and that it carries the hash of the aggregate's previous valid
-// event. It reads through one ordered consumer; with a stream from
-// DialExisting it changes nothing.
+// ledger's public key (H3), and checks every message: strict decoding, that
+// it sits on its aggregate's subject, that it carries the hash of the
+// aggregate's previous event, and that an Ed25519 signature vouches for it,
+// its own or that of the signed event closing its command on its subject
+// (see events.ChainVerifier). It reads through one ordered consumer; with a
+// stream from DialExisting it changes nothing.
 func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) (VerifyReport, error) {
 	var rep VerifyReport
 	info, err := stream.Info(ctx)
@@ -49,7 +50,15 @@ func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) 
 		return rep, fmt.Errorf("ledger: verify: %w", err)
 	}
 	defer it.Stop()
-	chain := map[string]string{} // subject → hash of its last valid event
+	chain := events.NewChainVerifier(pub)
+	note := func(bs []events.Break) {
+		for _, b := range bs {
+			rep.Breaks++
+			if rep.First == nil || b.Seq < rep.First.Seq {
+				rep.First = &VerifyBreak{Seq: b.Seq, Subject: b.Subject, Reason: b.Reason}
+			}
+		}
+	}
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -60,39 +69,12 @@ func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) 
 			return rep, fmt.Errorf("ledger: verify: %w", err)
 		}
 		rep.Events++
-		subject, data := m.Subject(), m.Data()
-		if _, seen := chain[subject]; !seen {
-			chain[subject] = ""
-		}
-		if reason := verifyOne(pub, subject, data, m.Headers().Get(events.SignatureHeader), chain[subject]); reason != "" {
-			rep.Breaks++
-			if rep.First == nil {
-				rep.First = &VerifyBreak{Seq: md.Sequence.Stream, Subject: subject, Reason: reason}
-			}
-		} else {
-			chain[subject] = events.Hash(data)
-		}
+		note(chain.Add(md.Sequence.Stream, m.Subject(), m.Data(), m.Headers().Get(events.SignatureHeader)))
 		if md.Sequence.Stream >= last {
 			break
 		}
 	}
-	rep.Aggregates = len(chain)
+	note(chain.Finish())
+	rep.Aggregates = chain.Subjects()
 	return rep, nil
-}
-
-func verifyOne(pub *events.Verifier, subject string, data []byte, sig, prevHash string) string {
-	if err := pub.Verify(subject, data, sig); err != nil {
-		return "not written by the ledger: " + err.Error()
-	}
-	e, err := events.Unmarshal(data)
-	if err != nil {
-		return "undecodable: " + err.Error()
-	}
-	if e.Subject() != subject {
-		return fmt.Sprintf("event for %s stored on %s", e.Subject(), subject)
-	}
-	if e.PrevHash != prevHash {
-		return fmt.Sprintf("hash chain broken: prevhash %q, want %q", e.PrevHash, prevHash)
-	}
-	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/entledger/ledger/ledger"
@@ -25,6 +27,7 @@ type benchConfig struct {
 	syncInterval time.Duration
 	dir          string
 	keep         bool
+	phases       map[string]bool // which of writes, usage, serve run
 }
 
 // measurement is one timed phase.
@@ -53,8 +56,40 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	bc.phases = map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "writes", "usage", "serve":
+			bc.phases[p] = true
+		default:
+			return fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage or serve)", p)
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
 	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
 		return fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
@@ -84,21 +119,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "ledger bench: %d clients, %d commands each, %s; GOMAXPROCS=%d, %s/%s\n\n",
 		bc.clients, bc.ops, durability, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
-	w, err := benchWrites(ctx, bc, stdout)
-	if err != nil {
-		return err
+	if bc.phases["writes"] {
+		w, err := benchWrites(ctx, bc, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "ratio  ledger Go API / raw JetStream  %.2f  (goal >= 0.5)\n", w.goAPI.rate()/w.raw.rate())
+		fmt.Fprintf(stdout, "ratio  ledger HTTP   / raw JetStream  %.2f  (goal >= 0.3)\n", w.http.rate()/w.raw.rate())
 	}
-	fmt.Fprintln(stdout)
-	fmt.Fprintf(stdout, "ratio  ledger Go API / raw JetStream  %.2f  (goal >= 0.5)\n", w.goAPI.rate()/w.raw.rate())
-	fmt.Fprintf(stdout, "ratio  ledger HTTP   / raw JetStream  %.2f  (goal >= 0.3)\n", w.http.rate()/w.raw.rate())
-
-	if bc.usageClients > 0 && bc.usageBatches > 0 {
+	if bc.phases["usage"] && bc.usageClients > 0 && bc.usageBatches > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchUsage(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}
-	if bc.licences > 0 {
+	if bc.phases["serve"] && bc.licences > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchServe(ctx, bc, stdout); err != nil {
 			return err
