@@ -122,6 +122,35 @@ func Marshal(e Event) ([]byte, error) {
 	if err := validData(d); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, e.Type(), err)
 	}
+	const envelope = 640 // the envelope's attributes take about 550 bytes
+	if f, ok := d.(fastData); ok {
+		b := make([]byte, 0, envelope+512)
+		return appendEnvelope(b, e, ent.version, f.appendJSON(nil)), nil
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("events: encode %s: %w", e.Type(), err)
+	}
+	return appendEnvelope(make([]byte, 0, envelope+len(data)), e, ent.version, data), nil
+}
+
+// marshalReflect is Marshal through encoding/json alone: the definition of
+// the canonical form, which the fast codec is tested against.
+func marshalReflect(e Event) ([]byte, error) {
+	if e.Data == nil {
+		return nil, fmt.Errorf("%w: no data", ErrMalformed)
+	}
+	ent, ok := catalogue[e.Type()]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownType, e.Type())
+	}
+	if err := checkMeta(e); err != nil {
+		return nil, err
+	}
+	d := inUTC(e.Data)
+	if err := validData(d); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, e.Type(), err)
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("events: encode %s: %w", e.Type(), err)
@@ -196,6 +225,15 @@ func isHexHash(s string) bool {
 // and payloads Marshal would refuse are errors. Older schema versions are
 // upcast to the current one.
 func Unmarshal(raw []byte) (Event, error) {
+	if e, ok := fastUnmarshal(raw); ok {
+		return e, nil
+	}
+	return unmarshalReflect(raw)
+}
+
+// unmarshalReflect is Unmarshal through encoding/json alone: the reference
+// the fast codec is tested against, and the path that explains rejections.
+func unmarshalReflect(raw []byte) (Event, error) {
 	var w wire
 	if err := strictDecode(raw, &w); err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrMalformed, err)
