@@ -62,7 +62,13 @@ type Version struct {
 type record struct {
 	Version
 	State json.RawMessage
+	// value is the decoded state while an applier folds events into it;
+	// State is encoded from it once, when the run ends.
+	value stateValue
 }
+
+// stateValue is a pointer to an aggregate's state.
+type stateValue interface{ Apply(events.Event) }
 
 func (r *record) marshal() []byte {
 	out := make([]byte, 0, 9+len(r.Hash)+len(r.State))
@@ -111,8 +117,15 @@ func (s *Store) Apply(msgs []Msg) error {
 	if closed {
 		return ErrClosed
 	}
-	a := applier{db: s.db, b: s.db.NewBatch(), auth: s.auth, aggs: map[string]*record{}, cmds: map[string]*commandRecord{}}
+	if s.hot == nil {
+		s.hot = newIndexCache(hotEntries)
+	}
+	a := applier{db: s.db, b: s.db.NewBatch(), auth: s.auth, aggs: map[string]*record{}, cmds: map[string]*commandRecord{},
+		hot: s.hot, read: map[string][]byte{}}
 	defer a.b.Close()
+	if err := a.prefetchUsageIDs(msgs, cp); err != nil {
+		return err
+	}
 	last := cp
 	for _, m := range msgs {
 		if m.Seq <= last {
@@ -135,8 +148,10 @@ func (s *Store) Apply(msgs []Msg) error {
 	// The stream is the source of truth: a batch lost in a crash is applied
 	// again from the older checkpoint, so the store need not sync.
 	if err := a.b.Commit(pebble.NoSync); err != nil {
+		s.hot.reset() // it may hold entries of the batch that failed
 		return fmt.Errorf("projections: commit through sequence %d: %w", last, err)
 	}
+	a.keepHot()
 	s.advance(last)
 	return nil
 }
@@ -150,14 +165,27 @@ type applier struct {
 	aggs map[string]*record
 	cmds map[string]*commandRecord
 	kv   map[string][]byte // index entries written in this run, for reads that follow
+	read map[string][]byte // index entries read in this run (nil: absent)
+	hot  *indexCache
 }
 
-// getKV reads an index entry, seeing this run's writes.
+// getKV reads an index entry (nil if absent), seeing this run's writes.
 func (a *applier) getKV(key []byte) ([]byte, error) {
 	if v, ok := a.kv[string(key)]; ok {
 		return v, nil
 	}
-	return get(a.db, key)
+	if v, ok := a.read[string(key)]; ok {
+		return v, nil
+	}
+	if v, ok := a.hot.get(key); ok {
+		return v, nil
+	}
+	v, err := get(a.db, key)
+	if err != nil {
+		return nil, err
+	}
+	a.read[string(key)] = v
+	return v, nil
 }
 
 // setKV writes an index entry.
@@ -205,6 +233,13 @@ func (a *applier) cmd(id string) (*commandRecord, error) {
 
 func (a *applier) flush() error {
 	for subject, r := range a.aggs {
+		if r.value != nil {
+			raw, err := json.Marshal(r.value)
+			if err != nil {
+				return fmt.Errorf("aggregate %s: %w", subject, err)
+			}
+			r.State = raw
+		}
 		if err := a.b.Set(aggKey(subject), r.marshal(), nil); err != nil {
 			return err
 		}
@@ -239,11 +274,14 @@ func (a *applier) apply(m Msg) error {
 		rec.Seq = m.Seq
 		return putJSON(a.b, breakKey(m.Seq), Break{Seq: m.Seq, Subject: m.Subject, Reason: reason})
 	}
-	state, value, err := foldState(rec.State, e)
-	if err != nil {
-		return fmt.Errorf("aggregate %s: %w", m.Subject, err)
+	if rec.value == nil {
+		if rec.value, err = decodeState(e.Aggregate(), rec.State); err != nil {
+			return fmt.Errorf("aggregate %s: %w", m.Subject, err)
+		}
 	}
-	*rec = record{Version: Version{Seq: m.Seq, Hash: m.decoded.hash}, State: state}
+	rec.value.Apply(e)
+	value := any(rec.value)
+	rec.Version = Version{Seq: m.Seq, Hash: m.decoded.hash}
 	if err := a.b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
 		return err
 	}
@@ -283,27 +321,45 @@ func check(m Msg, prevHash string) (events.Event, string) {
 }
 
 // foldState applies e to the aggregate state raw and returns the new state,
-// encoded and as its Go value.
-func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, any, error) {
-	switch e.Aggregate() {
-	case events.AggregateAccount:
-		return foldInto[commands.Account](raw, e)
-	case events.AggregateUser:
-		return foldInto[commands.User](raw, e)
-	case events.AggregateEmail:
-		return foldInto[commands.EmailOwner](raw, e)
-	case events.AggregateLicense:
-		return foldInto[commands.License](raw, e)
-	case events.AggregateSession:
-		return foldInto[commands.Session](raw, e)
-	case events.AggregateAccess:
-		return foldInto[commands.Access](raw, e)
-	case events.AggregateCheck:
-		return foldInto[commands.CheckLog](raw, e)
-	case events.AggregateUsage:
-		return foldInto[commands.UsageLog](raw, e)
+// encoded.
+func foldState(raw json.RawMessage, e events.Event) (json.RawMessage, error) {
+	st, err := decodeState(e.Aggregate(), raw)
+	if err != nil {
+		return nil, err
 	}
-	return nil, nil, fmt.Errorf("no fold for aggregate %q", e.Aggregate())
+	st.Apply(e)
+	return json.Marshal(st)
+}
+
+// decodeState decodes an aggregate's state (raw empty: its zero state).
+func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
+	var st stateValue
+	switch aggregate {
+	case events.AggregateAccount:
+		st = new(commands.Account)
+	case events.AggregateUser:
+		st = new(commands.User)
+	case events.AggregateEmail:
+		st = new(commands.EmailOwner)
+	case events.AggregateLicense:
+		st = new(commands.License)
+	case events.AggregateSession:
+		st = new(commands.Session)
+	case events.AggregateAccess:
+		st = new(commands.Access)
+	case events.AggregateCheck:
+		st = new(commands.CheckLog)
+	case events.AggregateUsage:
+		st = new(commands.UsageLog)
+	default:
+		return nil, fmt.Errorf("no fold for aggregate %q", aggregate)
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, st); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // index maintains the indexes that depend on an aggregate's new state: the
@@ -329,21 +385,6 @@ func (a *applier) index(e events.Event, state any) error {
 		return a.b.Set(key, nil, nil)
 	}
 	return a.b.Delete(key, nil)
-}
-
-func foldInto[T any, P interface {
-	*T
-	Apply(events.Event)
-}](raw json.RawMessage, e events.Event) (json.RawMessage, any, error) {
-	st := new(T)
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, st); err != nil {
-			return nil, nil, err
-		}
-	}
-	P(st).Apply(e)
-	out, err := json.Marshal(st)
-	return out, st, err
 }
 
 func putJSON(b *pebble.Batch, key []byte, v any) error {

@@ -183,7 +183,7 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 		if err != nil {
 			return res, false, fmt.Errorf("projections: command %s: history of %s: %w", id, cr.Subject, err)
 		}
-		if res.State, _, err = foldState(res.State, e); err != nil {
+		if res.State, err = foldState(res.State, e); err != nil {
 			return res, false, err
 		}
 		if e.CommandID == id {

@@ -97,6 +97,10 @@ type Store struct {
 		closed     bool
 	}
 	applyMu sync.Mutex
+	// hot caches index entries that usage touches again and again (a day's
+	// totals, its distinct users and machines, a machine's last usage),
+	// under applyMu. Only Apply writes them, so the cache stays true.
+	hot *indexCache
 	// closeMu is held for reading by every query and for writing by Close,
 	// so no query touches Pebble after it is closed.
 	closeMu sync.RWMutex

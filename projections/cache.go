@@ -1,0 +1,101 @@
+package projections
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/entledger/ledger/events"
+)
+
+// hotEntries bounds the index cache: about 100 bytes each, so some 10 MiB.
+const hotEntries = 100_000
+
+// indexCache keeps index entries the usage projection reads for nearly every
+// event: a day's totals, its distinct users and machines, and a machine's last
+// usage. They are few (accounts × products × days, users × machines) and read
+// far more often than they change. Usage ids are not kept: each is read once.
+// The cache is filled only with committed values, and emptied when it is full
+// or a commit fails, so it never disagrees with Pebble.
+type indexCache struct {
+	max     int
+	entries map[string][]byte // nil value: known absent
+}
+
+func newIndexCache(max int) *indexCache {
+	return &indexCache{max: max, entries: make(map[string][]byte)}
+}
+
+// hot reports whether key is of a kind the cache keeps.
+func hot(key []byte) bool {
+	return len(key) > 3 && key[0] == 'u' && (key[1] == 's' || key[1] == 'u' || key[1] == 'm' || key[1] == 'l') && key[2] == '/'
+}
+
+func (c *indexCache) get(key []byte) ([]byte, bool) {
+	if c == nil || !hot(key) {
+		return nil, false
+	}
+	v, ok := c.entries[string(key)]
+	return v, ok
+}
+
+func (c *indexCache) reset() {
+	if c != nil {
+		clear(c.entries)
+	}
+}
+
+// keepHot moves what this run read and wrote into the cache, once its batch
+// has committed.
+func (a *applier) keepHot() {
+	if a.hot == nil {
+		return
+	}
+	if len(a.hot.entries)+len(a.read)+len(a.kv) > a.hot.max {
+		a.hot.reset()
+	}
+	for k, v := range a.read {
+		if hot([]byte(k)) {
+			a.hot.entries[k] = v
+		}
+	}
+	for k, v := range a.kv {
+		if hot([]byte(k)) {
+			a.hot.entries[k] = v
+		}
+	}
+}
+
+// prefetchUsageIDs looks up, in one sorted pass of one iterator, the usage
+// ids of the run's usage events, instead of one Pebble Get each: almost all
+// of them are new, and a batch of usage carries hundreds.
+func (a *applier) prefetchUsageIDs(msgs []Msg, checkpoint uint64) error {
+	var keys [][]byte
+	for _, m := range msgs {
+		if m.Seq <= checkpoint || m.decoded == nil || m.decoded.err != nil {
+			continue
+		}
+		e := m.decoded.event
+		if u, ok := e.Data.(events.UsageRecorded); ok {
+			keys = append(keys, usageIDKey(e.Account, u.UsageID))
+		}
+	}
+	if len(keys) < 16 {
+		return nil // a few Gets cost less than an iterator
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	it, err := a.db.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: append(bytes.Clone(keys[len(keys)-1]), 0)})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		var v []byte
+		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
+			v = bytes.Clone(it.Value())
+		}
+		a.read[string(k)] = v
+	}
+	return it.Close()
+}
