@@ -70,11 +70,17 @@ func TestFastUnmarshalDeclines(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func([]byte) []byte{
-		"space":         func(b []byte) []byte { return bytes.Replace(b, []byte(`":`), []byte(`": `), 1) },
-		"escaped":       func(b []byte) []byte { return bytes.Replace(b, []byte(`WS-0042`), []byte(`WS-\u0030042`), 1) },
-		"old version":   func(b []byte) []byte { return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":0`), 1) },
-		"long version":  func(b []byte) []byte { return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":11`), 1) },
-		"empty prev":    func(b []byte) []byte { return bytes.Replace(b, []byte(`"prevhash":"`), []byte(`"prevhash":"","x":"`), 1) },
+		"space":   func(b []byte) []byte { return bytes.Replace(b, []byte(`":`), []byte(`": `), 1) },
+		"escaped": func(b []byte) []byte { return bytes.Replace(b, []byte(`WS-0042`), []byte(`WS-\u0030042`), 1) },
+		"old version": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":0`), 1)
+		},
+		"long version": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":11`), 1)
+		},
+		"empty prev": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"prevhash":"`), []byte(`"prevhash":"","x":"`), 1)
+		},
 		"offset time":   func(b []byte) []byte { return bytes.Replace(b, []byte(`09:00:00Z`), []byte(`10:00:00+01:00`), 1) },
 		"trailing":      func(b []byte) []byte { return append(b, ' ') },
 		"data trailing": func(b []byte) []byte { return bytes.Replace(b, []byte(`"}}`), []byte(`"} }`), 1) },
