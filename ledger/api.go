@@ -178,14 +178,9 @@ func (f *atField) businessTime() (time.Time, error) { return parseTime("at", f.A
 // derives the command's metadata. An empty body is allowed when v's fields
 // are all optional (emptyOK).
 func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (request, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return request{}, commands.Reject(commands.CodeBodyTooLarge, "the request body is larger than %d bytes", MaxBodyBytes).
-				With("limit", MaxBodyBytes)
-		}
-		return request{}, commands.Reject(commands.CodeMalformedJSON, "reading the request body: %v", err)
+		return request{}, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 && emptyOK {
 		body = []byte("{}")
@@ -201,6 +196,20 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 	}
 	req.meta, err = commandMeta(r, body)
 	return req, err
+}
+
+// readBody reads a request body of at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, commands.Reject(commands.CodeBodyTooLarge, "the request body is larger than %d bytes", MaxBodyBytes).
+				With("limit", MaxBodyBytes)
+		}
+		return nil, commands.Reject(commands.CodeMalformedJSON, "reading the request body: %v", err)
+	}
+	return body, nil
 }
 
 // decodeStrict decodes one JSON object into v (a pointer to a struct),

@@ -495,35 +495,30 @@ func (a *API) checkoutKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 // usageRecordBody is one record of POST .../usage.
-type usageRecordBody struct {
-	UsageID       string `json:"usage_id"`
-	Email         string `json:"email"`
-	Product       string `json:"product"`
-	MachineID     string `json:"machine_id"`
-	ClientVersion string `json:"client_version"`
-	StartedAt     string `json:"started_at"`
-	EndedAt       string `json:"ended_at"`
-	Offline       bool   `json:"offline"`
-}
-
 func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Records []json.RawMessage `json:"records"`
-	}
-	req, err := readCommand(w, r, &body, false)
+	raw, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
-	if len(body.Records) == 0 || len(body.Records) > commands.MaxUsageBatch {
-		return commands.Invalid("records", "a batch holds 1 to %d records, not %d", commands.MaxUsageBatch, len(body.Records))
+	body, err := decodeUsageBody(raw)
+	if err != nil {
+		return err
 	}
-	c := commands.RecordUsage{Account: r.PathValue("account"), Records: make([]commands.UsageRecord, len(body.Records))}
+	meta, err := commandMeta(r, raw)
+	if err != nil {
+		return err
+	}
+	n := body.len()
+	if n == 0 || n > commands.MaxUsageBatch {
+		return commands.Invalid("records", "a batch holds 1 to %d records, not %d", commands.MaxUsageBatch, n)
+	}
+	c := commands.RecordUsage{Account: r.PathValue("account"), Records: make([]commands.UsageRecord, n)}
 	var bad []commands.BadRecord
-	for i, raw := range body.Records {
-		var rb usageRecordBody
+	for i := range n {
+		rb, derr := body.record(i)
 		rec, err := func() (commands.UsageRecord, error) {
-			if err := decodeStrict(raw, &rb); err != nil {
-				return commands.UsageRecord{}, err
+			if derr != nil {
+				return commands.UsageRecord{}, derr
 			}
 			rec := commands.UsageRecord{UsageID: rb.UsageID, Email: rb.Email, Product: rb.Product, MachineID: rb.MachineID,
 				ClientVersion: rb.ClientVersion, Offline: rb.Offline}
@@ -545,11 +540,11 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 			e := err.(*commands.Error)
 			field, _ := e.Details["field"].(string)
 			id := rb.UsageID
-			if id == "" { // the record did not decode: name it by its usage_id if it has one
+			if id == "" && body.raw != nil { // the record did not decode: name it by its usage_id if it has one
 				var named struct {
 					UsageID string `json:"usage_id"`
 				}
-				json.Unmarshal(raw, &named)
+				json.Unmarshal(body.raw[i], &named)
 				id = named.UsageID
 			}
 			bad = append(bad, commands.BadRecord{Index: i, UsageID: id, Code: e.Code, Field: field, Message: e.Message})
@@ -559,10 +554,10 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 	if len(bad) > 0 {
 		return commands.RejectBatch(bad)
 	}
-	if err := a.requireAccount(r, req.meta, c.Account); err != nil {
+	if err := a.requireAccount(r, meta, c.Account); err != nil {
 		return err
 	}
-	ans, err := a.l.RecordUsage(r.Context(), req.meta, c)
+	ans, err := a.l.RecordUsage(r.Context(), meta, c)
 	if err != nil {
 		return err
 	}
