@@ -376,17 +376,20 @@ type UsageAnswer struct {
 }
 
 // RecordUsage records a batch of usage records whole or not at all (F1–F5).
-// The projections first catch up with the stream, so every record recorded
-// before is known and a resent one is a duplicate, however old (F2); two
-// racing batches with the same ids collide in JetStream (their events'
-// ids, and so their Nats-Msg-Ids, are derived from the usage ids) and the
-// loser is decided again.
+// Every event's id, and so its Nats-Msg-Id, is derived from its usage id, so
+// JetStream refuses a record sent again within its duplicate window, and a
+// batch holding one is decided again once the projections have caught up.
+// Older records are known to the projections: they first catch up with the
+// stream unless everything they may lack is inside that window
+// (catchUpUnlessDeduplicated). A resent record is therefore a duplicate
+// however old (F2), and of two racing batches with the same ids only one
+// counts.
 func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUsage) (UsageAnswer, error) {
 	c, err := c.Normalize()
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	if err := l.catchUp(ctx); err != nil {
+	if err := l.catchUpUnlessDeduplicated(ctx); err != nil {
 		return UsageAnswer{}, err
 	}
 	ids := make([]string, len(c.Records))

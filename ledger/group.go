@@ -51,6 +51,13 @@ type appendRes struct {
 // append appends msgs, alone or grouped with other requests, and returns the
 // stream sequence of the last of them.
 func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error) {
+	if len(msgs) >= maxGroupMsgs {
+		// A batch this large gains nothing from company, and waiting for
+		// the leader would only queue it behind the others: it goes alone,
+		// in parallel with them (its expected sequences still hold it to
+		// the state it was decided on).
+		return c.app.append(ctx, msgs)
+	}
 	req := &appendReq{ctx: ctx, msgs: msgs, done: make(chan appendRes, 1)}
 	c.mu.Lock()
 	c.mu.queue = append(c.mu.queue, req)

@@ -40,6 +40,9 @@ type Ledger struct {
 	answers      *answers
 	checkoutKey  ed25519.PrivateKey
 	usageHorizon time.Duration
+	// dedupeWindow is the stream's duplicate window: JetStream itself
+	// refuses a message id seen this recently (0: unknown).
+	dedupeWindow time.Duration
 }
 
 // Options configure New.
@@ -70,6 +73,11 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	l.checkoutKey = o.CheckoutKey
+	if stream != nil {
+		if info := stream.CachedInfo(); info != nil {
+			l.dedupeWindow = info.Config.Duplicates
+		}
+	}
 	if l.usageHorizon = o.UsageHorizon; l.usageHorizon <= 0 {
 		l.usageHorizon = commands.DefaultUsageHorizon
 	}
@@ -268,6 +276,20 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 		return rerr
 	}
 	return err
+}
+
+// catchUpUnlessDeduplicated catches up unless JetStream's duplicate window
+// covers every event the projections may lack. They hold everything the
+// stream held at LiveAt, so an event they lack was stored after it; if that
+// is well inside the window, resending it (a message with its derived id)
+// is refused by JetStream as a duplicate, and the command is then decided
+// again after a catch-up. Half the window is left for clock and delivery
+// delays.
+func (l *Ledger) catchUpUnlessDeduplicated(ctx context.Context) error {
+	if live := l.store.LiveAt(); l.dedupeWindow > 0 && !live.IsZero() && time.Since(live) < l.dedupeWindow/2 {
+		return nil
+	}
+	return l.catchUp(ctx)
 }
 
 // catchUp waits until the projections have applied everything the stream

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -25,6 +26,10 @@ type Msg struct {
 	// MAC is the message's events.MACHeader, checked when the store has an
 	// authenticator.
 	MAC string
+	// Received is when a live message arrived; with Pending 0 (nothing
+	// after it in the stream then) it dates the store's catching up.
+	Received time.Time
+	Pending  uint64
 
 	decoded *decoded // set by prepare, ahead of Apply, on another goroutine
 }
@@ -93,10 +98,17 @@ func (r *record) unmarshal(raw []byte) error {
 // replayed Idempotency-Key with the first answer (the primary aggregate's
 // state as of Seq, rebuilt from its history).
 type commandRecord struct {
-	Hash    string `json:"hash"`    // the events' commandhash
-	Subject string `json:"subject"` // the command's primary aggregate: its first event's subject
-	Seq     uint64 `json:"seq"`     // the command's last event on that subject
+	Hash       string    `json:"hash"`       // the events' commandhash
+	Subject    string    `json:"subject"`    // the command's primary aggregate: its first event's subject
+	Seq        uint64    `json:"seq"`        // the command's last event on that subject
+	RecordedAt time.Time `json:"recordedat"` // its events' recordedat
 }
+
+// keepsHistory reports whether the store keeps the events of an aggregate
+// kind under h/ (H4). Usage is the ledger's bulk, and no query reads its
+// history: the stream is its record, and copying every usage event into
+// Pebble would double what the store writes and compacts.
+func keepsHistory(aggregate string) bool { return aggregate != events.AggregateUsage }
 
 // Break is an event the projections did not apply (H3).
 type Break struct {
@@ -153,6 +165,9 @@ func (s *Store) Apply(msgs []Msg) error {
 	}
 	a.keepHot()
 	s.advance(last)
+	if m := msgs[len(msgs)-1]; m.Seq == last && m.Pending == 0 && !m.Received.IsZero() {
+		s.markLive(m.Received)
+	}
 	return nil
 }
 
@@ -282,8 +297,10 @@ func (a *applier) apply(m Msg) error {
 	rec.value.Apply(e)
 	value := any(rec.value)
 	rec.Version = Version{Seq: m.Seq, Hash: m.decoded.hash}
-	if err := a.b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
-		return err
+	if keepsHistory(e.Aggregate()) {
+		if err := a.b.Set(histKey(m.Subject, m.Seq), m.Data, nil); err != nil {
+			return err
+		}
 	}
 	if err := a.index(e, value); err != nil {
 		return err
@@ -293,7 +310,7 @@ func (a *applier) apply(m Msg) error {
 		return err
 	}
 	if c == nil {
-		a.cmds[e.CommandID] = &commandRecord{Hash: e.CommandHash, Subject: m.Subject, Seq: m.Seq}
+		a.cmds[e.CommandID] = &commandRecord{Hash: e.CommandHash, Subject: m.Subject, Seq: m.Seq, RecordedAt: e.RecordedAt}
 	} else if c.Subject == m.Subject {
 		c.Seq = m.Seq
 	}

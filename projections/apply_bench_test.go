@@ -53,3 +53,54 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// usageMsgs returns n usage.recorded messages on one product's subject,
+// chained as the ledger writes them, spread over 50 users, 200 machines and
+// a day of start times.
+func usageMsgs(tb testing.TB, n int) []projections.Msg {
+	tb.Helper()
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	out := make([]projections.Msg, n)
+	prev := ""
+	for i := range out {
+		start := t0.Add(time.Duration(i%1440) * time.Minute)
+		id := "u-" + strconv.Itoa(i)
+		e := events.Event{ID: events.DerivedID("usage", "acme", id), Account: "acme", AggregateID: "microstation",
+			OccurredAt: start, RecordedAt: t0.Add(48 * time.Hour), Actor: "bench", CommandID: "cmd-" + strconv.Itoa(i/500),
+			CorrelationID: "bench", PrevHash: prev,
+			Data: events.UsageRecorded{UsageID: id, Email: "u" + strconv.Itoa(i%50) + "@acme.example", Product: "microstation",
+				MachineID: "m" + strconv.Itoa(i%200), ClientVersion: "10.00.18.25", StartedAt: start, EndedAt: start.Add(45 * time.Minute),
+				Classification: events.ClassPooled, Digest: events.Hash([]byte(id))}}
+		raw, err := events.Marshal(e)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		prev = events.Hash(raw)
+		out[i] = projections.Msg{Seq: uint64(i + 1), Subject: e.Subject(), Data: raw}
+	}
+	return out
+}
+
+// BenchmarkApplyUsage measures the projection of usage events without the
+// stream: decode, fold, indexes and Pebble, 500 events per batch.
+func BenchmarkApplyUsage(b *testing.B) {
+	msgs := usageMsgs(b, 20000)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s, err := projections.Open(b.TempDir(), projections.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for i := 0; i < len(msgs); i += 500 {
+			if err := s.Apply(msgs[i:min(i+500, len(msgs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "events/s")
+}

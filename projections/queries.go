@@ -155,7 +155,8 @@ type CommandResult struct {
 
 // Command returns the record of a command by id; ok is false if no event of
 // that command has been applied. State is rebuilt by folding the primary
-// aggregate's history up to the command.
+// aggregate's history up to the command; it is nil for an aggregate whose
+// history the store does not keep (usage).
 func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 	release, err := s.read()
 	if err != nil {
@@ -170,7 +171,10 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 	if err := json.Unmarshal(raw, &cr); err != nil {
 		return res, false, fmt.Errorf("projections: command %s: %w", id, err)
 	}
-	res = CommandResult{Hash: cr.Hash, Subject: cr.Subject, Seq: cr.Seq}
+	res = CommandResult{Hash: cr.Hash, Subject: cr.Subject, Seq: cr.Seq, RecordedAt: cr.RecordedAt}
+	if _, aggr, _, err := events.ParseSubject(cr.Subject); err != nil || !keepsHistory(aggr) {
+		return res, true, nil
+	}
 	hist, err := s.History(cr.Subject)
 	if err != nil {
 		return res, false, err
@@ -185,9 +189,6 @@ func (s *Store) Command(id string) (res CommandResult, ok bool, err error) {
 		}
 		if res.State, err = foldState(res.State, e); err != nil {
 			return res, false, err
-		}
-		if e.CommandID == id {
-			res.RecordedAt = e.RecordedAt
 		}
 	}
 	return res, true, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -25,7 +26,7 @@ var ErrClosed = errors.New("projections: closed")
 //	m/stream                       identity of the stream the store was built from
 //	m/format                       Format: what this version of the store holds
 //	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
-//	h/<subject>\x00<seq>           raw event bytes, one per applied event (H4)
+//	h/<subject>\x00<seq>           raw event bytes, one per applied event, except usage (H4)
 //	c/<command id>                 command record: JSON {hash, subject, seq}
 //	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
 //	p/<account>/<product>/<id>     a commercial or trial licence covering the product (E1)
@@ -95,6 +96,7 @@ type Store struct {
 		checkpoint uint64
 		changed    chan struct{}
 		closed     bool
+		liveAt     time.Time // see LiveAt
 	}
 	applyMu sync.Mutex
 	// hot caches index entries that usage touches again and again (a day's
@@ -171,7 +173,9 @@ func Open(dir string, opts Options) (*Store, error) {
 // Format names what the store holds. It changes whenever a version of the
 // ledger keeps new read models or keys, so a store built by an older
 // version is rebuilt rather than served incomplete.
-const Format = "4" // 4: sessions, checks and pooled index, checkout, usage and last usage per machine
+// 4: sessions, checks and pooled index, checkout, usage and last usage per machine;
+// 5: no history of usage aggregates, command records carry recordedat.
+const Format = "5"
 
 // ErrFormat is returned by Bind for a store built by another version.
 var ErrFormat = errors.New("projections: built by another version of the ledger")
@@ -267,6 +271,24 @@ func (s *Store) advance(seq uint64) {
 		close(s.mu.changed)
 		s.mu.changed = make(chan struct{})
 	}
+}
+
+func (s *Store) markLive(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at.After(s.mu.liveAt) {
+		s.mu.liveAt = at
+	}
+}
+
+// LiveAt is the latest time (of this process's clock) at which the store is
+// known to hold every event the stream held: it applied a message that
+// arrived then with nothing after it in the stream. Any event the store
+// lacks was stored after that time. Zero until Follow has caught up once.
+func (s *Store) LiveAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.liveAt
 }
 
 // Digest is the hex SHA-256 of every key and value in the store, in key
