@@ -81,21 +81,35 @@ func (a *applier) prefetchUsageIDs(msgs []Msg, checkpoint uint64) error {
 			keys = append(keys, usageIDKey(e.Account, u.UsageID))
 		}
 	}
-	if len(keys) < 16 {
-		return nil // a few Gets cost less than an iterator
+	for _, k := range keys {
+		a.read[string(k)] = nil
+	}
+	return lookupSorted(a.db, keys, func(key, value []byte) error {
+		a.read[string(key)] = bytes.Clone(value)
+		return nil
+	})
+}
+
+// lookupSorted calls found for each of keys present in db, with its value
+// (valid only during the call). It sorts keys and seeks one iterator through
+// them in order, which costs much less than a Get each when there are many.
+func lookupSorted(db *pebble.DB, keys [][]byte, found func(key, value []byte) error) error {
+	if len(keys) == 0 {
+		return nil
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	keys = slices.CompactFunc(keys, bytes.Equal)
-	it, err := a.db.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: append(bytes.Clone(keys[len(keys)-1]), 0)})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: keys[0], UpperBound: append(bytes.Clone(keys[len(keys)-1]), 0)})
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		var v []byte
 		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
-			v = bytes.Clone(it.Value())
+			if err := found(k, it.Value()); err != nil {
+				it.Close()
+				return err
+			}
 		}
-		a.read[string(k)] = v
 	}
 	return it.Close()
 }

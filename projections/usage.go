@@ -89,28 +89,28 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 }
 
 // KnownUsage returns what was recorded under each of ids (absent: never).
+// It reads them in key order through one iterator: a batch holds up to a
+// thousand ids, and almost none is known.
 func (s *Store) KnownUsage(account string, ids []string) (map[string]commands.KnownUsage, error) {
 	release, err := s.read()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = usageIDKey(account, id)
+	}
 	out := map[string]commands.KnownUsage{}
-	for _, id := range ids {
-		raw, err := get(s.db, usageIDKey(account, id))
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			continue
-		}
+	err = lookupSorted(s.db, keys, func(key, raw []byte) error {
 		var k commands.KnownUsage
 		if err := json.Unmarshal(raw, &k); err != nil {
-			return nil, fmt.Errorf("projections: usage id %s: %w", id, err)
+			return fmt.Errorf("projections: usage id %s: %w", key, err)
 		}
-		out[id] = k
-	}
-	return out, nil
+		out[string(key[len(usageIDKey(account, "")):])] = k
+		return nil
+	})
+	return out, err
 }
 
 // UsageDay is one product's usage on one UTC day, by classification.
