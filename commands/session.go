@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,14 +17,9 @@ const (
 	MaxClockSkew = 5 * time.Minute
 )
 
-var (
-	machineIDRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	clientVersionRe = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$`)
-)
-
 // MachineID validates a machine id.
 func MachineID(field, id string) error {
-	if !machineIDRe.MatchString(id) {
+	if !events.MachineIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not a machine id: 1 to 128 of A-Z, a-z, 0-9, '.', '_', ':' and '-', starting with a letter or digit", id)
 	}
 	return nil
@@ -37,7 +31,7 @@ type Version []int
 
 // ParseVersion parses a client version, or rejects it invalid_client_version.
 func ParseVersion(field, s string) (Version, error) {
-	if !clientVersionRe.MatchString(s) {
+	if !events.ValidVersion(s) {
 		return nil, Reject(CodeInvalidClientVersion, "%s: %q is not a client version: dotted numbers such as 10.00.18.25", field, s).
 			With("field", field)
 	}

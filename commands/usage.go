@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -29,8 +28,6 @@ const (
 	CodeUsageInFuture   = "usage_in_future"
 	CodeUsageRejected   = "usage_rejected" // a batch whose bad records fail for different reasons
 )
-
-var usageIDRe = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 
 // UsageRecord is one record of usage as a client sends it (F1).
 type UsageRecord struct {
@@ -59,7 +56,7 @@ func (r UsageRecord) Digest() string {
 // Normalize validates one record on its own (F1, D4) and returns it in
 // canonical form.
 func (r UsageRecord) Normalize() (UsageRecord, *Error) {
-	if !usageIDRe.MatchString(r.UsageID) {
+	if !events.UsageIDPattern.MatchString(r.UsageID) {
 		return r, Invalid("usage_id", "%q is not a usage id: 1 to 128 printable ASCII characters without spaces (a ULID is recommended)", r.UsageID)
 	}
 	var err error

@@ -1,27 +1,42 @@
 package commands
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/entledger/ledger/events"
 )
 
-var (
-	accountIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	licenseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	productIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	domainRe    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-)
+// domainPattern is the regular expression validDomain matches: two or more
+// dot-separated labels of 1 to 63 of a-z, 0-9 and '-', not starting or
+// ending with '-'.
+const domainPattern = `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+func validDomain(d string) bool {
+	labels := 0
+	for label := range strings.SplitSeq(d, ".") {
+		labels++
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return labels >= 2
+}
 
 // MaxNameLength is the longest account name accepted, in characters.
 const MaxNameLength = 200
 
 // AccountID validates an account id (A1).
 func AccountID(field, id string) error {
-	if !accountIDRe.MatchString(id) {
+	if !events.AccountIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not an account id: 1 to 63 of a-z, 0-9 and '-', not starting with '-'", id)
 	}
 	return nil
@@ -29,7 +44,7 @@ func AccountID(field, id string) error {
 
 // LicenseID validates a licence id.
 func LicenseID(field, id string) error {
-	if !licenseIDRe.MatchString(id) {
+	if !events.LicenseIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not a licence id: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit", id)
 	}
 	return nil
@@ -37,7 +52,7 @@ func LicenseID(field, id string) error {
 
 // ProductID validates a product id.
 func ProductID(field, id string) error {
-	if !productIDRe.MatchString(id) {
+	if !events.ProductIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not a product id: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit", id)
 	}
 	return nil
@@ -57,7 +72,7 @@ func NormalizeEmail(field, email string) (string, error) {
 		return "", Invalid(field, "%q is not a valid email", email)
 	}
 	local, domain, ok := strings.Cut(e, "@")
-	if !ok || local == "" || len(local) > 64 || strings.Contains(domain, "@") || !domainRe.MatchString(domain) {
+	if !ok || local == "" || len(local) > 64 || strings.Contains(domain, "@") || !validDomain(domain) {
 		return "", Invalid(field, "%q is not a valid email: want local-part@domain.tld", email)
 	}
 	for _, r := range local {

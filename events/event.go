@@ -181,7 +181,7 @@ func checkMeta(e Event) error {
 	if _, err := ulid.ParseStrict(e.ID); err != nil || strings.ToUpper(e.ID) != e.ID {
 		errs = append(errs, fmt.Errorf("id %q is not an upper-case ULID", e.ID))
 	}
-	if e.Account != GlobalAccount && !accountRe.MatchString(e.Account) {
+	if e.Account != GlobalAccount && !AccountIDPattern.MatchString(e.Account) {
 		errs = append(errs, fmt.Errorf("bad account %q", e.Account))
 	}
 	if e.AggregateID == "" || !utf8.ValidString(e.AggregateID) || len(e.AggregateID) > 254 {

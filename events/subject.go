@@ -47,7 +47,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
 	}
-	if parts[0] != GlobalAccount && !accountRe.MatchString(parts[0]) {
+	if parts[0] != GlobalAccount && !AccountIDPattern.MatchString(parts[0]) {
 		return "", "", "", fmt.Errorf("%w: %q: bad account token", ErrBadSubject, subject)
 	}
 	switch parts[1] {

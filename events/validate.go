@@ -11,17 +11,15 @@ import (
 
 // The patterns of the JSON Schemas in schemas/: Marshal refuses what the
 // schemas would refuse, so no event the ledger writes fails its own contract.
-var (
-	emailRe     = regexp.MustCompile(`^[^A-Z\s]+@[^@\s]+$`)
-	accountRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	licenseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	productRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	countryRe   = regexp.MustCompile(`^[A-Z]{2}$`)
-	machineRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	versionRe   = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9}){0,7}$`)
-)
+var countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
 
-func match(field, v string, re *regexp.Regexp) error {
+// matcher is a compiled pattern: a *regexp.Regexp or a *Pattern.
+type matcher interface {
+	MatchString(string) bool
+	String() string
+}
+
+func match(field, v string, re matcher) error {
 	if !re.MatchString(v) {
 		return fmt.Errorf("%s %q does not match %s", field, v, re)
 	}
@@ -32,7 +30,10 @@ func email(field, v string) error {
 	if len(v) < 3 || utf8.RuneCountInString(v) > 254 || !utf8.ValidString(v) {
 		return fmt.Errorf("%s %q is not an email", field, v)
 	}
-	return match(field, v, emailRe)
+	if !looksLikeEmail(v) {
+		return fmt.Errorf("%s %q does not match %s", field, v, emailShape)
+	}
+	return nil
 }
 
 func country(field, v string, allowEmpty bool) error {
@@ -54,9 +55,16 @@ func each(field string, vs []string, check func(string, string) error) error {
 	return nil
 }
 
-func licenseID(field, v string) error { return match(field, v, licenseIDRe) }
-func accountID(field, v string) error { return match(field, v, accountRe) }
-func productID(field, v string) error { return match(field, v, productRe) }
+func licenseID(field, v string) error { return match(field, v, LicenseIDPattern) }
+func accountID(field, v string) error { return match(field, v, AccountIDPattern) }
+func productID(field, v string) error { return match(field, v, ProductIDPattern) }
+
+func version(field, v string) error {
+	if !ValidVersion(v) {
+		return fmt.Errorf("%s %q does not match %s", field, v, VersionPattern)
+	}
+	return nil
+}
 
 // inUTC returns d with every time.Time field converted to UTC.
 func inUTC(d Data) Data {
@@ -226,13 +234,13 @@ func reason(r string) error {
 }
 
 func (d SessionStarted) validate() error {
-	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
-		match("client_version", d.ClientVersion, versionRe), needTime("client_time", d.ClientTime))
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern),
+		version("client_version", d.ClientVersion), needTime("client_time", d.ClientTime))
 }
 
 func (d SessionRefreshed) validate() error {
-	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
-		match("client_version", d.ClientVersion, versionRe))
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern),
+		version("client_version", d.ClientVersion))
 }
 
 func (d SessionEnded) validate() error {
@@ -244,7 +252,7 @@ func (d SessionEnded) validate() error {
 	}
 	var machineErr error
 	if d.MachineID != "" || d.Reason != SessionUserRemoved { // a removed user may never have signed in
-		machineErr = match("machine_id", d.MachineID, machineRe)
+		machineErr = match("machine_id", d.MachineID, MachineIDPattern)
 	}
 	return errors.Join(email("email", d.Email), machineErr, reasonErr)
 }
@@ -266,7 +274,7 @@ func (d AccessSet) validate() error {
 
 func (d CheckRecorded) validate() error {
 	err := errors.Join(email("email", d.Email), productID("product", d.Product),
-		match("machine_id", d.MachineID, machineRe), match("client_version", d.ClientVersion, versionRe))
+		match("machine_id", d.MachineID, MachineIDPattern), version("client_version", d.ClientVersion))
 	if d.Granted {
 		switch d.LicenseType {
 		case LicenseTypePractitioner, LicenseTypePooled, LicenseTypeTrial:
@@ -291,19 +299,17 @@ func (d CheckRecorded) validate() error {
 }
 
 func (d LicenseCheckedOut) validate() error {
-	return errors.Join(licenseID("id", d.ID), email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+	return errors.Join(licenseID("id", d.ID), email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern),
 		each("products", d.Products, productID), needTime("until", d.Until))
 }
 
 func (d LicenseCheckedIn) validate() error {
-	return errors.Join(licenseID("id", d.ID), match("machine_id", d.MachineID, machineRe))
+	return errors.Join(licenseID("id", d.ID), match("machine_id", d.MachineID, MachineIDPattern))
 }
 
-var usageIDRe = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
-
 func (d UsageRecorded) validate() error {
-	err := errors.Join(match("usage_id", d.UsageID, usageIDRe), email("email", d.Email), productID("product", d.Product),
-		match("machine_id", d.MachineID, machineRe), match("client_version", d.ClientVersion, versionRe),
+	err := errors.Join(match("usage_id", d.UsageID, UsageIDPattern), email("email", d.Email), productID("product", d.Product),
+		match("machine_id", d.MachineID, MachineIDPattern), version("client_version", d.ClientVersion),
 		needTime("started_at", d.StartedAt), needTime("ended_at", d.EndedAt))
 	if d.EndedAt.Before(d.StartedAt) {
 		err = errors.Join(err, errors.New("ended_at before started_at"))
@@ -325,10 +331,10 @@ func (d UsageRecorded) validate() error {
 }
 
 func (d SessionCheckedOut) validate() error {
-	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe),
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern),
 		licenseID("license_id", d.LicenseID), needTime("until", d.Until))
 }
 
 func (d SessionCheckedIn) validate() error {
-	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, machineRe), licenseID("license_id", d.LicenseID))
+	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern), licenseID("license_id", d.LicenseID))
 }
