@@ -397,7 +397,7 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		ids[i] = r.UsageID
 	}
 	var results []commands.UsageResult
-	_, _, err = l.execute(ctx, "record_usage", meta, usageSubject(c.Account, c.Records[0].Product),
+	err = l.executeUsage(ctx, meta, usageSubject(c.Account, c.Records[0].Product),
 		func(ld *loader, now time.Time) ([]events.Event, error) {
 			uc := commands.UsageContext{Users: map[string]commands.User{}, Licenses: map[string]commands.License{},
 				Pooled: map[string][]commands.License{}, Logs: map[string]time.Time{}, Horizon: l.usageHorizon}
@@ -419,7 +419,7 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 						return nil, err
 					}
 					uc.Pooled[r.Product] = p
-					uc.Logs[r.Product] = load[commands.UsageLog](ld, usageSubject(c.Account, r.Product)).LastEventAt
+					uc.Logs[r.Product] = l.loadUsageLog(ld, usageSubject(c.Account, r.Product))
 				}
 			}
 			known, err := l.store.KnownUsage(c.Account, ids)

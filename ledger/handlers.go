@@ -78,7 +78,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.writeUser(w, http.StatusOK, u)
+	return a.writeUser(w, r, http.StatusOK, u)
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
@@ -102,7 +102,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.writeUser(w, http.StatusOK, res.State)
+	return a.writeUser(w, r, http.StatusOK, res.State)
 }
 
 // requireAccount answers account_not_found for an unknown account before a
@@ -116,9 +116,9 @@ func (a *API) requireAccount(r *http.Request, meta Meta, account string) error {
 }
 
 // writeUser answers a user with their live session, if any.
-func (a *API) writeUser(w http.ResponseWriter, status int, u commands.User) error {
+func (a *API) writeUser(w http.ResponseWriter, r *http.Request, status int, u commands.User) error {
 	var view *SessionView
-	sess, live, err := a.l.LiveSession(u.Account, u.Email)
+	sess, live, err := a.l.LiveSession(r.Context(), u.Account, u.Email)
 	if err != nil {
 		return err
 	}
@@ -588,7 +588,7 @@ func (a *API) usageSummary(w http.ResponseWriter, r *http.Request) error {
 	if from > to {
 		return commands.Invalid("from", "from %s is after to %s", from, to)
 	}
-	days, err := a.l.Store().UsageSummary(account, from, to)
+	days, err := a.l.UsageSummary(r.Context(), account, from, to)
 	if err != nil {
 		return err
 	}

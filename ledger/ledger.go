@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +44,12 @@ type Ledger struct {
 	// dedupeWindow is the stream's duplicate window: JetStream itself
 	// refuses a message id seen this recently (0: unknown).
 	dedupeWindow time.Duration
+	// usageSeq is the stream sequence of the last usage batch this ledger
+	// acknowledged. Usage is answered without waiting for the projections;
+	// whatever reads what usage changes waits for this sequence instead
+	// (awaitUsage), so reads still follow the writes they come after.
+	usageSeq atomic.Uint64
+	tips     tips // the usage subjects' tips (tips.go)
 }
 
 // Options configure New.
@@ -148,14 +155,51 @@ type decideFunc func(ld *loader, now time.Time) ([]events.Event, error)
 // primary when the command changes nothing) once the projections show it.
 func (l *Ledger) execute(ctx context.Context, name string, meta Meta, primary string, decide decideFunc) (json.RawMessage, time.Time, error) {
 	start := time.Now()
-	state, at, err := l.executeOnce(ctx, meta, primary, decide)
+	state, at, err := l.executeOnce(ctx, meta, primary, false, decide)
 	l.metrics.observeCommand(name, start, err)
 	return state, at, err
 }
 
+// executeUsage is execute for a usage batch: it neither waits for the
+// usage acknowledged before it (RecordUsage needs none of it projected) nor
+// for its own events to be projected, and it returns no state.
+func (l *Ledger) executeUsage(ctx context.Context, meta Meta, primary string, decide decideFunc) error {
+	start := time.Now()
+	_, _, err := l.executeOnce(ctx, meta, primary, true, decide)
+	l.metrics.observeCommand("record_usage", start, err)
+	return err
+}
+
+// awaitUsage waits until the projections show every usage batch this ledger
+// has acknowledged.
+func (l *Ledger) awaitUsage(ctx context.Context) error {
+	if seq := l.usageSeq.Load(); seq > 0 {
+		return l.store.WaitFor(ctx, seq)
+	}
+	return nil
+}
+
+// noteUsage records that the usage batch ending at seq was acknowledged.
+func (l *Ledger) noteUsage(seq uint64) {
+	for {
+		cur := l.usageSeq.Load()
+		if seq <= cur || l.usageSeq.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
 // executeOnce returns the primary aggregate's state and the ledger's clock
 // when the command was decided (for a replay: when it was first decided).
-func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, decide decideFunc) (json.RawMessage, time.Time, error) {
+// A usage command (see executeUsage) returns no state.
+func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usage bool, decide decideFunc) (json.RawMessage, time.Time, error) {
+	if !usage {
+		// Decisions read what usage changes (a session kept alive by it,
+		// D3): they see every batch acknowledged before them.
+		if err := l.awaitUsage(ctx); err != nil {
+			return nil, time.Time{}, err
+		}
+	}
 	if meta.CommandID == "" {
 		meta.CommandID = events.NewID()
 	}
@@ -227,6 +271,10 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, dec
 		}
 		seq, err := l.commit.append(ctx, msgs)
 		switch {
+		case err == nil && usage:
+			l.tips.note(evs, msgs, seq)
+			l.noteUsage(seq)
+			return nil, now, nil
 		case err == nil:
 			if err := l.store.WaitFor(ctx, seq); err != nil {
 				return nil, now, err
@@ -279,14 +327,13 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 }
 
 // catchUpUnlessDeduplicated catches up unless JetStream's duplicate window
-// covers every event the projections may lack. They hold everything the
-// stream held at LiveAt, so an event they lack was stored after it; if that
-// is well inside the window, resending it (a message with its derived id)
-// is refused by JetStream as a duplicate, and the command is then decided
-// again after a catch-up. Half the window is left for clock and delivery
-// delays.
+// covers every event the projections may lack. Those were all stored after
+// the last event they applied (AppliedThrough); if that is well inside the
+// window, JetStream refuses a record sent again (its message id is derived
+// from its usage id) and the command is then decided again after a catch-up.
+// Half the window is left for clock differences with a remote server.
 func (l *Ledger) catchUpUnlessDeduplicated(ctx context.Context) error {
-	if live := l.store.LiveAt(); l.dedupeWindow > 0 && !live.IsZero() && time.Since(live) < l.dedupeWindow/2 {
+	if at := l.store.AppliedThrough(); l.dedupeWindow > 0 && !at.IsZero() && time.Since(at) < l.dedupeWindow/2 {
 		return nil
 	}
 	return l.catchUp(ctx)

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -12,7 +13,9 @@ import (
 
 // Reads are served from the projections. A client that got an answer to a
 // command reads its effect: commands return only once the projections have
-// applied their events.
+// applied their events. Usage batches are the exception: they are answered
+// once JetStream has them, and the reads and decisions that depend on usage
+// first wait for the projections to show every batch answered before them.
 
 // Account returns an account, or account_not_found.
 func (l *Ledger) Account(id string) (commands.Account, error) {
@@ -43,8 +46,12 @@ func (l *Ledger) User(account, email string) (commands.User, error) {
 	return u, err
 }
 
-// LiveSession returns the user's session if it is live now (D3).
-func (l *Ledger) LiveSession(account, email string) (commands.Session, bool, error) {
+// LiveSession returns the user's session if it is live now (D3), counting
+// every usage batch acknowledged before the call.
+func (l *Ledger) LiveSession(ctx context.Context, account, email string) (commands.Session, bool, error) {
+	if err := l.awaitUsage(ctx); err != nil {
+		return commands.Session{}, false, err
+	}
 	s, _, err := l.store.Session(account, email)
 	if err != nil || s.MachineID == "" {
 		return s, false, err
@@ -157,3 +164,12 @@ func (l *Ledger) History(account, aggregate, id string) ([]json.RawMessage, erro
 
 // Breaks lists the events the projections refused (H3).
 func (l *Ledger) Breaks() ([]projections.Break, error) { return l.store.Breaks() }
+
+// UsageSummary is the usage of account per product and UTC day in
+// [from, to] (F5), counting every usage batch acknowledged before the call.
+func (l *Ledger) UsageSummary(ctx context.Context, account, from, to string) ([]projections.UsageDay, error) {
+	if err := l.awaitUsage(ctx); err != nil {
+		return nil, err
+	}
+	return l.store.UsageSummary(account, from, to)
+}

@@ -26,10 +26,11 @@ type Msg struct {
 	// MAC is the message's events.MACHeader, checked when the store has an
 	// authenticator.
 	MAC string
-	// Received is when a live message arrived; with Pending 0 (nothing
-	// after it in the stream then) it dates the store's catching up.
-	Received time.Time
-	Pending  uint64
+	// Stored is when the stream stored the message (its server's clock).
+	Stored time.Time
+	// Pending is how many messages the stream held after it when it was
+	// delivered.
+	Pending uint64
 
 	decoded *decoded // set by prepare, ahead of Apply, on another goroutine
 }
@@ -165,8 +166,8 @@ func (s *Store) Apply(msgs []Msg) error {
 	}
 	a.keepHot()
 	s.advance(last)
-	if m := msgs[len(msgs)-1]; m.Seq == last && m.Pending == 0 && !m.Received.IsZero() {
-		s.markLive(m.Received)
+	if m := msgs[len(msgs)-1]; m.Seq == last && !m.Stored.IsZero() {
+		s.markStored(m.Stored)
 	}
 	return nil
 }

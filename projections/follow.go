@@ -31,7 +31,6 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 	}
 	ch := make(chan Msg, 4*maxBatch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		received := time.Now()
 		md, err := m.Metadata()
 		if err != nil {
 			s.logger.Error("projections: message without metadata", "subject", m.Subject(), "err", err)
@@ -41,7 +40,7 @@ func (s *Store) Follow(ctx context.Context, stream jetstream.Stream) error {
 		// parallel with the applying goroutine below.
 		select {
 		case ch <- prepare(s.auth, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Data: m.Data(),
-			MAC: m.Headers().Get(events.MACHeader), Received: received, Pending: md.NumPending}):
+			MAC: m.Headers().Get(events.MACHeader), Stored: md.Timestamp, Pending: md.NumPending}):
 		case <-ctx.Done():
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {

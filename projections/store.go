@@ -96,7 +96,7 @@ type Store struct {
 		checkpoint uint64
 		changed    chan struct{}
 		closed     bool
-		liveAt     time.Time // see LiveAt
+		storedAt   time.Time // see AppliedThrough
 	}
 	applyMu sync.Mutex
 	// hot caches index entries that usage touches again and again (a day's
@@ -273,22 +273,22 @@ func (s *Store) advance(seq uint64) {
 	}
 }
 
-func (s *Store) markLive(at time.Time) {
+func (s *Store) markStored(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at.After(s.mu.liveAt) {
-		s.mu.liveAt = at
+	if at.After(s.mu.storedAt) {
+		s.mu.storedAt = at
 	}
 }
 
-// LiveAt is the latest time (of this process's clock) at which the store is
-// known to hold every event the stream held: it applied a message that
-// arrived then with nothing after it in the stream. Any event the store
-// lacks was stored after that time. Zero until Follow has caught up once.
-func (s *Store) LiveAt() time.Time {
+// AppliedThrough is when the stream stored the last event the store applied
+// through Follow (the stream server's clock). The stream stores events in
+// sequence order, so any event the store lacks was stored at or after it.
+// Zero until Follow has applied an event.
+func (s *Store) AppliedThrough() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.mu.liveAt
+	return s.mu.storedAt
 }
 
 // Digest is the hex SHA-256 of every key and value in the store, in key

@@ -117,8 +117,13 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "projection lag after the last answer: %d events (every answer waits for its own events)\n",
-		info.State.LastSeq-srv.Store().Checkpoint())
+	lag := info.State.LastSeq - srv.Store().Checkpoint()
+	drained := time.Now()
+	if err := srv.Store().WaitFor(ctx, info.State.LastSeq); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "projection lag after the last answer: %d events, applied %s later\n",
+		lag, time.Since(drained).Round(time.Millisecond))
 	fmt.Fprintf(out, "\nratio  ledger usage / raw atomic batches  %.2f  (goal >= 0.5, stretch 0.7)\n", rec.rate()/raw.rate())
 	return nil
 }

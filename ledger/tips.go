@@ -1,0 +1,73 @@
+package ledger
+
+import (
+	"sync"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// Usage batches are answered before the projections apply them, so the
+// next batch on the same product would be decided against a version of the
+// product's usage subject that is already behind the stream, and lose its
+// append to a conflict. The ledger therefore remembers the tip of every usage
+// subject it appended to: the sequence and hash of its last event there,
+// and that event's business time (all a usage decision reads from the
+// subject). A decision uses the tip when it is ahead of the projections. If
+// another writer appended meanwhile, the append conflicts, the projections
+// catch up past the tip, and the next attempt decides on them.
+
+// tip is the last event this ledger appended to a subject.
+type tip struct {
+	projections.Version
+	LastEventAt time.Time
+}
+
+type tips struct {
+	mu sync.Mutex
+	m  map[string]tip
+}
+
+// note records the tips of the subjects of evs, appended as msgs (in the same
+// order) with the last message at stream sequence last.
+func (t *tips) note(evs []events.Event, msgs []outgoing, last uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]tip{}
+	}
+	seen := map[string]bool{}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		o := msgs[i]
+		if seen[o.subject] {
+			continue
+		}
+		seen[o.subject] = true
+		seq := last - uint64(len(msgs)-1-i)
+		if cur, ok := t.m[o.subject]; ok && cur.Seq >= seq {
+			continue
+		}
+		t.m[o.subject] = tip{Version: projections.Version{Seq: seq, Hash: events.Hash(o.data)}, LastEventAt: evs[i].OccurredAt}
+	}
+}
+
+func (t *tips) get(subject string) (tip, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := t.m[subject]
+	return v, ok
+}
+
+// loadUsageLog loads a product's usage subject for a decision: from the
+// projections, or from the tip this ledger appended if that is newer. It
+// returns the business time of the subject's last event.
+func (l *Ledger) loadUsageLog(ld *loader, subject string) time.Time {
+	st := load[commands.UsageLog](ld, subject)
+	if t, ok := l.tips.get(subject); ok && t.Seq > ld.versions[subject].Seq {
+		ld.versions[subject] = t.Version
+		return t.LastEventAt
+	}
+	return st.LastEventAt
+}
