@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 )
 
@@ -41,34 +44,20 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("bench: raw usage stream: %w", err)
 	}
-	payload := make([]byte, 300)
-	for i := range payload {
-		payload[i] = 'x'
-	}
-	batches := bc.usageBatches
-	g, gctx := errgroup.WithContext(ctx)
-	start := time.Now()
-	for w := range bc.usageClients {
-		g.Go(func() error {
-			subject := "rawusage.w" + strconv.Itoa(w)
-			for range batches {
-				msgs := make([]*nats.Msg, usageBatch)
-				for i := range msgs {
-					msgs[i] = &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-				}
-				if _, err := rawBatch(gctx, conn.NC, msgs); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	raw, err := rawUsage(ctx, conn, bc, "rawusage.a", 300, false)
+	if err != nil {
 		return err
 	}
-	raw := measurement{name: fmt.Sprintf("raw JetStream atomic batches of %d x 300 B", usageBatch),
-		ops: bc.usageClients * batches * usageBatch, took: time.Since(start), unit: "msgs"}
 	printMeasurement(out, raw)
+	// The same with messages shaped like the ledger's (a usage event is about
+	// 650 bytes, plus its MAC header) and read back by an ordered consumer,
+	// as the projections read the ledger's: what JetStream alone does of the
+	// ledger's work.
+	shaped, err := rawUsage(ctx, conn, bc, "rawusage.b", 700, true)
+	if err != nil {
+		return err
+	}
+	printMeasurement(out, shaped)
 
 	base := "http://" + srv.Addr()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.usageClients}}
@@ -84,8 +73,9 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 		}
 	}
 	now := time.Now().UTC()
-	g, gctx = errgroup.WithContext(ctx)
-	start = time.Now()
+	batches := bc.usageBatches
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
 	for w := range bc.usageClients {
 		g.Go(func() error {
 			product := "product-" + strconv.Itoa(w)
@@ -125,5 +115,74 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	fmt.Fprintf(out, "projection lag after the last answer: %d events, applied %s later\n",
 		lag, time.Since(drained).Round(time.Millisecond))
 	fmt.Fprintf(out, "\nratio  ledger usage / raw atomic batches  %.2f  (goal >= 0.5, stretch 0.7)\n", rec.rate()/raw.rate())
+	fmt.Fprintf(out, "ratio  ledger usage / raw, ledger-shaped  %.2f\n", rec.rate()/shaped.rate())
 	return nil
+}
+
+// rawUsage publishes bc.usageClients × bc.usageBatches atomic batches of
+// usageBatch messages of size bytes on subjects under prefix, from
+// concurrent publishers, and times it. With consume, an ordered consumer
+// reads the messages back as they land, and the phase ends when it has read
+// them all.
+func rawUsage(ctx context.Context, conn *ledger.Conn, bc benchConfig, prefix string, size int, consume bool) (measurement, error) {
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = 'x'
+	}
+	total := bc.usageClients * bc.usageBatches * usageBatch
+	var read chan struct{}
+	if consume {
+		cons, err := conn.JS.OrderedConsumer(ctx, "RAWUSAGE", jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{prefix + ".>"}, DeliverPolicy: jetstream.DeliverNewPolicy})
+		if err != nil {
+			return measurement{}, err
+		}
+		read = make(chan struct{})
+		n := 0
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			if n++; n == total {
+				close(read)
+			}
+		})
+		if err != nil {
+			return measurement{}, err
+		}
+		defer cc.Stop()
+	}
+	mac := "0123456789abcdef:" + strings.Repeat("m", 43) // the size of a Ledger-Mac value
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for w := range bc.usageClients {
+		g.Go(func() error {
+			subject := prefix + ".w" + strconv.Itoa(w)
+			for range bc.usageBatches {
+				msgs := make([]*nats.Msg, usageBatch)
+				for i := range msgs {
+					msgs[i] = &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+					if consume {
+						msgs[i].Header.Set(events.MACHeader, mac)
+					}
+				}
+				if _, err := rawBatch(gctx, conn.NC, msgs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return measurement{}, err
+	}
+	if consume {
+		select {
+		case <-read:
+		case <-ctx.Done():
+			return measurement{}, ctx.Err()
+		}
+	}
+	name := fmt.Sprintf("raw JetStream atomic batches of %d x %d B", usageBatch, size)
+	if consume {
+		name += ", read back"
+	}
+	return measurement{name: name, ops: total, took: time.Since(start), unit: "msgs"}, nil
 }
