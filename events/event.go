@@ -208,12 +208,14 @@ func checkMeta(e Event) error {
 	return nil
 }
 
+var lowerHex = newSet("0-9a-f")
+
 func isHexHash(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !lowerHex.has(s[i]) {
 			return false
 		}
 	}

@@ -561,12 +561,24 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	results := make([]map[string]any, len(ans.Results))
-	for i, res := range ans.Results {
-		results[i] = map[string]any{"usage_id": res.UsageID, "classification": res.Classification,
-			"license_id": nullable(res.LicenseID), "duplicate": res.Duplicate}
+	// Structs, not maps: an answer holds up to a thousand results. The
+	// fields are in the order maps would sort them into.
+	type result struct {
+		Classification string  `json:"classification"`
+		Duplicate      bool    `json:"duplicate"`
+		LicenseID      *string `json:"license_id"`
+		UsageID        string  `json:"usage_id"`
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accepted": ans.Accepted, "duplicates": ans.Duplicates, "results": results})
+	results := make([]result, len(ans.Results))
+	for i, res := range ans.Results {
+		results[i] = result{Classification: res.Classification, Duplicate: res.Duplicate,
+			LicenseID: nullable(res.LicenseID), UsageID: res.UsageID}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Accepted   int      `json:"accepted"`
+		Duplicates int      `json:"duplicates"`
+		Results    []result `json:"results"`
+	}{ans.Accepted, ans.Duplicates, results})
 	return nil
 }
 
