@@ -27,17 +27,9 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 	machine := fs.String("machine", "", "also check that the token was issued for this machine id, as a client must")
 	args = args[1:]
 	// The token may come before or after the flags.
-	var token string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		token, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	token, err := parseWithArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if token == "" && fs.NArg() == 1 {
-		token = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("checkout verify: unexpected argument %q", fs.Arg(0))
 	}
 	if token == "" {
 		return fmt.Errorf("checkout verify: a TOKEN is required")

@@ -201,11 +201,8 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	cf.register(fs)
 	batch := fs.Int("batch", 500, "records per request (1 to 1000)")
 	format := fs.String("format", "", "ndjson or csv (default: by the file's extension)")
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := parse(fs, args); err != nil {
+	file, err := parseWithArg(fs, args)
+	if err != nil {
 		return err
 	}
 	if file == "" {

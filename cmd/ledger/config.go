@@ -32,6 +32,31 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
+	return fromEnv(fs)
+}
+
+// parseWithArg is parse for a command with one positional argument, which
+// may come before or after the flags; it returns the argument ("" if none).
+func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
+	var arg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	rest := fs.Args()
+	if arg == "" && len(rest) > 0 {
+		arg, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		return "", fmt.Errorf("%s: unexpected argument %q", fs.Name(), rest[0])
+	}
+	return arg, fromEnv(fs)
+}
+
+// fromEnv fills every flag not given on the command line from LEDGER_<FLAG>.
+func fromEnv(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
@@ -63,7 +88,7 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.data, "data", "./data", "data directory: embedded JetStream under nats/, projections under projections/")
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
 	fs.StringVar(&s.signingKey, "signing-key", "",
-		"Ed25519 private key (PKCS #8 PEM) that signs every event; default DATA/keys/events.ed25519, created on first start")
+		"Ed25519 private key (PKCS #8 PEM) that signs the events and keys their MACs; default DATA/keys/events.ed25519, created on first start")
 	fs.IntVar(&s.replicas, "replicas", 1, "stream replicas when the ledger creates the stream on a NATS cluster (1, 3 or 5)")
 	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
 		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")

@@ -58,3 +58,33 @@ func TestFlagWinsOverEnvironment(t *testing.T) {
 		t.Errorf("log level %q, want the flag's debug", lf.level)
 	}
 }
+
+// A command's one argument (a usage file, a checkout token) may come before
+// or after its flags; the flags still fall back to LEDGER_*.
+func TestParseWithArg(t *testing.T) {
+	t.Setenv("LEDGER_URL", "http://env.example")
+	for _, tc := range []struct {
+		args          []string
+		arg, url, err string
+	}{
+		{[]string{"f.ndjson", "--url", "http://a"}, "f.ndjson", "http://a", ""},
+		{[]string{"--url", "http://a", "f.ndjson"}, "f.ndjson", "http://a", ""},
+		{[]string{"f.ndjson"}, "f.ndjson", "http://env.example", ""},
+		{[]string{"--url", "http://a"}, "", "http://a", ""},
+		{[]string{"f.ndjson", "--url", "http://a", "g.ndjson"}, "", "", "g.ndjson"},
+		{[]string{"--url", "http://a", "f", "g"}, "", "", `"g"`},
+	} {
+		fs := newFlagSet("test", "", &bytes.Buffer{})
+		url := fs.String("url", "http://default", "")
+		arg, err := parseWithArg(fs, tc.args)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one naming %s", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || arg != tc.arg || *url != tc.url {
+			t.Errorf("%q: %q, url %q, %v; want %q, url %q", tc.args, arg, *url, err, tc.arg, tc.url)
+		}
+	}
+}
