@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/entledger/ledger/commands"
@@ -23,6 +28,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"usage that started longer ago than this is rejected usage_too_old (F3)")
 	sessionTTL := fs.Duration("session-ttl", commands.DefaultSessionTTL,
 		"a sign-in session ends after this long without a refresh or heartbeat (D3)")
+	debugAddr := fs.String("debug-addr", "",
+		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; unauthenticated, so only for trusted hosts (default: off)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +54,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	if *debugAddr != "" {
+		stop, err := serveDebug(*debugAddr, cfg.Logger)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		defer stop()
+	}
 	srv, err := ledger.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -64,4 +78,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		werr = err
 	}
 	return werr
+}
+
+// serveDebug serves net/http/pprof on addr, apart from the API.
+func serveDebug(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("debug server", "err", err)
+		}
+	}()
+	logger.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() { hs.Close() }, nil
 }
