@@ -264,19 +264,32 @@ func (c *serveChild) kill() {
 }
 
 func postJSON(ctx context.Context, client *http.Client, url string, body any) error {
-	raw, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	raw, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
+	_, err = postRaw(ctx, client, url, raw)
+	return err
+}
+
+// postRaw posts an encoded JSON body and returns the answer of a 2xx.
+func postRaw(ctx context.Context, client *http.Client, url string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("bench: POST %s: %d %s", url, resp.StatusCode, rb)
+	rb, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("bench: POST %s: %d %s", url, resp.StatusCode, rb)
+	}
+	return rb, nil
 }
