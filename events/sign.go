@@ -11,9 +11,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // SignatureHeader is the NATS header that carries an event's signature:
@@ -105,25 +107,33 @@ func (v *Verifier) Verify(subject string, data []byte, header string) error {
 	return nil
 }
 
-// MAC makes and checks message authentication codes.
+// MAC makes and checks message authentication codes. It is safe for
+// concurrent use.
 type MAC struct {
 	key []byte
 	id  string
+	// pool holds keyed HMAC states: Reset returns one to its keyed start,
+	// sparing the key schedule and the allocations of a new one per event.
+	pool sync.Pool
 }
 
 // NewMAC derives the MAC key from the ledger's private key.
 func NewMAC(key ed25519.PrivateKey) *MAC {
 	h := hmac.New(sha256.New, key.Seed())
 	h.Write([]byte("ledger event mac v1"))
-	return &MAC{key: h.Sum(nil), id: KeyID(key.Public().(ed25519.PublicKey))}
+	m := &MAC{key: h.Sum(nil), id: KeyID(key.Public().(ed25519.PublicKey))}
+	m.pool.New = func() any { return hmac.New(sha256.New, m.key) }
+	return m
 }
 
 func (m *MAC) sum(subject string, data []byte) []byte {
-	h := hmac.New(sha256.New, m.key)
+	h := m.pool.Get().(hash.Hash)
+	defer m.pool.Put(h)
+	h.Reset()
 	h.Write([]byte(subject))
 	h.Write([]byte{'\n'})
 	h.Write(data)
-	return h.Sum(nil)
+	return h.Sum(make([]byte, 0, sha256.Size))
 }
 
 // Tag returns the MACHeader value for an event stored on subject.
