@@ -18,10 +18,15 @@
 //	prevhash       SHA-256 of the exact bytes of the previous event of the same
 //	               aggregate; absent on an aggregate's first event (H3)
 //
-// Beside the document, every message carries two NATS headers (sign.go):
-// Ledger-Signature, an Ed25519 signature over subject and bytes that anyone
-// with the public key can check, and Ledger-Mac, an HMAC the ledger's own
-// projections check cheaply.
+// Beside the document, messages carry two NATS headers (sign.go):
+// Ledger-Mac on every message, an HMAC the ledger's own projections check
+// cheaply, and Ledger-Signature, an Ed25519 signature over subject and bytes
+// that anyone with the public key can check, on the last message of each
+// subject in each command. Its hash chain vouches for the messages before it
+// (chain.go).
+//
+// The canonical bytes are defined by encoding/json; fastcodec.go writes and
+// reads them without reflection and is tested against it.
 //
 // Decoding is strict: an unknown type, an unknown schema version, a missing
 // attribute or an unknown field in data is an error, never a silent skip.

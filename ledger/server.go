@@ -34,8 +34,10 @@ type Config struct {
 	NATSURLs []string
 	Replicas int // stream replicas when creating the stream on a cluster
 
-	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs every
-	// event; "" means DataDir/keys/events.ed25519, created on first start.
+	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs the
+	// events (the last of each subject per command; see events.ChainVerifier)
+	// and keys their MACs; "" means DataDir/keys/events.ed25519, created on
+	// first start.
 	// Ledgers sharing a stream must share the key.
 	SigningKey string
 

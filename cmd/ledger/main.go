@@ -3,7 +3,7 @@
 //	ledger serve     run the ledger: embedded NATS JetStream, Pebble projections, HTTP API
 //	ledger rebuild   rebuild the projections from the stream (ledger stopped)
 //	ledger digest    print the digest of the projections (compare a rebuild with a live store)
-//	ledger verify    check every event's signature, decoding and hash chain (H3)
+//	ledger verify    check every event's decoding, hash chain and signature (H3)
 //	ledger bench     measure the ledger beside raw JetStream and raw Pebble
 //
 // Every flag can also be set with an environment variable LEDGER_<FLAG>,
@@ -43,7 +43,7 @@ Commands:
   serve     run the ledger (embedded NATS and Pebble by default)
   rebuild   rebuild the projections from the stream; run it while the ledger is stopped
   digest    print the digest of the projection store
-  verify    check every event's signature, decoding and hash chain (H3)
+  verify    check every event's decoding, hash chain and signature (H3)
   checkout  checkout verify TOKEN --key FILE: verify an offline checkout token, offline (F6)
 
 Client commands (talk to a running ledger, --url, --account, --json):

@@ -16,7 +16,7 @@ var errBroken = errors.New("the stream does not verify")
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify",
-		"Walk the whole stream and check every event's signature, decoding, subject and hash chain (H3).\n"+
+		"Walk the whole stream and check every event's decoding, subject, hash chain and the signature that vouches for it (H3).\n"+
 			"With the embedded server, stop the ledger first; with --nats-url it can run beside it.", stderr)
 	var sf storeFlags
 	sf.register(fs, false)
@@ -50,7 +50,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "checked %d events on %d aggregates with key %s\n", rep.Events, rep.Aggregates, events.KeyID(pub))
 	if rep.First == nil {
-		fmt.Fprintln(stdout, "ok: every event is signed by the ledger, decodes, and continues its aggregate's hash chain")
+		fmt.Fprintln(stdout, "ok: every event decodes, continues its aggregate's hash chain, and is vouched for by the ledger's signature")
 		return nil
 	}
 	fmt.Fprintf(stdout, "%d breaks; the first at sequence %d on %s:\n  %s\n", rep.Breaks, rep.First.Seq, rep.First.Subject, rep.First.Reason)
