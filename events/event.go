@@ -123,7 +123,7 @@ func Marshal(e Event) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, e.Type(), err)
 	}
 	const envelope = 640 // the envelope's attributes take about 550 bytes
-	if f, ok := d.(fastData); ok {
+	if f, ok := d.(fastData); ok && f.fast() {
 		b := make([]byte, 0, envelope+512)
 		return appendEnvelope(b, e, ent.version, f.appendJSON(nil)), nil
 	}

@@ -94,9 +94,16 @@ func appendEnvelope(b []byte, e Event, version int, data []byte) []byte {
 // fastData is a payload with a hand-written canonical codec.
 type fastData interface {
 	Data
+	// fast reports whether appendJSON can encode the payload; otherwise
+	// json.Marshal decides (and may refuse, as for a year past 9999).
+	fast() bool
 	// appendJSON appends exactly what json.Marshal writes for the payload.
 	appendJSON(b []byte) []byte
 }
+
+// jsonYear reports whether encoding/json can encode t (it refuses years
+// outside [0, 9999]).
+func jsonYear(t time.Time) bool { return t.Year() >= 0 && t.Year() <= 9999 }
 
 // fastDecoders decode canonical payloads of the current schema version by
 // type; they decline (false) anything else.
@@ -260,6 +267,8 @@ func fastUnmarshal(raw []byte) (Event, bool) {
 	}
 	return e, true
 }
+
+func (u UsageRecorded) fast() bool { return jsonYear(u.StartedAt) && jsonYear(u.EndedAt) }
 
 func (u UsageRecorded) appendJSON(b []byte) []byte {
 	b = append(b, '{')

@@ -32,6 +32,17 @@ func TestFastCodecMatchesReference(t *testing.T) {
 	rec.StartedAt = rec.StartedAt.In(time.FixedZone("Y", -7200))
 	zoned.Data = rec
 	checkFastCodec(t, "zoned", zoned, true)
+	// A year encoding/json refuses is refused by Marshal too.
+	far := u
+	rec = far.Data.(events.UsageRecorded)
+	rec.EndedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	far.Data = rec
+	if _, err := events.MarshalReflect(far); err == nil {
+		t.Fatal("the reference encodes the year 10000; the case proves nothing")
+	}
+	if raw, err := events.Marshal(far); err == nil {
+		t.Errorf("Marshal encoded an ended_at in the year 10000: %s", raw)
+	}
 }
 
 // checkFastCodec compares the fast and reference codecs on e; fast says

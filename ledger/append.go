@@ -28,6 +28,7 @@ const (
 	errCodeWrongLastSeq      = 10071 // JSStreamWrongLastSequenceErrF
 	errCodeWrongLastSeqConst = 10164 // JSStreamWrongLastSequenceConstantErr (clustered)
 	errCodeBatchDuplicate    = 10201 // JSAtomicPublishContainsDuplicateMessageErr
+	errCodeBatchIncomplete   = 10176 // JSAtomicPublishIncompleteBatchErr: the server refused part of it
 )
 
 var (
@@ -159,6 +160,10 @@ func (a *appender) publishBatch(ctx context.Context, msgs []outgoing) (uint64, e
 func classify(code int, desc string) error {
 	switch code {
 	case errCodeWrongLastSeq, errCodeWrongLastSeqConst:
+		return fmt.Errorf("%w: %s", ErrConflict, desc)
+	case errCodeBatchIncomplete:
+		// The server dropped part of the batch (too many batches in flight,
+		// say) and stored none of it: the append can be made again.
 		return fmt.Errorf("%w: %s", ErrConflict, desc)
 	case errCodeBatchDuplicate:
 		return fmt.Errorf("%w: %s", ErrDuplicate, desc)

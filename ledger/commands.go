@@ -389,7 +389,7 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	if err := l.catchUpUnlessDeduplicated(ctx); err != nil {
+	if err := l.catchUpForUsage(ctx); err != nil {
 		return UsageAnswer{}, err
 	}
 	ids := make([]string, len(c.Records))
@@ -436,7 +436,12 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	}
 	var ans UsageAnswer
 	if results == nil {
-		// A replayed request: answer from what its first try recorded.
+		// A replayed request: answer from what its first try recorded, once
+		// the projections show all of it (they may have applied only part
+		// of its batch so far).
+		if err := l.catchUp(ctx); err != nil {
+			return UsageAnswer{}, err
+		}
 		known, err := l.store.KnownUsage(c.Account, ids)
 		if err != nil {
 			return UsageAnswer{}, err

@@ -10,6 +10,11 @@ import (
 // an atomic batch is 1000.
 const maxGroupMsgs = 256
 
+// maxAloneInFlight bounds the big batches appended alone at once. JetStream
+// refuses more than 50 atomic batches in flight per stream (by default), and
+// other ledger processes may share the stream.
+const maxAloneInFlight = 8
+
 // committer appends the events of concurrent commands together (group
 // commit). JetStream stages every atomic batch of a file-backed R1 stream in
 // a file store of its own, which caps batches at a few hundred per second
@@ -27,7 +32,8 @@ const maxGroupMsgs = 256
 // commits the queue, and hands leadership to a new goroutine when more
 // requests arrived meanwhile.
 type committer struct {
-	app *appender
+	app   *appender
+	alone chan struct{} // slots for batches appended alone (maxAloneInFlight)
 
 	// mu guards the queue and whether a leader is committing it.
 	mu struct {
@@ -55,7 +61,13 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 		// A batch this large gains nothing from company, and waiting for
 		// the leader would only queue it behind the others: it goes alone,
 		// in parallel with them (its expected sequences still hold it to
-		// the state it was decided on).
+		// the state it was decided on), a few at a time.
+		select {
+		case c.alone <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		defer func() { <-c.alone }()
 		return c.app.append(ctx, msgs)
 	}
 	req := &appendReq{ctx: ctx, msgs: msgs, done: make(chan appendRes, 1)}

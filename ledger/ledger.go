@@ -49,7 +49,8 @@ type Ledger struct {
 	// whatever reads what usage changes waits for this sequence instead
 	// (awaitUsage), so reads still follow the writes they come after.
 	usageSeq atomic.Uint64
-	tips     tips // the usage subjects' tips (tips.go)
+	tips     tips    // the usage subjects' tips (tips.go)
+	own      ownSeqs // what this ledger appended that may not be applied yet
 }
 
 // Options configure New.
@@ -76,13 +77,17 @@ type Options struct {
 // store. The caller keeps store following the stream (projections.Follow).
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
-		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}}, store: store,
+		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}, alone: make(chan struct{}, maxAloneInFlight)}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
 	l.checkoutKey = o.CheckoutKey
 	if stream != nil {
 		if info := stream.CachedInfo(); info != nil {
 			l.dedupeWindow = info.Config.Duplicates
+			// Usage acknowledged before a restart may not be applied yet:
+			// reads that depend on usage wait for what the stream held at
+			// start (see awaitUsage).
+			l.usageSeq.Store(info.State.LastSeq)
 		}
 	}
 	if l.usageHorizon = o.UsageHorizon; l.usageHorizon <= 0 {
@@ -270,6 +275,11 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usa
 			return nil, now, err
 		}
 		seq, err := l.commit.append(ctx, msgs)
+		if err == nil {
+			// An atomic batch stores its messages under consecutive
+			// sequences, ending at seq.
+			l.own.add(seq-uint64(len(msgs))+1, seq, l.store.Checkpoint())
+		}
 		switch {
 		case err == nil && usage:
 			l.tips.note(evs, msgs, seq)
@@ -326,17 +336,37 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 	return err
 }
 
-// catchUpUnlessDeduplicated catches up unless JetStream's duplicate window
-// covers every event the projections may lack. Those were all stored after
-// the last event they applied (AppliedThrough); if that is well inside the
-// window, JetStream refuses a record sent again (its message id is derived
-// from its usage id) and the command is then decided again after a catch-up.
-// Half the window is left for clock differences with a remote server.
-func (l *Ledger) catchUpUnlessDeduplicated(ctx context.Context) error {
-	if at := l.store.AppliedThrough(); l.dedupeWindow > 0 && !at.IsZero() && time.Since(at) < l.dedupeWindow/2 {
+// catchUpForUsage makes the projections show what a usage decision must
+// see, waiting for them only when they might not:
+//
+//   - every change to users and licences acknowledged before the request, by
+//     any ledger sharing the stream: those are stored at or below the
+//     stream's last sequence now, and if every event the projections lack
+//     was appended by this ledger, none of them is such a change (this
+//     ledger's own changes are applied before it answers them);
+//   - every usage record recorded before (F2): the records the projections
+//     lack were all stored after the last event they applied
+//     (AppliedThrough). If that is less than half JetStream's duplicate
+//     window ago, JetStream refuses a record sent again (its message id is
+//     derived from its usage id), and the batch is decided again after a
+//     full catch-up. Half the window is left for clock differences with a
+//     remote server.
+//
+// Otherwise it waits until they have applied everything the stream holds.
+func (l *Ledger) catchUpForUsage(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: stream info: %w", err)
+	}
+	last, applied := info.State.LastSeq, l.store.Checkpoint()
+	if applied >= last {
 		return nil
 	}
-	return l.catchUp(ctx)
+	at := l.store.AppliedThrough()
+	if l.own.covers(applied+1, last) && l.dedupeWindow > 0 && !at.IsZero() && time.Since(at) < l.dedupeWindow/2 {
+		return nil
+	}
+	return l.store.WaitFor(ctx, last)
 }
 
 // catchUp waits until the projections have applied everything the stream

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -70,4 +71,57 @@ func (l *Ledger) loadUsageLog(ld *loader, subject string) time.Time {
 		return t.LastEventAt
 	}
 	return st.LastEventAt
+}
+
+// ownSeqs are the stream sequences this ledger appended that the projections
+// may not have applied yet, as ranges. A usage decision reads aggregates it
+// does not write (users, their holdings, licences), so it must see every
+// change acknowledged before it, by this ledger or another one sharing the
+// stream. This ledger's own changes are applied before they are answered;
+// so if every event the projections lack is one of its own usage batches,
+// they already show every such change.
+type ownSeqs struct {
+	mu     sync.Mutex
+	ranges []seqRange // sorted by from, disjoint
+}
+
+type seqRange struct{ from, to uint64 }
+
+// add records that this ledger appended [from, to], and forgets ranges at or
+// below applied.
+func (o *ownSeqs) add(from, to, applied uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := o.ranges[:0]
+	for _, r := range o.ranges {
+		if r.to > applied {
+			kept = append(kept, r)
+		}
+	}
+	i := len(kept)
+	for i > 0 && kept[i-1].from > from {
+		i--
+	}
+	o.ranges = slices.Insert(kept, i, seqRange{from, to})
+}
+
+// covers reports whether every sequence in [from, to] was appended by this
+// ledger.
+func (o *ownSeqs) covers(from, to uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	next := from
+	for _, r := range o.ranges {
+		if r.to < next {
+			continue
+		}
+		if r.from > next {
+			return false
+		}
+		next = r.to + 1
+		if next > to {
+			return true
+		}
+	}
+	return next > to
 }

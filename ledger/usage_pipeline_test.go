@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -66,6 +67,54 @@ func TestUsageAnsweredBeforeProjectionsReadsFollow(t *testing.T) {
 		batch(b)
 		if got, want := pooledSessions(), float64((b+1)*size); got != want {
 			t.Fatalf("after batch %d: %v pooled sessions, want %v", b, got, want)
+		}
+	}
+	tl.checkStream()
+}
+
+// rule F2 and idempotency: a usage request replayed with its Idempotency-Key
+// right after its answer gets the same answer, even while the projections
+// have applied only part of its batch.
+func TestUsageKeyedReplayRightAfterTheAnswer(t *testing.T) {
+	tl := useStart(t)
+	for round := range 8 {
+		batch := make([]any, 1000)
+		for i := range batch {
+			batch[i] = useR(fmt.Sprintf("k-%d-%d", round, i), useNow.Add(-3*time.Hour), time.Minute)
+		}
+		key := fmt.Sprintf("usage-key-%d", round)
+		first := tl.must(200, "POST", usePath, useBatch(batch...), "Idempotency-Key", key)
+		again := tl.must(200, "POST", usePath, useBatch(batch...), "Idempotency-Key", key)
+		if string(again.Raw) != string(first.Raw) {
+			t.Fatalf("round %d: the replay answered accepted %v, duplicates %v; the first answer was accepted %v, duplicates %v",
+				round, again.Body["accepted"], again.Body["duplicates"], first.Body["accepted"], first.Body["duplicates"])
+		}
+	}
+}
+
+// rule F1: many big batches at once are each recorded whole; none is
+// answered with a server error because JetStream limits the atomic batches
+// in flight.
+func TestUsageManyBigBatchesAtOnce(t *testing.T) {
+	tl := useStart(t)
+	const n, size = 80, 300
+	bodies := make([]map[string]any, n)
+	for g := range bodies {
+		recs := make([]any, size)
+		for i := range recs {
+			recs[i] = useR(fmt.Sprintf("inf-%d-%d", g, i), useNow.Add(-3*time.Hour), time.Minute).set("product", fmt.Sprintf("p%d", g))
+		}
+		bodies[g] = useBatch(recs...)
+	}
+	answers := make([]response, n)
+	var wg sync.WaitGroup
+	for g := range bodies {
+		wg.Go(func() { answers[g] = tl.do("POST", usePath, bodies[g]) })
+	}
+	wg.Wait()
+	for g, r := range answers {
+		if r.Status != 200 || r.Body["accepted"] != float64(size) {
+			t.Errorf("batch %d: status %d: %.300s", g, r.Status, r.Raw)
 		}
 	}
 	tl.checkStream()
