@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -368,6 +369,10 @@ func usageSubject(account, product string) string {
 	return events.Subject(account, events.AggregateUsage, product)
 }
 
+// errLanded stops a usage decision that finds its own command already
+// recorded.
+var errLanded = errors.New("ledger: the command has landed")
+
 // UsageAnswer is the answer to a usage batch.
 type UsageAnswer struct {
 	Accepted   int
@@ -397,7 +402,7 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		ids[i] = r.UsageID
 	}
 	var results []commands.UsageResult
-	err = l.executeUsage(ctx, meta, usageSubject(c.Account, c.Records[0].Product),
+	decided, err := l.executeUsage(ctx, meta, usageSubject(c.Account, c.Records[0].Product),
 		func(ld *loader, now time.Time) ([]events.Event, error) {
 			uc := commands.UsageContext{Users: map[string]commands.User{}, Licenses: map[string]commands.License{},
 				Pooled: map[string][]commands.License{}, Logs: map[string]time.Time{}, Horizon: l.usageHorizon}
@@ -426,16 +431,26 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 			if err != nil {
 				return nil, err
 			}
+			for _, k := range known {
+				if k.CommandID == meta.CommandID {
+					// This very command landed (its projection is under
+					// way): answer it as a replay, not as duplicates.
+					return nil, errLanded
+				}
+			}
 			uc.Known = known
 			evs, res, err := c.Decide(uc, now)
 			results = res
 			return evs, err
 		})
+	if errors.Is(err, errLanded) {
+		decided, err = false, nil
+	}
 	if err != nil {
 		return UsageAnswer{}, err
 	}
 	var ans UsageAnswer
-	if results == nil {
+	if !decided {
 		// A replayed request: answer from what its first try recorded, once
 		// the projections show all of it (they may have applied only part
 		// of its batch so far).

@@ -41,6 +41,7 @@ type Ledger struct {
 	answers      *answers
 	checkoutKey  ed25519.PrivateKey
 	usageHorizon time.Duration
+	exclusive    bool // see Options.Exclusive
 	// dedupeWindow is the stream's duplicate window: JetStream itself
 	// refuses a message id seen this recently (0: unknown).
 	dedupeWindow time.Duration
@@ -70,7 +71,11 @@ type Options struct {
 	// Answers keeps rejected answers of Idempotency-Key requests (see
 	// AnswersBucket); nil decides such replays again.
 	Answers jetstream.KeyValue
-	metrics *metrics
+	// Exclusive promises that no other process writes to the stream (an
+	// embedded server without a listener). Usage decisions then need not
+	// ask the stream for changes other ledgers acknowledged.
+	Exclusive bool
+	metrics   *metrics
 }
 
 // New returns a Ledger writing to stream through nc and reading state from
@@ -80,7 +85,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		stream: stream, commit: &committer{app: &appender{nc: nc, js: js}, alone: make(chan struct{}, maxAloneInFlight)}, store: store,
 		now: o.Now, logger: o.Logger, metrics: o.metrics, maxAttempts: o.MaxAttempts,
 	}
-	l.checkoutKey = o.CheckoutKey
+	l.checkoutKey, l.exclusive = o.CheckoutKey, o.Exclusive
 	if stream != nil {
 		if info := stream.CachedInfo(); info != nil {
 			l.dedupeWindow = info.Config.Duplicates
@@ -160,19 +165,23 @@ type decideFunc func(ld *loader, now time.Time) ([]events.Event, error)
 // primary when the command changes nothing) once the projections show it.
 func (l *Ledger) execute(ctx context.Context, name string, meta Meta, primary string, decide decideFunc) (json.RawMessage, time.Time, error) {
 	start := time.Now()
-	state, at, err := l.executeOnce(ctx, meta, primary, false, decide)
+	state, at, _, err := l.executeOnce(ctx, meta, primary, false, decide)
 	l.metrics.observeCommand(name, start, err)
 	return state, at, err
 }
 
 // executeUsage is execute for a usage batch: it neither waits for the
 // usage acknowledged before it (RecordUsage needs none of it projected) nor
-// for its own events to be projected, and it returns no state.
-func (l *Ledger) executeUsage(ctx context.Context, meta Meta, primary string, decide decideFunc) error {
+// for its own events to be projected, and it returns no state. decided
+// reports whether the answer is the last decision of decide (its events
+// landed, or there were none); otherwise the command had landed before
+// (a replay, or an earlier attempt whose acknowledgement was lost) and the
+// caller answers from what it recorded.
+func (l *Ledger) executeUsage(ctx context.Context, meta Meta, primary string, decide decideFunc) (decided bool, err error) {
 	start := time.Now()
-	_, _, err := l.executeOnce(ctx, meta, primary, true, decide)
+	_, _, decided, err = l.executeOnce(ctx, meta, primary, true, decide)
 	l.metrics.observeCommand("record_usage", start, err)
-	return err
+	return decided, err
 }
 
 // awaitUsage waits until the projections show every usage batch this ledger
@@ -197,12 +206,12 @@ func (l *Ledger) noteUsage(seq uint64) {
 // executeOnce returns the primary aggregate's state and the ledger's clock
 // when the command was decided (for a replay: when it was first decided).
 // A usage command (see executeUsage) returns no state.
-func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usage bool, decide decideFunc) (json.RawMessage, time.Time, error) {
+func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usage bool, decide decideFunc) (state json.RawMessage, at time.Time, decided bool, err error) {
 	if !usage {
 		// Decisions read what usage changes (a session kept alive by it,
 		// D3): they see every batch acknowledged before them.
 		if err := l.awaitUsage(ctx); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, false, err
 		}
 	}
 	if meta.CommandID == "" {
@@ -218,31 +227,31 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usa
 		// A command that already landed (a replayed Idempotency-Key, or an
 		// append whose acknowledgement was lost) answers as it did the first time.
 		if res, ok, err := l.store.Command(meta.CommandID); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, false, err
 		} else if ok {
 			if res.Hash != meta.CommandHash {
-				return nil, time.Time{}, commands.Reject(commands.CodeIdempotencyKeyReused,
+				return nil, time.Time{}, false, commands.Reject(commands.CodeIdempotencyKeyReused,
 					"this Idempotency-Key was already used with a different request")
 			}
-			return res.State, res.RecordedAt, nil
+			return res.State, res.RecordedAt, false, nil
 		}
 		if meta.Keyed && attempt == 1 {
 			rej, err := l.answers.lookup(ctx, meta.CommandID)
 			if err != nil {
-				return nil, time.Time{}, err
+				return nil, time.Time{}, false, err
 			}
 			if rej != nil {
 				if rej.Hash != meta.CommandHash {
-					return nil, time.Time{}, commands.Reject(commands.CodeIdempotencyKeyReused,
+					return nil, time.Time{}, false, commands.Reject(commands.CodeIdempotencyKeyReused,
 						"this Idempotency-Key was already used with a different request")
 				}
 				if rej.Code == "" { // it changed nothing: the same answer again
 					if string(rej.State) == "null" {
-						return nil, rej.DecidedAt, nil
+						return nil, rej.DecidedAt, false, nil
 					}
-					return rej.State, rej.DecidedAt, nil
+					return rej.State, rej.DecidedAt, false, nil
 				}
-				return nil, time.Time{}, &commands.Error{Code: rej.Code, Message: rej.Message, Details: rej.Details}
+				return nil, time.Time{}, false, &commands.Error{Code: rej.Code, Message: rej.Message, Details: rej.Details}
 			}
 		}
 
@@ -250,16 +259,16 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usa
 		ld := &loader{store: l.store, versions: map[string]projections.Version{}}
 		evs, err := decide(ld, now)
 		if ld.err != nil {
-			return nil, now, ld.err
+			return nil, now, false, ld.err
 		}
 		if err != nil {
 			var rej *commands.Error
 			if meta.Keyed && errors.As(err, &rej) {
 				if rerr := l.answers.record(ctx, meta.CommandID, meta.CommandHash, rej); rerr != nil {
-					return nil, now, rerr
+					return nil, now, false, rerr
 				}
 			}
-			return nil, now, err
+			return nil, now, false, err
 		}
 		if len(evs) == 0 {
 			st, _, err := projections.Load[json.RawMessage](l.store, primary)
@@ -268,11 +277,11 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usa
 				// replay does not decide again and change something later.
 				err = l.answers.recordUnchanged(ctx, meta.CommandID, meta.CommandHash, st, now)
 			}
-			return st, now, err
+			return st, now, err == nil, err
 		}
 		msgs, err := l.encode(evs, ld.versions, meta, now)
 		if err != nil {
-			return nil, now, err
+			return nil, now, false, err
 		}
 		seq, err := l.commit.append(ctx, msgs)
 		if err == nil {
@@ -284,31 +293,31 @@ func (l *Ledger) executeOnce(ctx context.Context, meta Meta, primary string, usa
 		case err == nil && usage:
 			l.tips.note(evs, msgs, seq)
 			l.noteUsage(seq)
-			return nil, now, nil
+			return nil, now, true, nil
 		case err == nil:
 			if err := l.store.WaitFor(ctx, seq); err != nil {
-				return nil, now, err
+				return nil, now, false, err
 			}
 			st, _, err := projections.Load[json.RawMessage](l.store, evs[0].Subject())
-			return st, now, err
+			return st, now, err == nil, err
 		case errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate):
 			l.metrics.conflicts.Inc()
 			if attempt >= l.maxAttempts {
-				return nil, now, commands.Reject(commands.CodeConflict,
+				return nil, now, false, commands.Reject(commands.CodeConflict,
 					"the aggregate kept changing while this command was decided (%d attempts); retry", attempt)
 			}
 			if err := l.catchUp(ctx); err != nil {
-				return nil, now, err
+				return nil, now, false, err
 			}
 			// Spread racing writers apart a little.
 			backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
-				return nil, now, ctx.Err()
+				return nil, now, false, ctx.Err()
 			}
 		default:
-			return nil, now, err
+			return nil, now, false, err
 		}
 	}
 }
@@ -339,11 +348,6 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 // catchUpForUsage makes the projections show what a usage decision must
 // see, waiting for them only when they might not:
 //
-//   - every change to users and licences acknowledged before the request, by
-//     any ledger sharing the stream: those are stored at or below the
-//     stream's last sequence now, and if every event the projections lack
-//     was appended by this ledger, none of them is such a change (this
-//     ledger's own changes are applied before it answers them);
 //   - every usage record recorded before (F2): the records the projections
 //     lack were all stored after the last event they applied
 //     (AppliedThrough). If that is less than half JetStream's duplicate
@@ -351,19 +355,27 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 //     derived from its usage id), and the batch is decided again after a
 //     full catch-up. Half the window is left for clock differences with a
 //     remote server.
+//   - every change to users and licences acknowledged before the request.
+//     This ledger's own are applied before it answers them. Another
+//     ledger's, when the stream is shared, are stored at or below the
+//     stream's last sequence now: if every event the projections lack up to
+//     there was appended by this ledger (ownSeqs), there is none.
 //
 // Otherwise it waits until they have applied everything the stream holds.
 func (l *Ledger) catchUpForUsage(ctx context.Context) error {
+	at := l.store.AppliedThrough()
+	if l.dedupeWindow <= 0 || at.IsZero() || time.Since(at) >= l.dedupeWindow/2 {
+		return l.catchUp(ctx)
+	}
+	if l.exclusive {
+		return nil
+	}
 	info, err := l.stream.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: stream info: %w", err)
 	}
 	last, applied := info.State.LastSeq, l.store.Checkpoint()
-	if applied >= last {
-		return nil
-	}
-	at := l.store.AppliedThrough()
-	if l.own.covers(applied+1, last) && l.dedupeWindow > 0 && !at.IsZero() && time.Since(at) < l.dedupeWindow/2 {
+	if applied >= last || l.own.covers(applied+1, last) {
 		return nil
 	}
 	return l.store.WaitFor(ctx, last)

@@ -205,7 +205,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	l := New(conn.NC, conn.JS, conn.Stream, store, Options{Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, UsageHorizon: cfg.UsageHorizon, Answers: answersKV, Now: cfg.Now, Logger: logger,
-		metrics: newMetrics(reg, store)})
+		// An embedded server that listens nowhere has no other client:
+		// no other ledger can write to its stream.
+		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
+		metrics:   newMetrics(reg, store)})
 
 	s := &Server{conn: conn, store: store, ledger: l, ln: ln, logger: logger, followErr: make(chan error, 1),
 		followDone: make(chan struct{})}
