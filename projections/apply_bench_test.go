@@ -32,8 +32,11 @@ func licenceMsgs(tb testing.TB, n int) []projections.Msg {
 
 // BenchmarkApply measures the projection write path without the stream:
 // decode, fold and Pebble, 1024 events per batch.
-func BenchmarkApply(b *testing.B) {
-	msgs := licenceMsgs(b, 20000)
+func BenchmarkApply(b *testing.B) { benchApply(b, licenceMsgs(b, 20000), 1024) }
+
+// benchApply applies msgs to a fresh store, batch messages at a time, per
+// iteration, and reports events per second.
+func benchApply(b *testing.B, msgs []projections.Msg, batch int) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -42,8 +45,8 @@ func BenchmarkApply(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		for i := 0; i < len(msgs); i += 1024 {
-			if err := s.Apply(msgs[i:min(i+1024, len(msgs))]); err != nil {
+		for i := 0; i < len(msgs); i += batch {
+			if err := s.Apply(msgs[i:min(i+batch, len(msgs))]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -83,24 +86,4 @@ func usageMsgs(tb testing.TB, n int) []projections.Msg {
 
 // BenchmarkApplyUsage measures the projection of usage events without the
 // stream: decode, fold, indexes and Pebble, 500 events per batch.
-func BenchmarkApplyUsage(b *testing.B) {
-	msgs := usageMsgs(b, 20000)
-	b.ResetTimer()
-	for range b.N {
-		b.StopTimer()
-		s, err := projections.Open(b.TempDir(), projections.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		for i := 0; i < len(msgs); i += 500 {
-			if err := s.Apply(msgs[i:min(i+500, len(msgs))]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		s.Close()
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(len(msgs)*b.N)/b.Elapsed().Seconds(), "events/s")
-}
+func BenchmarkApplyUsage(b *testing.B) { benchApply(b, usageMsgs(b, 20000), 500) }
