@@ -394,6 +394,11 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	if err != nil {
 		return UsageAnswer{}, err
 	}
+	if meta.CommandID == "" {
+		// Set here, not in executeOnce: the decision and the answer
+		// compare recorded records with this id.
+		meta.CommandID = events.NewID()
+	}
 	if err := l.catchUpForUsage(ctx); err != nil {
 		return UsageAnswer{}, err
 	}
@@ -456,6 +461,13 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		// of its batch so far).
 		if err := l.catchUp(ctx); err != nil {
 			return UsageAnswer{}, err
+		}
+		// The records are this command's only if the request is the same.
+		if res, ok, err := l.store.Command(meta.CommandID); err != nil {
+			return UsageAnswer{}, err
+		} else if ok && res.Hash != meta.CommandHash {
+			return UsageAnswer{}, commands.Reject(commands.CodeIdempotencyKeyReused,
+				"this Idempotency-Key was already used with a different request")
 		}
 		known, err := l.store.KnownUsage(c.Account, ids)
 		if err != nil {

@@ -3,7 +3,9 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 )
 
 // maxGroupMsgs bounds the messages of one group commit; JetStream's limit for
@@ -14,6 +16,9 @@ const maxGroupMsgs = 256
 // refuses more than 50 atomic batches in flight per stream (by default), and
 // other ledger processes may share the stream.
 const maxAloneInFlight = 8
+
+// maxAloneWait bounds the wait for a slot among them.
+const maxAloneWait = 10 * time.Second
 
 // committer appends the events of concurrent commands together (group
 // commit). JetStream stages every atomic batch of a file-backed R1 stream in
@@ -62,8 +67,15 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 		// the leader would only queue it behind the others: it goes alone,
 		// in parallel with them (its expected sequences still hold it to
 		// the state it was decided on), a few at a time.
+		// The wait is bounded: the decision being appended relied on
+		// JetStream's duplicate window (catchUpForUsage), and a batch still
+		// waiting after maxAloneWait is decided again instead.
+		wait := time.NewTimer(maxAloneWait)
+		defer wait.Stop()
 		select {
 		case c.alone <- struct{}{}:
+		case <-wait.C:
+			return 0, fmt.Errorf("%w: no append slot within %s", ErrConflict, maxAloneWait)
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}

@@ -41,7 +41,8 @@ type Ledger struct {
 	answers      *answers
 	checkoutKey  ed25519.PrivateKey
 	usageHorizon time.Duration
-	exclusive    bool // see Options.Exclusive
+	exclusive    bool   // see Options.Exclusive
+	startSeq     uint64 // the stream's last sequence when the ledger started
 	// dedupeWindow is the stream's duplicate window: JetStream itself
 	// refuses a message id seen this recently (0: unknown).
 	dedupeWindow time.Duration
@@ -93,6 +94,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 			// reads that depend on usage wait for what the stream held at
 			// start (see awaitUsage).
 			l.usageSeq.Store(info.State.LastSeq)
+			l.startSeq = info.State.LastSeq
 		}
 	}
 	if l.usageHorizon = o.UsageHorizon; l.usageHorizon <= 0 {
@@ -356,15 +358,17 @@ func (l *Ledger) RecordRejection(ctx context.Context, meta Meta, err error) erro
 //     full catch-up. Half the window is left for clock differences with a
 //     remote server.
 //   - every change to users and licences acknowledged before the request.
-//     This ledger's own are applied before it answers them. Another
-//     ledger's, when the stream is shared, are stored at or below the
-//     stream's last sequence now: if every event the projections lack up to
-//     there was appended by this ledger (ownSeqs), there is none.
+//     This ledger's own are applied before it answers them, once the
+//     projections have caught up with what the stream held when the ledger
+//     started (they may start behind it). Another ledger's, when the stream
+//     is shared, are stored at or below the stream's last sequence now: if
+//     every event the projections lack up to there was appended by this
+//     ledger (ownSeqs), there is none.
 //
 // Otherwise it waits until they have applied everything the stream holds.
 func (l *Ledger) catchUpForUsage(ctx context.Context) error {
 	at := l.store.AppliedThrough()
-	if l.dedupeWindow <= 0 || at.IsZero() || time.Since(at) >= l.dedupeWindow/2 {
+	if l.dedupeWindow <= 0 || at.IsZero() || time.Since(at) >= l.dedupeWindow/2 || l.store.Checkpoint() < l.startSeq {
 		return l.catchUp(ctx)
 	}
 	if l.exclusive {

@@ -1,13 +1,18 @@
 package ledger_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/entledger/ledger/ledger"
 )
 
 // appendConflicts reads ledger_append_conflicts_total from /metrics.
@@ -118,4 +123,90 @@ func TestUsageManyBigBatchesAtOnce(t *testing.T) {
 		}
 	}
 	tl.checkStream()
+}
+
+// Idempotency: an Idempotency-Key reused right away with another usage body
+// is idempotency_key_reused, even while the first batch is being applied;
+// nothing of the second body is recorded.
+func TestUsageKeyReusedWithAnotherBody(t *testing.T) {
+	tl := useStart(t)
+	for round := range 6 {
+		first, second := make([]any, 1000), make([]any, 1000)
+		for i := range first {
+			first[i] = useR(fmt.Sprintf("ru-%d-%d", round, i), useNow.Add(-3*time.Hour), time.Minute)
+			second[i] = first[i]
+			if i%2 == 1 {
+				second[i] = useR(fmt.Sprintf("ru-other-%d-%d", round, i), useNow.Add(-3*time.Hour), time.Minute)
+			}
+		}
+		key := fmt.Sprintf("reuse-%d", round)
+		tl.must(200, "POST", usePath, useBatch(first...), "Idempotency-Key", key)
+		e2eReject(tl, 409, "idempotency_key_reused", "POST", usePath, useBatch(second...), "Idempotency-Key", key)
+	}
+	for _, recs := range useRecorded(tl) {
+		for _, r := range recs {
+			if strings.HasPrefix(r.UsageID, "ru-other-") {
+				t.Fatalf("%s of the rejected body was recorded", r.UsageID)
+			}
+		}
+	}
+}
+
+// copyDir copies the directory tree src to dst.
+func copyDir(tb testing.TB, src, dst string) {
+	tb.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rules F1, F4: a ledger whose projections start behind the stream (their
+// last writes lost, or a restored copy) decides no usage before they have
+// caught up with what the stream held at start: a user registered before
+// the restart is known to the first requests after it.
+func TestUsageAfterRestartBehindTheStream(t *testing.T) {
+	c := newClock(T0)
+	dir := t.TempDir()
+	tl := startLedger(t, dir, c)
+	useWorld(tl)
+	c.Set(useNow)
+	tl.stop()
+	old := filepath.Join(t.TempDir(), "projections")
+	copyDir(t, ledger.ProjectionsDir(dir), old)
+
+	tl = startLedger(t, dir, c)
+	for b := range 6 {
+		recs := make([]any, 1000)
+		for i := range recs {
+			recs[i] = useR(fmt.Sprintf("pad-%d-%d", b, i), useNow.Add(-3*time.Hour), time.Minute).set("product", fmt.Sprintf("pp%d", b))
+		}
+		tl.must(200, "POST", usePath, useBatch(recs...))
+	}
+	tl.must(201, "POST", useAcme+"/users", map[string]any{"email": "late@x.example", "entitlement_country": "DE"})
+	tl.stop()
+	if err := os.RemoveAll(ledger.ProjectionsDir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, old, ledger.ProjectionsDir(dir))
+
+	srv, err := ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl = &testLedger{tb: t, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr()}
+	t.Cleanup(tl.stop)
+	answers := make([]response, 16)
+	var wg sync.WaitGroup
+	for g := range answers {
+		wg.Go(func() {
+			answers[g] = tl.do("POST", usePath, useBatch(useR(fmt.Sprintf("late-%d", g), useNow.Add(-3*time.Hour), time.Minute).
+				set("email", "late@x.example")))
+		})
+	}
+	wg.Wait()
+	for g, r := range answers {
+		if r.Status != 200 {
+			t.Errorf("request %d right after the restart: %d %.200s", g, r.Status, r.Raw)
+		}
+	}
 }
