@@ -27,7 +27,7 @@ var ErrClosed = errors.New("projections: closed")
 //	m/format                       Format: what this version of the store holds
 //	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event, except usage (H4)
-//	c/<command id>                 command record: JSON {hash, subject, seq}
+//	c/<command id>                 command record: JSON {hash, subject, seq, recordedat}
 //	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
 //	p/<account>/<product>/<id>     a commercial or trial licence covering the product (E1)
 //	b/<seq>                        a break: an event that was not applied (H3)
