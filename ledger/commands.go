@@ -275,6 +275,7 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 		return Result[events.CheckRecorded]{}, err
 	}
 	subj := checkSubject(c.Account, c.Product)
+	defer l.lanes.enter(subj)()
 	// The answer is the check this command recorded. After the append the
 	// product's check log may already hold a later check, so the decided
 	// event is kept; a replay (no decision) gets the log as of the command.

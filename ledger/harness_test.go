@@ -83,6 +83,9 @@ func (tl *testLedger) stop() {
 	if tl.srv == nil {
 		return
 	}
+	// Connections the client dialled but never used look new to the
+	// server, and a graceful shutdown waits five seconds for them.
+	http.DefaultClient.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tl.srv.Close(ctx); err != nil {

@@ -53,6 +53,7 @@ type Ledger struct {
 	usageSeq atomic.Uint64
 	tips     tips    // the usage subjects' tips (tips.go)
 	own      ownSeqs // what this ledger appended that may not be applied yet
+	lanes    lanes   // per-subject queues for busy subjects (lanes.go)
 }
 
 // Options configure New.
