@@ -27,12 +27,21 @@ import (
 // characters it escapes for HTML.
 func plain(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainSet.has(s[i]) {
 			return false
 		}
 	}
 	return true
 }
+
+// plainSet is the characters plain allows.
+var plainSet = func() asciiSet {
+	var s asciiSet
+	for c := byte(0x20); c <= 0x7e; c++ {
+		s[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return s
+}()
 
 // appendString appends s as encoding/json encodes it.
 func appendString(b []byte, s string) []byte {
@@ -145,7 +154,7 @@ func (s *scanner) str() string {
 			out := string(s.b[s.i:j])
 			s.i = j + 1
 			return out
-		case c < 0x20 || c > 0x7e || c == '\\' || c == '<' || c == '>' || c == '&':
+		case !plainSet.has(c):
 			s.failed = true
 			return ""
 		}

@@ -1,6 +1,9 @@
 package events
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Identifier patterns, matched by hand: they are checked for every field of
 // every event encoded or decoded, and a regular expression costs about ten
@@ -38,18 +41,11 @@ func (s *asciiSet) has(c byte) bool { return c < 128 && s[c] }
 func newPattern(first, rest string, max int) *Pattern {
 	src := "^[" + first + "]"
 	if first == rest {
-		src = "^[" + rest + "]{1," + itoa(max) + "}$"
+		src = "^[" + rest + "]{1," + strconv.Itoa(max) + "}$"
 	} else {
-		src += "[" + rest + "]{0," + itoa(max-1) + "}$"
+		src += "[" + rest + "]{0," + strconv.Itoa(max-1) + "}$"
 	}
 	return &Pattern{src: src, first: newSet(first), rest: newSet(rest), max: max}
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // MatchString reports whether s matches the pattern.
