@@ -45,3 +45,14 @@ func (c CreateAccount) Decide(acct Account, now time.Time) ([]events.Event, erro
 		Admins:              []string{c.FulfillmentContact},
 	})}, nil
 }
+
+// AccountMustExist is the rule every command but CreateAccount starts with:
+// the account it acts in exists, or the command is rejected
+// account_not_found. The write side applies it to every command, so the HTTP
+// API, the Go API and the CLI answer an unknown account the same way.
+func AccountMustExist(acct Account, id string) error {
+	if !acct.Exists() {
+		return accountNotFound(id)
+	}
+	return nil
+}

@@ -6,16 +6,19 @@ import (
 	"time"
 )
 
-// Error codes. They are the stable contract of DOMAIN.md and API.md: clients
-// branch on them, so a code is never renamed or reused for another meaning.
+// Error codes. They are the stable contract of docs/rules.md and
+// docs/api.md: clients branch on them, so a code is never renamed or reused
+// for another meaning. Every code is in Codes, and package api maps each to
+// its HTTP status in one table (a test holds the two together).
 const (
 	// Input that is malformed or fails validation (HTTP 400).
-	CodeInvalidArgument = "invalid_argument"
-	CodeMalformedJSON   = "malformed_json"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeAtInFuture      = "at_in_future"
-
+	CodeInvalidArgument      = "invalid_argument"
+	CodeMalformedJSON        = "malformed_json"
+	CodeAtInFuture           = "at_in_future"
 	CodeInvalidClientVersion = "invalid_client_version"
+
+	// A request body over the limit (HTTP 413).
+	CodeBodyTooLarge = "body_too_large"
 
 	// Unknown things (HTTP 404).
 	CodeAccountNotFound = "account_not_found"
@@ -46,7 +49,27 @@ const (
 	CodeNotSignedIn               = "not_signed_in"
 	CodeNotAssignee               = "not_the_assignee"
 	CodeNotCheckedOut             = "not_checked_out"
+	CodeUsageIDConflict           = "usage_id_conflict"
+	CodeUsageTooOld               = "usage_too_old"
+	CodeUsageInFuture             = "usage_in_future"
+
+	// Failures that are not the client's.
+	CodeMethodNotAllowed = "method_not_allowed" // HTTP 405
+	CodeUnavailable      = "unavailable"        // HTTP 503: the stream did not answer in time; retry
+	CodeInternal         = "internal"           // HTTP 500: a bug, logged
 )
+
+// Codes lists every error code.
+var Codes = []string{
+	CodeInvalidArgument, CodeMalformedJSON, CodeAtInFuture, CodeInvalidClientVersion, CodeBodyTooLarge,
+	CodeAccountNotFound, CodeUserNotFound, CodeLicenseNotFound, CodeNotFound,
+	CodeAccountExists, CodeUserExists, CodeUserInOtherAccount, CodeEntitlementCountryMissing, CodeLicenseExists,
+	CodeNotPractitioner, CodeLicenseInactive, CodeLicenseAssigned, CodeUserAlreadyLicensed, CodeLicenseLocked,
+	CodeAlreadyAssigned, CodeNotAssigned, CodeLicenseCheckedOut, CodeRenewalNotLater, CodeAtBeforeLastEvent,
+	CodeIdempotencyKeyReused, CodeConflict, CodeSignedInElsewhere, CodeClockSkew, CodeNotSignedIn, CodeNotAssignee,
+	CodeNotCheckedOut, CodeUsageIDConflict, CodeUsageTooOld, CodeUsageInFuture,
+	CodeMethodNotAllowed, CodeUnavailable, CodeInternal,
+}
 
 // Error is a rejection: the command appends nothing, and the caller gets Code,
 // a Message a person can act on, and Details for programs (e.g. locked_until).

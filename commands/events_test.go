@@ -34,7 +34,7 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	co := commands.Checkout{Account: acct, LicenseID: "P1", Email: "d@x.com", MachineID: "m1", Until: late.Add(5 * time.Hour)}
 	w.must(t)(co.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour), commands.DefaultSessionTTL))
 	w.must(t)(commands.Checkin{Account: acct, LicenseID: "P1"}.Decide(w.license(acct, "P1"), w.session(acct, "d@x.com"), late.Add(2*time.Hour+time.Minute)))
-	uctx := commands.UsageContext{Users: map[string]commands.User{"d@x.com": w.user(acct, "d@x.com")},
+	uctx := commands.UsageFacts{Users: map[string]commands.User{"d@x.com": w.user(acct, "d@x.com")},
 		Licenses: map[string]commands.License{"P1": w.license(acct, "P1")}}
 	usage := commands.RecordUsage{Account: acct, Records: []commands.UsageRecord{{UsageID: "u1", Email: "d@x.com",
 		Product: "p1", MachineID: "m1", ClientVersion: "10.00.18", StartedAt: late, EndedAt: late.Add(time.Hour)}}}

@@ -3,7 +3,6 @@ package commands
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -19,14 +18,6 @@ const (
 	MaxUsageSpan = 7 * 24 * time.Hour
 	// DefaultUsageHorizon is how late usage may arrive (F3).
 	DefaultUsageHorizon = 35 * 24 * time.Hour
-)
-
-// Codes of the usage rules.
-const (
-	CodeUsageIDConflict = "usage_id_conflict"
-	CodeUsageTooOld     = "usage_too_old"
-	CodeUsageInFuture   = "usage_in_future"
-	CodeUsageRejected   = "usage_rejected" // a batch whose bad records fail for different reasons
 )
 
 // UsageRecord is one record of usage as a client sends it (F1).
@@ -110,6 +101,10 @@ func heldAt(hs []Holding, t time.Time) string {
 type RecordUsage struct {
 	Account string
 	Records []UsageRecord
+	// Malformed holds, by index into Records, the records the caller could
+	// not even decode (a time that is not RFC 3339, say): Normalize rejects
+	// them with the others, with the caller's error.
+	Malformed map[int]*Error
 }
 
 // BadRecord is one record that made a batch fail.
@@ -121,24 +116,29 @@ type BadRecord struct {
 	Message string `json:"message"`
 }
 
-// RejectBatch builds the rejection of a batch with bad records: the
-// records' code if they share one, usage_rejected otherwise, with the index
-// and reason of each bad record.
+// badRecord describes record i of a batch, failing with err.
+func badRecord(i int, usageID string, err *Error) BadRecord {
+	field, _ := err.Details["field"].(string)
+	return BadRecord{Index: i, UsageID: usageID, Code: err.Code, Field: field, Message: err.Message}
+}
+
+// RejectBatch builds the rejection of a batch with bad records, given in
+// record order: the code (and so the HTTP status) of the first bad record,
+// with every bad record, its index and its own code in details.records. The
+// same batch always gets the same answer, whatever the mix of codes.
 func RejectBatch(bad []BadRecord) *Error {
-	code := bad[0].Code
-	for _, b := range bad[1:] {
-		if b.Code != code {
-			code = CodeUsageRejected
-			break
-		}
+	noun := "records are"
+	if len(bad) == 1 {
+		noun = "record is"
 	}
-	e := Reject(code, "%d of the batch's records are rejected; nothing was recorded (first: record %d: %s)",
-		len(bad), bad[0].Index, bad[0].Message)
+	e := Reject(bad[0].Code, "%d of the batch's %s rejected; nothing was recorded (first: record %d: %s)",
+		len(bad), noun, bad[0].Index, bad[0].Message)
 	return e.With("records", bad)
 }
 
-// Normalize validates every record and returns the batch in canonical form,
-// or a rejection naming each bad record.
+// Normalize validates the batch's size and every record on its own (F1, D4),
+// and returns the batch in canonical form, or a rejection naming each bad
+// record. It is the one place a batch's shape is checked.
 func (c RecordUsage) Normalize() (RecordUsage, error) {
 	if err := AccountID("account", c.Account); err != nil {
 		return c, err
@@ -149,17 +149,20 @@ func (c RecordUsage) Normalize() (RecordUsage, error) {
 	out := make([]UsageRecord, len(c.Records))
 	var bad []BadRecord
 	for i, r := range c.Records {
+		if err := c.Malformed[i]; err != nil {
+			bad = append(bad, badRecord(i, r.UsageID, err))
+			continue
+		}
 		n, err := r.Normalize()
 		if err != nil {
-			field, _ := err.Details["field"].(string)
-			bad = append(bad, BadRecord{Index: i, UsageID: r.UsageID, Code: err.Code, Field: field, Message: err.Message})
+			bad = append(bad, badRecord(i, r.UsageID, err))
 		}
 		out[i] = n
 	}
 	if len(bad) > 0 {
 		return c, RejectBatch(bad)
 	}
-	c.Records = out
+	c.Records, c.Malformed = out, nil
 	return c, nil
 }
 
@@ -179,13 +182,13 @@ type UsageResult struct {
 	Duplicate      bool
 }
 
-// UsageContext is what a usage batch is decided against.
-type UsageContext struct {
+// UsageFacts is what a usage batch is decided against.
+type UsageFacts struct {
 	Users    map[string]User       // by email: the batch's users
 	Licenses map[string]License    // by id: the licences the users held
 	Pooled   map[string][]License  // by product: the commercial and trial licences covering it
 	Known    map[string]KnownUsage // by usage id: records already recorded
-	Logs     map[string]time.Time  // by product: the last event of its usage subject
+	Logs     map[string]time.Time  // by product: the last event of the usage subject it is appended to
 	Horizon  time.Duration         // late-arrival horizon (F3)
 }
 
@@ -193,77 +196,39 @@ type UsageContext struct {
 // with the same content are duplicates and count once (F2); the same id
 // with other content is usage_id_conflict. Each new record is classified as
 // of its started_at (F4) and the classification is written into its event.
-func (c RecordUsage) Decide(ctx UsageContext, now time.Time) ([]events.Event, []UsageResult, error) {
-	horizon := ctx.Horizon
+func (c RecordUsage) Decide(facts UsageFacts, now time.Time) ([]events.Event, []UsageResult, error) {
+	horizon := facts.Horizon
 	if horizon <= 0 {
 		horizon = DefaultUsageHorizon
 	}
-	var bad []BadRecord
-	results := make([]UsageResult, len(c.Records))
-	seen := map[string]string{} // usage id → digest, within this batch
 	var out []events.Event
-	for i, r := range c.Records {
-		digest := r.Digest()
-		fail := func(code, format string, args ...any) {
-			bad = append(bad, BadRecord{Index: i, UsageID: r.UsageID, Code: code, Message: fmt.Sprintf(format, args...)})
-		}
-		if k, ok := ctx.Known[r.UsageID]; ok {
-			if k.Digest != digest {
-				fail(CodeUsageIDConflict, "usage_id %q was recorded before with other content", r.UsageID)
-				continue
-			}
-			results[i] = UsageResult{UsageID: r.UsageID, Classification: k.Classification, LicenseID: k.LicenseID, Duplicate: true}
-			continue
-		}
-		if d, ok := seen[r.UsageID]; ok {
-			if d != digest {
-				fail(CodeUsageIDConflict, "usage_id %q appears twice in the batch with other content", r.UsageID)
-				continue
-			}
-			results[i] = UsageResult{UsageID: r.UsageID, Duplicate: true} // filled in below
-			continue
-		}
+	results, bad := c.sortOut(facts.Known, func(i int, r UsageRecord) (UsageResult, *Error) {
 		switch {
 		case r.StartedAt.Before(now.Add(-horizon)):
-			fail(CodeUsageTooOld, "started_at %s is older than the late-arrival horizon of %s",
+			return UsageResult{}, Reject(CodeUsageTooOld, "started_at %s is older than the late-arrival horizon of %s",
 				r.StartedAt.Format(time.RFC3339), horizon)
-			continue
 		case r.StartedAt.After(now.Add(FutureSkew)) || r.EndedAt.After(now.Add(FutureSkew)):
-			fail(CodeUsageInFuture, "the record ends more than %s after the ledger's clock", FutureSkew)
-			continue
+			return UsageResult{}, Reject(CodeUsageInFuture, "the record ends more than %s after the ledger's clock", FutureSkew)
 		}
-		user := ctx.Users[r.Email]
+		user := facts.Users[r.Email]
 		if !user.Registered {
-			fail(CodeUserNotFound, "%s is not a user of account %q", r.Email, c.Account)
-			continue
+			return UsageResult{}, userNotFound(c.Account, r.Email)
 		}
-		seen[r.UsageID] = digest
-		class, lic := classify(r, user, ctx)
-		results[i] = UsageResult{UsageID: r.UsageID, Classification: class, LicenseID: lic}
+		class, lic := classifyRecord(r, user, facts)
 		out = append(out, event(c.Account, r.Product, time.Time{}, events.UsageRecorded{
 			UsageID: r.UsageID, Email: r.Email, Product: r.Product, MachineID: r.MachineID,
 			ClientVersion: r.ClientVersion, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Offline: r.Offline,
-			Classification: class, LicenseID: lic, Digest: digest,
+			Classification: class, LicenseID: lic, Digest: r.Digest(),
 		}))
-	}
+		return UsageResult{UsageID: r.UsageID, Classification: class, LicenseID: lic}, nil
+	})
 	if len(bad) > 0 {
 		return nil, nil, RejectBatch(bad)
 	}
-	first := map[string]UsageResult{}
-	for _, res := range results {
-		if !res.Duplicate {
-			first[res.UsageID] = res
-		}
-	}
-	for i, res := range results {
-		if f, ok := first[res.UsageID]; ok && res.Duplicate {
-			results[i].Classification, results[i].LicenseID = f.Classification, f.LicenseID
-		}
-	}
 	// The events' business time: the ledger's clock, never before the last
-	// event of a product's usage log, so each log stays in order.
+	// event of the usage subject they go to, so each subject stays in order.
 	for i := range out {
-		at, err := businessTime(time.Time{}, now, ctx.Logs[out[i].AggregateID])
+		at, err := businessTime(time.Time{}, now, facts.Logs[out[i].AggregateID])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -272,20 +237,79 @@ func (c RecordUsage) Decide(ctx UsageContext, now time.Time) ([]events.Event, []
 	return out, results, nil
 }
 
-// classify applies F4 as of the record's started_at: practitioner when the
+// Replay answers a batch that was recorded before by command commandID, as
+// Decide answered it then: known holds what the ledger recorded under the
+// batch's usage ids, this command's records among them.
+func (c RecordUsage) Replay(known map[string]KnownUsage, commandID string) []UsageResult {
+	before := make(map[string]KnownUsage, len(known))
+	for id, k := range known {
+		if k.CommandID != commandID {
+			before[id] = k
+		}
+	}
+	results, _ := c.sortOut(before, func(i int, r UsageRecord) (UsageResult, *Error) {
+		k := known[r.UsageID]
+		return UsageResult{UsageID: r.UsageID, Classification: k.Classification, LicenseID: k.LicenseID}, nil
+	})
+	return results
+}
+
+// sortOut answers every record of the batch in order: a record already known
+// or repeated earlier in the batch with the same content is a duplicate,
+// classified as the first (F2), with other content usage_id_conflict; every
+// other record is answered by fresh. It returns the results, or the bad
+// records in record order.
+func (c RecordUsage) sortOut(known map[string]KnownUsage, fresh func(i int, r UsageRecord) (UsageResult, *Error)) ([]UsageResult, []BadRecord) {
+	var bad []BadRecord
+	results := make([]UsageResult, len(c.Records))
+	first := map[string]int{} // usage id → index of its first new record in the batch
+	digests := map[string]string{}
+	for i, r := range c.Records {
+		digest := r.Digest()
+		if k, ok := known[r.UsageID]; ok {
+			if k.Digest != digest {
+				bad = append(bad, badRecord(i, r.UsageID, Reject(CodeUsageIDConflict,
+					"usage_id %q was recorded before with other content", r.UsageID)))
+				continue
+			}
+			results[i] = UsageResult{UsageID: r.UsageID, Classification: k.Classification, LicenseID: k.LicenseID, Duplicate: true}
+			continue
+		}
+		if d, ok := digests[r.UsageID]; ok {
+			if d != digest {
+				bad = append(bad, badRecord(i, r.UsageID, Reject(CodeUsageIDConflict,
+					"usage_id %q appears twice in the batch with other content", r.UsageID)))
+				continue
+			}
+			results[i] = results[first[r.UsageID]]
+			results[i].Duplicate = true
+			continue
+		}
+		res, err := fresh(i, r)
+		if err != nil {
+			bad = append(bad, badRecord(i, r.UsageID, err))
+			continue
+		}
+		digests[r.UsageID], first[r.UsageID] = digest, i
+		results[i] = res
+	}
+	return results, bad
+}
+
+// classifyRecord applies F4 as of the record's started_at: practitioner when the
 // email then held a practitioner licence active at that time, covering the
 // product, with a client of at least MinPractitionerVersion; otherwise trial
 // if only a trial covers it; otherwise pooled.
-func classify(r UsageRecord, user User, ctx UsageContext) (class, licenseID string) {
+func classifyRecord(r UsageRecord, user User, facts UsageFacts) (class, licenseID string) {
 	t := r.StartedAt
 	if id := heldAt(user.Holdings, t); id != "" {
-		lic := ctx.Licenses[id]
+		lic := facts.Licenses[id]
 		v, _ := ParseVersion("client_version", r.ClientVersion)
 		if lic.ActiveAt(t) && slices.Contains(lic.Products, r.Product) && v.Compare(MinPractitionerVersion) >= 0 {
 			return events.ClassPractitioner, id
 		}
 	}
-	pooled := ctx.Pooled[r.Product]
+	pooled := facts.Pooled[r.Product]
 	if id := activeCovering(pooled, events.KindCommercial, r.Product, t); id != "" {
 		return events.ClassPooled, id
 	}

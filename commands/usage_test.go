@@ -52,8 +52,8 @@ func useWith(r commands.UsageRecord, f func(*commands.UsageRecord)) commands.Usa
 // context builds the UsageContext the write side would: the users of the
 // batch's emails, the licences they held, the commercial and trial licences
 // covering each product, the known records and the usage logs.
-func (b *useBook) context(c commands.RecordUsage) commands.UsageContext {
-	ctx := commands.UsageContext{Users: map[string]commands.User{}, Licenses: map[string]commands.License{},
+func (b *useBook) context(c commands.RecordUsage) commands.UsageFacts {
+	ctx := commands.UsageFacts{Users: map[string]commands.User{}, Licenses: map[string]commands.License{},
 		Pooled: map[string][]commands.License{}, Known: map[string]commands.KnownUsage{}, Logs: map[string]time.Time{},
 		Horizon: b.horizon}
 	for _, r := range c.Records {
@@ -303,9 +303,9 @@ func TestUseF1EveryBadRecordNamed(t *testing.T) {
 	badVersion := useWith(good("u3"), func(r *commands.UsageRecord) { r.ClientVersion = "ten" })
 	badProduct := useWith(good("u4"), func(r *commands.UsageRecord) { r.Product = "Re Vit" })
 
-	// Bad records that fail for different reasons: usage_rejected.
+	// Bad records that fail for different reasons: the first one's code.
 	_, err := commands.RecordUsage{Account: acct, Records: []commands.UsageRecord{good("u0"), badEmail, good("u2"), badVersion}}.Normalize()
-	useRejected(t, err, commands.CodeUsageRejected,
+	useRejected(t, err, commands.CodeInvalidArgument,
 		useBad{index: 1, usageID: "u1", code: commands.CodeInvalidArgument, field: "email"},
 		useBad{index: 3, usageID: "u3", code: commands.CodeInvalidClientVersion, field: "client_version"})
 
@@ -323,7 +323,7 @@ func TestUseF1EveryBadRecordNamed(t *testing.T) {
 	future := useRec("future", useNow.Add(time.Hour), time.Hour)
 	stranger := useWith(good("stranger"), func(r *commands.UsageRecord) { r.Email = "nobody@x.com" })
 	_, _, err = b.record(t, useNow, good("n0"), old, future, good("n3"), stranger, conflict)
-	useRejected(t, err, commands.CodeUsageRejected,
+	useRejected(t, err, commands.CodeUsageTooOld,
 		useBad{index: 1, usageID: "old", code: commands.CodeUsageTooOld},
 		useBad{index: 2, usageID: "future", code: commands.CodeUsageInFuture},
 		useBad{index: 4, usageID: "stranger", code: commands.CodeUserNotFound},
@@ -346,12 +346,17 @@ func TestUseF1RejectBatch(t *testing.T) {
 	if one.Code != commands.CodeUsageTooOld {
 		t.Errorf("one bad record: code %q, want its own %q", one.Code, commands.CodeUsageTooOld)
 	}
+	// Whatever the mix of codes, the batch answers with its first bad
+	// record's: the same batch, the same answer.
 	mixed := commands.RejectBatch([]commands.BadRecord{
-		{Index: 0, UsageID: "u0", Code: commands.CodeUsageTooOld, Message: "too old"},
-		{Index: 1, UsageID: "u1", Code: commands.CodeUserNotFound, Message: "no such user"},
+		{Index: 0, UsageID: "u0", Code: commands.CodeUserNotFound, Message: "no such user"},
+		{Index: 1, UsageID: "u1", Code: commands.CodeUsageTooOld, Message: "too old"},
 	})
-	if mixed.Code != commands.CodeUsageRejected {
-		t.Errorf("mixed: code %q, want %q", mixed.Code, commands.CodeUsageRejected)
+	if mixed.Code != commands.CodeUserNotFound {
+		t.Errorf("mixed: code %q, want the first record's %q", mixed.Code, commands.CodeUserNotFound)
+	}
+	if recs, _ := mixed.Details["records"].([]commands.BadRecord); len(recs) != 2 || recs[1].Code != commands.CodeUsageTooOld {
+		t.Errorf("mixed: records %+v, want both, each with its own code", mixed.Details["records"])
 	}
 	if !strings.Contains(mixed.Message, "nothing was recorded") {
 		t.Errorf("message %q: want it to say nothing was recorded", mixed.Message)

@@ -87,7 +87,7 @@ func (v *ChainVerifier) Add(seq uint64, subject string, data []byte, sig string)
 	if err != nil {
 		return []Break{{seq, subject, "undecodable: " + err.Error()}}
 	}
-	if e.Subject() != subject {
+	if !StoredOn(e, subject) {
 		return []Break{{seq, subject, fmt.Sprintf("event for %s stored on %s", e.Subject(), subject)}}
 	}
 	h := Hash(data)

@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -37,13 +38,21 @@ func Subject(account, aggregate, id string) string {
 	return SubjectPrefix + account + "." + aggregate + "." + EncodeToken(id)
 }
 
-// ParseSubject splits a subject made by Subject into its parts, decoding the id.
+// ParseSubject splits a subject made by Subject or UsageShardSubject into
+// its parts, decoding the id. The shard token of a usage subject is not part
+// of the aggregate: ParseSubject reports the product's usage aggregate.
 func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	rest, ok := strings.CutPrefix(subject, SubjectPrefix)
 	if !ok {
 		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
 	}
 	parts := strings.Split(rest, ".")
+	if len(parts) == 4 && parts[1] == AggregateUsage {
+		if _, ok := parseShard(parts[3]); !ok {
+			return "", "", "", fmt.Errorf("%w: %q: bad usage shard token", ErrBadSubject, subject)
+		}
+		parts = parts[:3]
+	}
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return "", "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
 	}
@@ -52,7 +61,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, AggregateUsage, "alert": // API.md's aggregates, some not built yet
+		AggregateAccess, AggregateCheck, AggregateUsage, "alert": // the contract's aggregates, some not built yet
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}
@@ -61,6 +70,79 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 		return "", "", "", fmt.Errorf("%w: %q: %w", ErrBadSubject, subject, err)
 	}
 	return parts[0], parts[1], id, nil
+}
+
+// The subjects of each aggregate kind, so that no caller builds one by hand.
+
+// AccountSubject is the subject of an account's own events.
+func AccountSubject(account string) string { return Subject(account, AggregateAccount, account) }
+
+// UserSubject is the subject of a user's events in an account.
+func UserSubject(account, email string) string { return Subject(account, AggregateUser, email) }
+
+// EmailSubject is the subject that records which account an email belongs
+// to (A2), in GlobalAccount.
+func EmailSubject(email string) string { return Subject(GlobalAccount, AggregateEmail, email) }
+
+// SessionSubject is the subject of a user's sign-in sessions.
+func SessionSubject(account, email string) string { return Subject(account, AggregateSession, email) }
+
+// LicenseSubject is the subject of a licence's events.
+func LicenseSubject(account, id string) string { return Subject(account, AggregateLicense, id) }
+
+// AccessSubject is the subject of a product's access control (E2).
+func AccessSubject(account, product string) string { return Subject(account, AggregateAccess, product) }
+
+// CheckSubject is the subject of a product's entitlement checks (E3).
+func CheckSubject(account, product string) string { return Subject(account, AggregateCheck, product) }
+
+// UsageSubject is the subject of a product's usage aggregate. Usage events
+// are stored below it, on UsageShardSubject, so that concurrent writers of
+// one product do not contend for one hash chain; subscribers read every
+// shard with UsageSubject(account, product) + ".>" or, for every product,
+// SubjectPrefix + account + ".usage.>". Streams written before shards
+// existed also hold usage events on UsageSubject itself.
+func UsageSubject(account, product string) string { return Subject(account, AggregateUsage, product) }
+
+// MaxUsageShards bounds the shards of one product's usage.
+const MaxUsageShards = 256
+
+// UsageShardSubject is the subject of shard n (0 <= n < MaxUsageShards) of a
+// product's usage: UsageSubject followed by the shard's decimal number. Each
+// shard is a hash chain of its own.
+func UsageShardSubject(account, product string, n int) string {
+	return UsageSubject(account, product) + "." + strconv.Itoa(n)
+}
+
+// parseShard reads a shard token: a decimal number below MaxUsageShards
+// without leading zeros.
+func parseShard(tok string) (int, bool) {
+	if tok == "" || len(tok) > 3 || (len(tok) > 1 && tok[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.Atoi(tok)
+	if err != nil || n < 0 || n >= MaxUsageShards {
+		return 0, false
+	}
+	return n, true
+}
+
+// StoredOn reports whether subject is where event e belongs: its
+// aggregate's subject, or for usage one of the product's shards.
+func StoredOn(e Event, subject string) bool {
+	want := e.Subject()
+	if subject == want {
+		return true
+	}
+	if e.Aggregate() != AggregateUsage {
+		return false
+	}
+	rest, ok := strings.CutPrefix(subject, want+".")
+	if !ok {
+		return false
+	}
+	_, ok = parseShard(rest)
+	return ok
 }
 
 // EncodeToken encodes an aggregate id (an email, a licence id, a product) into

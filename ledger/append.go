@@ -93,7 +93,7 @@ func (a *appender) publishOne(ctx context.Context, m outgoing) (uint64, error) {
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) {
-			return 0, classify(int(apiErr.ErrorCode), apiErr.Description)
+			return 0, appendError(int(apiErr.ErrorCode), apiErr.Description)
 		}
 		return 0, fmt.Errorf("ledger: publish %s: %w", m.subject, err)
 	}
@@ -147,7 +147,7 @@ func (a *appender) publishBatch(ctx context.Context, msgs []outgoing) (uint64, e
 			return 0, fmt.Errorf("ledger: commit batch: bad reply %q: %w", reply.Data, err)
 		}
 		if ack.Error != nil {
-			return 0, classify(ack.Error.ErrCode, ack.Error.Description)
+			return 0, appendError(ack.Error.ErrCode, ack.Error.Description)
 		}
 		if ack.Count != len(msgs) {
 			return 0, fmt.Errorf("ledger: commit batch: server stored %d of %d messages", ack.Count, len(msgs))
@@ -157,7 +157,8 @@ func (a *appender) publishBatch(ctx context.Context, msgs []outgoing) (uint64, e
 	panic("unreachable")
 }
 
-func classify(code int, desc string) error {
+// appendError is the error of an append JetStream refused with code.
+func appendError(code int, desc string) error {
 	switch code {
 	case errCodeWrongLastSeq, errCodeWrongLastSeqConst:
 		return fmt.Errorf("%w: %s", ErrConflict, desc)

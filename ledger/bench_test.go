@@ -13,6 +13,7 @@ import (
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // The benchmarks below run the ledger's write path and raw JetStream
@@ -24,7 +25,7 @@ import (
 func BenchmarkRawPublish(b *testing.B) {
 	tl := startLedger(b, "", newClock(time.Now()))
 	conn := tl.srv.Conn()
-	cfg := ledger.StreamConfig(1)
+	cfg := server.StreamConfig(1)
 	cfg.Name, cfg.Subjects = "RAW", []string{"raw.>"}
 	if _, err := conn.JS.CreateStream(context.Background(), cfg); err != nil {
 		b.Fatal(err)

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/checkout"
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
 )
 
 // End-to-end tests of offline checkout (F6) and the rules it touches (C6,
@@ -157,11 +157,11 @@ func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 	tok := coCheckout(tl, "P1", "A@x.example", coMA, until, idem...)
 
 	pub := coKey(tl)
-	got, err := ledger.VerifyToken(pub, tok, issued)
+	got, err := checkout.Verify(pub, tok, issued)
 	if err != nil {
 		t.Fatalf("VerifyToken with the published key at issued_at: %v", err)
 	}
-	want := ledger.CheckoutToken{TokenID: got.TokenID, Account: "acme", LicenseID: "P1", Email: "a@x.example",
+	want := checkout.Token{TokenID: got.TokenID, Account: "acme", LicenseID: "P1", Email: "a@x.example",
 		MachineID: coMA, Products: []string{"microstation"}, IssuedAt: issued, ExpiresAt: until}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("token says %+v, want %+v", got, want)
@@ -169,13 +169,13 @@ func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 	if got.TokenID == "" {
 		t.Errorf("token_id is empty")
 	}
-	if _, err := ledger.VerifyToken(pub, tok, until.Add(-time.Nanosecond)); err != nil {
+	if _, err := checkout.Verify(pub, tok, until.Add(-time.Nanosecond)); err != nil {
 		t.Errorf("VerifyToken just before expires_at: %v", err)
 	}
-	if _, err := ledger.VerifyToken(pub, tok, until); err == nil {
+	if _, err := checkout.Verify(pub, tok, until); err == nil {
 		t.Errorf("VerifyToken at expires_at: got nil, want an error (half-open validity)")
 	}
-	if _, err := ledger.VerifyToken(pub, tok, issued.Add(-time.Nanosecond)); err == nil {
+	if _, err := checkout.Verify(pub, tok, issued.Add(-time.Nanosecond)); err == nil {
 		t.Errorf("VerifyToken before issued_at: got nil, want an error")
 	}
 	// The event signing key is another key: it does not verify the token.
@@ -183,7 +183,7 @@ func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ledger.VerifyToken(evKey.Public().(ed25519.PublicKey), tok, issued); err == nil {
+	if _, err := checkout.Verify(evKey.Public().(ed25519.PublicKey), tok, issued); err == nil {
 		t.Errorf("VerifyToken with the events key: got nil, want an error")
 	}
 
@@ -359,7 +359,7 @@ func TestCheckoutF6UntilAtValidUntil(t *testing.T) {
 		e2eDetail(t, r, "field", "until")
 	}
 	tok := coCheckout(tl, "P2", "b@x.example", coMB, validUntil)
-	got, err := ledger.VerifyToken(coKey(tl), tok, now)
+	got, err := checkout.Verify(coKey(tl), tok, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestCheckoutF6C6Expiry(t *testing.T) {
 	lic := coLicence(tl, "P1")
 	coWantNoCheckout(t, "licence at until", lic)
 	e2eFields(t, "licence at until", lic, map[string]any{"reassignable_now": true, "lock_state": "window_open"})
-	if _, err := ledger.VerifyToken(coKey(tl), tok, until); err == nil {
+	if _, err := checkout.Verify(coKey(tl), tok, until); err == nil {
 		t.Errorf("token verifies at until, want it expired")
 	}
 	e2eReject(tl, 409, "not_checked_out", "POST", e2eP1+"/checkin", nil)

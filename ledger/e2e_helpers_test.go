@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // End-to-end tests of the rules of DOMAIN.md (A, B, C and H4) through the
@@ -179,7 +179,7 @@ func e2eReminders(tl *testLedger, account string) map[string]map[string]any {
 }
 
 // e2eStreamLen is the number of messages in the stream.
-func e2eStreamLen(tb testing.TB, srv *ledger.Server) uint64 {
+func e2eStreamLen(tb testing.TB, srv *server.Server) uint64 {
 	tb.Helper()
 	info, err := srv.Conn().Stream.Info(context.Background())
 	if err != nil {

@@ -12,13 +12,13 @@ import (
 // an atomic batch is 1000.
 const maxGroupMsgs = 256
 
-// maxAloneInFlight bounds the big batches appended alone at once. JetStream
+// maxBigBatchesInFlight bounds the big batches appended on their own at once. JetStream
 // refuses more than 50 atomic batches in flight per stream (by default), and
 // other ledger processes may share the stream.
-const maxAloneInFlight = 8
+const maxBigBatchesInFlight = 8
 
-// maxAloneWait bounds the wait for a slot among them.
-const maxAloneWait = 10 * time.Second
+// maxBigBatchWait bounds the wait for a slot among them.
+const maxBigBatchWait = 10 * time.Second
 
 // committer appends the events of concurrent commands together (group
 // commit). JetStream stages every atomic batch of a file-backed R1 stream in
@@ -37,8 +37,8 @@ const maxAloneWait = 10 * time.Second
 // commits the queue, and hands leadership to a new goroutine when more
 // requests arrived meanwhile.
 type committer struct {
-	app   *appender
-	alone chan struct{} // slots for batches appended alone (maxAloneInFlight)
+	app           *appender
+	bigBatchSlots chan struct{} // taken by each batch appended on its own (maxBigBatchesInFlight)
 
 	// mu guards the queue and whether a leader is committing it.
 	mu struct {
@@ -69,17 +69,17 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 		// the state it was decided on), a few at a time.
 		// The wait is bounded: the decision being appended relied on
 		// JetStream's duplicate window (catchUpForUsage), and a batch still
-		// waiting after maxAloneWait is decided again instead.
-		wait := time.NewTimer(maxAloneWait)
+		// waiting after maxBigBatchWait is decided again instead.
+		wait := time.NewTimer(maxBigBatchWait)
 		defer wait.Stop()
 		select {
-		case c.alone <- struct{}{}:
+		case c.bigBatchSlots <- struct{}{}:
 		case <-wait.C:
-			return 0, fmt.Errorf("%w: no append slot within %s", ErrConflict, maxAloneWait)
+			return 0, fmt.Errorf("%w: no append slot within %s", ErrConflict, maxBigBatchWait)
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-		defer func() { <-c.alone }()
+		defer func() { <-c.bigBatchSlots }()
 		return c.app.append(ctx, msgs)
 	}
 	req := &appendReq{ctx: ctx, msgs: msgs, done: make(chan appendRes, 1)}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // Projections built from one stream are never served against another: a
@@ -21,11 +21,11 @@ func TestProjectionsOfAnotherStreamAreRefused(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0"})
+	_, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "another stream") || !strings.Contains(err.Error(), "ledger rebuild") {
 		t.Fatalf("start on a recreated stream: %v, want a refusal naming another stream and ledger rebuild", err)
 	}
-	if _, err := ledger.Rebuild(context.Background(), ledger.Config{DataDir: dir}); err != nil {
+	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
 	tl = startLedger(t, dir, nil)
@@ -46,7 +46,7 @@ func TestSigningKeyMustMatchTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(keyPath)
-	_, err = ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0"})
+	_, err = server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "signing key") {
 		t.Fatalf("start without the key: %v, want a refusal about the signing key", err)
 	}
@@ -54,7 +54,7 @@ func TestSigningKeyMustMatchTheStream(t *testing.T) {
 		t.Error("a new key was created for a stream that already holds events")
 	}
 	other := filepath.Join(t.TempDir(), "other.ed25519")
-	fresh, err := ledger.Start(context.Background(), ledger.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
+	fresh, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
 		SigningKey: other})
 	if err != nil {
 		t.Fatalf("a fresh ledger with its own key: %v", err)
@@ -62,7 +62,7 @@ func TestSigningKeyMustMatchTheStream(t *testing.T) {
 	if err := fresh.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SigningKey: other})
+	_, err = server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SigningKey: other})
 	if err == nil || !strings.Contains(err.Error(), "did not write") {
 		t.Fatalf("start with another key: %v, want a refusal", err)
 	}

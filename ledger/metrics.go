@@ -15,7 +15,6 @@ type metrics struct {
 	commands  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	conflicts prometheus.Counter
-	http      *prometheus.CounterVec
 }
 
 // newMetrics creates the instruments and registers them on reg (nil: not
@@ -35,13 +34,9 @@ func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
 			Name: "ledger_append_conflicts_total",
 			Help: "Appends rejected by the expected-last-subject-sequence check and decided again.",
 		}),
-		http: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ledger_http_responses_total",
-			Help: "HTTP responses by status code.",
-		}, []string{"code"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.duration, m.conflicts, m.http,
+		reg.MustRegister(m.commands, m.duration, m.conflicts,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "ledger_projection_checkpoint",
 				Help: "Stream sequence of the last event applied to the projections.",

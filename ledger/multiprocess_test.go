@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // startPair starts two ledgers sharing one stream: a with the embedded
@@ -23,14 +23,14 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	addr := ln.Addr().String()
 	ln.Close()
 	dirA, dirB := t.TempDir(), t.TempDir()
-	srvA, err := ledger.Start(context.Background(), ledger.Config{DataDir: dirA, HTTPAddr: "127.0.0.1:0", Now: c.Now, NATSListen: addr})
+	srvA, err := server.Start(context.Background(), server.Config{DataDir: dirA, HTTPAddr: "127.0.0.1:0", Now: c.Now, NATSListen: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a = &testLedger{tb: t, srv: srvA, clock: c, dir: dirA, base: "http://" + srvA.Addr()}
 	t.Cleanup(a.stop)
 	a.waitReady()
-	srvB, err := ledger.Start(context.Background(), ledger.Config{DataDir: dirB, HTTPAddr: "127.0.0.1:0", Now: c.Now,
+	srvB, err := server.Start(context.Background(), server.Config{DataDir: dirB, HTTPAddr: "127.0.0.1:0", Now: c.Now,
 		NATSURLs: []string{"nats://" + addr}, SigningKey: filepath.Join(dirA, "keys", "events.ed25519")})
 	if err != nil {
 		t.Fatal(err)

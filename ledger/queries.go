@@ -14,8 +14,9 @@ import (
 // Reads are served from the projections. A client that got an answer to a
 // command reads its effect: commands return only once the projections have
 // applied their events. Usage batches are the exception: they are answered
-// once JetStream has them, and the reads and decisions that depend on usage
-// first wait for the projections to show every batch answered before them.
+// once JetStream has them, and the reads and decisions that depend on an
+// account's usage first wait for the projections to show every batch of that
+// account answered before them.
 
 // Account returns an account, or account_not_found.
 func (l *Ledger) Account(id string) (commands.Account, error) {
@@ -49,7 +50,7 @@ func (l *Ledger) User(account, email string) (commands.User, error) {
 // LiveSession returns the user's session if it is live now (D3), counting
 // every usage batch acknowledged before the call.
 func (l *Ledger) LiveSession(ctx context.Context, account, email string) (commands.Session, bool, error) {
-	if err := l.awaitUsage(ctx); err != nil {
+	if err := l.awaitUsage(ctx, account); err != nil {
 		return commands.Session{}, false, err
 	}
 	s, _, err := l.store.Session(account, email)
@@ -73,7 +74,7 @@ func (l *Ledger) Access(account, product string) (commands.Access, error) {
 	if err := commands.ProductID("product", product); err != nil {
 		return commands.Access{}, err
 	}
-	a, _, err := projections.Load[commands.Access](l.store, accessSubject(account, product))
+	a, _, err := projections.Load[commands.Access](l.store, events.AccessSubject(account, product))
 	if a.Default == "" {
 		a = commands.Access{Product: product, Default: "allow", Allow: []string{}, Deny: []string{}}
 	}
@@ -103,7 +104,7 @@ func (l *Ledger) LicenseAsOf(account, id string, t time.Time) (commands.License,
 	if _, err := l.License(account, id); err != nil {
 		return commands.License{}, err
 	}
-	hist, err := l.store.History(events.Subject(account, events.AggregateLicense, id))
+	hist, err := l.store.History(events.LicenseSubject(account, id))
 	if err != nil {
 		return commands.License{}, err
 	}
@@ -123,6 +124,13 @@ func (l *Ledger) LicenseAsOf(account, id string, t time.Time) (commands.License,
 			t.Format(time.RFC3339Nano)).With("license_id", id)
 	}
 	return lic, nil
+}
+
+// Reminder is one unassigned practitioner licence (C7).
+type Reminder struct {
+	LicenseID      string    `json:"license_id"`
+	Since          time.Time `json:"since"`
+	AssignableFrom time.Time `json:"assignable_from"`
 }
 
 // Reminders lists the account's active, unassigned practitioner licences
@@ -168,7 +176,7 @@ func (l *Ledger) Breaks() ([]projections.Break, error) { return l.store.Breaks()
 // UsageSummary is the usage of account per product and UTC day in
 // [from, to] (F5), counting every usage batch acknowledged before the call.
 func (l *Ledger) UsageSummary(ctx context.Context, account, from, to string) ([]projections.UsageDay, error) {
-	if err := l.awaitUsage(ctx); err != nil {
+	if err := l.awaitUsage(ctx, account); err != nil {
 		return nil, err
 	}
 	return l.store.UsageSummary(account, from, to)

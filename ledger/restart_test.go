@@ -18,6 +18,7 @@ import (
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/projections"
+	"github.com/entledger/ledger/server"
 )
 
 // Durability: the stream is the source of truth and the projections are a
@@ -162,7 +163,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	tl.stop()
 
 	start := time.Now()
-	rep, err := ledger.Rebuild(context.Background(), ledger.Config{DataDir: dir})
+	rep, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir})
 	if err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
@@ -176,12 +177,12 @@ func TestRebuildEqualsLive(t *testing.T) {
 	if rep.Events != last {
 		t.Errorf("rebuild reached sequence %d, want %d", rep.Events, last)
 	}
-	if leftovers, _ := os.ReadDir(dir); len(leftovers) != 3 {
+	if leftovers, _ := os.ReadDir(dir); len(leftovers) != 4 {
 		var names []string
 		for _, e := range leftovers {
 			names = append(names, e.Name())
 		}
-		t.Errorf("data directory after rebuild holds %v, want only keys, nats and projections", names)
+		t.Errorf("data directory after rebuild holds %v, want only keys, ledger.lock, nats and projections", names)
 	}
 
 	tl = startLedger(t, dir, clk)
@@ -198,7 +199,7 @@ func TestRebuildRefusedWhileRunning(t *testing.T) {
 	tl := startLedger(t, "", nil)
 	tl.setup()
 	digest := tl.digest()
-	_, err := ledger.Rebuild(context.Background(), ledger.Config{DataDir: tl.dir})
+	_, err := server.RebuildProjections(context.Background(), server.Config{DataDir: tl.dir})
 	if err == nil {
 		t.Fatal("rebuild of a running ledger succeeded")
 	}
@@ -221,7 +222,7 @@ func TestDeletedStoreIsRebuiltOnStart(t *testing.T) {
 	dir := tl.dir
 	tl.stop()
 
-	if err := os.RemoveAll(ledger.ProjectionsDir(dir)); err != nil {
+	if err := os.RemoveAll(server.ProjectionsDir(dir)); err != nil {
 		t.Fatal(err)
 	}
 	tl = startLedger(t, dir, clk)
@@ -322,7 +323,7 @@ func TestForeignEventsAreBreaks(t *testing.T) {
 	digest := tl.digest()
 	dir := tl.dir
 	tl.stop()
-	rep, err := ledger.Rebuild(context.Background(), ledger.Config{DataDir: dir})
+	rep, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,13 +380,13 @@ func TestStreamDeniesDeleteAndPurge(t *testing.T) {
 		{"purge up to sequence", func() error { return st.Purge(ctx, jetstream.WithPurgeSequence(3)) }},
 		{"purge keeping one", func() error { return st.Purge(ctx, jetstream.WithPurgeKeep(1)) }},
 		{"update to allow delete", func() error {
-			cfg := ledger.StreamConfig(1)
+			cfg := server.StreamConfig(1)
 			cfg.DenyDelete = false
 			_, err := js.UpdateStream(ctx, cfg)
 			return err
 		}},
 		{"update to allow purge", func() error {
-			cfg := ledger.StreamConfig(1)
+			cfg := server.StreamConfig(1)
 			cfg.DenyPurge = false
 			_, err := js.UpdateStream(ctx, cfg)
 			return err
@@ -448,12 +449,12 @@ func TestEnsureStreamRefusesWeakStream(t *testing.T) {
 			js := embeddedJS(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			cfg := ledger.StreamConfig(1)
+			cfg := server.StreamConfig(1)
 			tc.weaken(&cfg)
 			if _, err := js.CreateStream(ctx, cfg); err != nil {
 				t.Fatalf("create the weakened stream: %v", err)
 			}
-			_, err := ledger.EnsureStream(ctx, js, 1)
+			_, err := server.EnsureStream(ctx, js, 1)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("EnsureStream: %v", err)
@@ -462,7 +463,7 @@ func TestEnsureStreamRefusesWeakStream(t *testing.T) {
 			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
 				t.Errorf("EnsureStream error %q does not name %s", err, tc.want)
 			}
-			s, err := js.Stream(ctx, ledger.StreamName)
+			s, err := js.Stream(ctx, server.StreamName)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -485,7 +486,7 @@ func TestEnsureStreamRefusesWeakStream(t *testing.T) {
 // embeddedJS starts a separate embedded JetStream in a temporary directory.
 func embeddedJS(tb testing.TB) jetstream.JetStream {
 	tb.Helper()
-	ns, err := ledger.StartEmbedded(ledger.EmbeddedOptions{StoreDir: tb.TempDir()})
+	ns, err := server.StartEmbedded(server.EmbeddedOptions{StoreDir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -581,11 +582,11 @@ func TestStartCatchesUpWithUnprojectedEvents(t *testing.T) {
 	// A write side without projections following: the append lands, the
 	// wait for the projections times out.
 	ctx := context.Background()
-	conn, err := ledger.Dial(ctx, ledger.Config{DataDir: dir})
+	conn, err := server.Dial(ctx, server.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := projections.Open(ledger.ProjectionsDir(dir), projections.Options{})
+	store, err := projections.Open(server.ProjectionsDir(dir), projections.Options{})
 	if err != nil {
 		conn.Close()
 		t.Fatal(err)
@@ -639,7 +640,7 @@ func TestStartCatchesUpWithUnprojectedEvents(t *testing.T) {
 	tl.checkStream()
 	digest := tl.digest()
 	tl.stop()
-	rep, err := ledger.Rebuild(ctx, ledger.Config{DataDir: dir})
+	rep, err := server.RebuildProjections(ctx, server.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

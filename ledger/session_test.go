@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // End-to-end tests of the sign-in session rules (D1–D4, and A4's "ends their
@@ -108,7 +108,7 @@ func sessWantTypes(tb testing.TB, what string, evs []events.Event, want ...strin
 func sessStartLedger(tb testing.TB, c *clock, ttl time.Duration) *testLedger {
 	tb.Helper()
 	dir := tb.TempDir()
-	srv, err := ledger.Start(context.Background(), ledger.Config{
+	srv, err := server.Start(context.Background(), server.Config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, SessionTTL: ttl,
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // appendConflicts reads ledger_append_conflicts_total from /metrics.
@@ -172,7 +172,7 @@ func TestUsageAfterRestartBehindTheStream(t *testing.T) {
 	c.Set(useNow)
 	tl.stop()
 	old := filepath.Join(t.TempDir(), "projections")
-	copyDir(t, ledger.ProjectionsDir(dir), old)
+	copyDir(t, server.ProjectionsDir(dir), old)
 
 	tl = startLedger(t, dir, c)
 	for b := range 6 {
@@ -184,12 +184,12 @@ func TestUsageAfterRestartBehindTheStream(t *testing.T) {
 	}
 	tl.must(201, "POST", useAcme+"/users", map[string]any{"email": "late@x.example", "entitlement_country": "DE"})
 	tl.stop()
-	if err := os.RemoveAll(ledger.ProjectionsDir(dir)); err != nil {
+	if err := os.RemoveAll(server.ProjectionsDir(dir)); err != nil {
 		t.Fatal(err)
 	}
-	copyDir(t, old, ledger.ProjectionsDir(dir))
+	copyDir(t, old, server.ProjectionsDir(dir))
 
-	srv, err := ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now})
+	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // rule F2: duplicates are known forever: across a restart and a rebuild of
@@ -53,7 +53,7 @@ func TestUsageF2RestartAndRebuild(t *testing.T) {
 
 	tl.stop()
 	clk.Advance(24 * time.Hour) // a day later: still duplicates
-	if _, err := ledger.Rebuild(context.Background(), ledger.Config{DataDir: dir}); err != nil {
+	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
 	tl = startLedger(t, dir, clk)
@@ -314,11 +314,15 @@ func TestUsageF5Summary(t *testing.T) {
 	want(d0, d2, msD1, msD2, orD1, rvD0)
 
 	// Bad from and to.
-	for _, q := range []string{"from=2026-1-17", "to=2026-01-18T00:00:00Z", "from=yesterday", "to=18.01.2026",
+	for _, q := range []string{"from=2026-1-17", "to=2026-01-18T00:00", "from=yesterday", "to=18.01.2026",
 		"from=2026-02-30", "from=2026-01-19&to=2026-01-18"} {
 		field := strings.SplitN(q, "=", 2)[0]
 		r := e2eReject(tl, 400, "invalid_argument", "GET", useSummary+"?"+q, nil)
 		e2eDetail(t, r, "field", field)
+	}
+	// An RFC 3339 time stands for its UTC day.
+	if r := tl.must(200, "GET", useSummary+"?from=2026-01-17T23:00:00%2B02:00&to=2026-01-18T23:59:59Z", nil); r.Body["from"] != "2026-01-17" || r.Body["to"] != "2026-01-18" {
+		t.Errorf("summary between two times: from %v to %v, want the UTC days 2026-01-17 and 2026-01-18", r.Body["from"], r.Body["to"])
 	}
 	e2eReject(tl, 404, "account_not_found", "GET", "/v1/accounts/nope/usage/summary", nil)
 	// Another account's summary holds none of acme's usage.

@@ -314,13 +314,14 @@ func TestUsageF1BatchSize(t *testing.T) {
 }
 
 // rule F1: a batch with bad records is rejected whole, naming each bad
-// record with its index and reason.
+// record with its index and code, and answering with the code and status of
+// the first bad record, whatever the mix.
 func TestUsageF1WholeBatchRejected(t *testing.T) {
 	tl := useStart(t)
 	start := useNow.Add(-2 * time.Hour)
 	g := func(id string) useRec { return useR(id, start, time.Hour) }
 
-	useReject(tl, 400, "usage_rejected",
+	useReject(tl, 400, "invalid_argument",
 		useBatch(g("g0"), g("b1").set("email", "nope"), g("g2"), g("b3").set("client_version", "ten")),
 		useBad{1, "b1", "invalid_argument", "email"},
 		useBad{3, "b3", "invalid_client_version", "client_version"})
@@ -332,13 +333,18 @@ func TestUsageF1WholeBatchRejected(t *testing.T) {
 
 	// The rules, too: too old, in the future, unknown user, conflict.
 	useAccepted(tl, 1, 0, g("known"))
-	useReject(tl, 400, "usage_rejected",
+	useReject(tl, 409, "usage_too_old",
 		useBatch(g("g0"), useR("old", useNow.Add(-40*24*time.Hour), time.Hour), useR("future", useNow.Add(time.Hour), time.Hour),
 			g("stranger").set("email", "nobody@x.example"), g("known").set("machine_id", "m2"), g("g5")),
 		useBad{1, "old", "usage_too_old", ""},
 		useBad{2, "future", "usage_in_future", ""},
 		useBad{3, "stranger", "user_not_found", ""},
 		useBad{4, "known", "usage_id_conflict", ""})
+	// The same bad records in another order: the new first one decides.
+	useReject(tl, 404, "user_not_found",
+		useBatch(g("stranger").set("email", "nobody@x.example"), useR("old", useNow.Add(-40*24*time.Hour), time.Hour), g("g1")),
+		useBad{0, "stranger", "user_not_found", ""},
+		useBad{1, "old", "usage_too_old", ""})
 
 	// Nothing of the rejected batches was recorded: their good records are
 	// new now.
@@ -362,7 +368,7 @@ func TestUsageF1EveryBadFieldNamed(t *testing.T) {
 		useBad{1, "b1", "invalid_argument", "started_at"},
 		useBad{2, "b2", "invalid_argument", "email"},
 		useBad{3, "b3", "invalid_argument", "EMAIL"})
-	useReject(tl, 400, "usage_rejected",
+	useReject(tl, 400, "invalid_client_version",
 		useBatch(g("b0").set("client_version", "x"), g("b1").set("offline", "no")),
 		useBad{0, "b0", "invalid_client_version", "client_version"},
 		useBad{1, "b1", "invalid_argument", "offline"})

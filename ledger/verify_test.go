@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // rule H3: a verification walks the whole stream and reports the first
@@ -28,7 +28,7 @@ func TestRuleH3Verify(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := events.NewVerifier(pub)
-	rep, err := ledger.Verify(ctx, tl.srv.Conn().Stream, v)
+	rep, err := server.VerifyStream(ctx, tl.srv.Conn().Stream, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestRuleH3Verify(t *testing.T) {
 	if _, err := tl.srv.Conn().JS.Publish(ctx, events.Subject("acme", events.AggregateLicense, "P2"), []byte("{")); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = ledger.Verify(ctx, tl.srv.Conn().Stream, v)
+	rep, err = server.VerifyStream(ctx, tl.srv.Conn().Stream, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRuleH3Verify(t *testing.T) {
 	}
 	// Another key does not verify anything.
 	other := events.NewVerifier(make([]byte, 32))
-	if rep, err := ledger.Verify(ctx, tl.srv.Conn().Stream, other); err != nil || rep.First == nil || rep.First.Seq != 1 {
+	if rep, err := server.VerifyStream(ctx, tl.srv.Conn().Stream, other); err != nil || rep.First == nil || rep.First.Seq != 1 {
 		t.Errorf("with another key: %+v, %v; want a break at sequence 1", rep, err)
 	}
 }
@@ -83,11 +83,12 @@ func TestRuleH3OneSignaturePerSubjectAndCommand(t *testing.T) {
 	tl.checkStream()
 
 	ctx := context.Background()
-	subject := events.Subject("acme", events.AggregateUsage, "microstation")
+	// One batch holds one usage shard of its product.
+	prefix := events.UsageSubject("acme", "microstation") + "."
 	var signed, macs int
 	var usage []jetstream.RawStreamMsg
 	for _, m := range tl.streamEvents() {
-		if m.Subject != subject {
+		if !strings.HasPrefix(m.Subject, prefix) {
 			continue
 		}
 		usage = append(usage, m)
@@ -106,7 +107,7 @@ func TestRuleH3OneSignaturePerSubjectAndCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := events.NewVerifier(pub)
-	if rep, err := ledger.Verify(ctx, tl.srv.Conn().Stream, v); err != nil || rep.Breaks != 0 {
+	if rep, err := server.VerifyStream(ctx, tl.srv.Conn().Stream, v); err != nil || rep.Breaks != 0 {
 		t.Fatalf("Verify: %+v (first %+v), %v; want no break", rep, rep.First, err)
 	}
 
@@ -127,7 +128,7 @@ func TestRuleH3OneSignaturePerSubjectAndCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ack, err := tl.srv.Conn().JS.Publish(ctx, subject, data)
+		ack, err := tl.srv.Conn().JS.Publish(ctx, usage[4].Subject, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func TestRuleH3OneSignaturePerSubjectAndCommand(t *testing.T) {
 		}
 		tip = events.Hash(data)
 	}
-	rep, err := ledger.Verify(ctx, tl.srv.Conn().Stream, v)
+	rep, err := server.VerifyStream(ctx, tl.srv.Conn().Stream, v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -329,8 +329,8 @@ func check(m Msg, prevHash string) (events.Event, string) {
 	if err != nil {
 		return e, "undecodable: " + err.Error()
 	}
-	if got := e.Subject(); got != m.Subject {
-		return e, fmt.Sprintf("event for %s stored on %s", got, m.Subject)
+	if !events.StoredOn(e, m.Subject) {
+		return e, fmt.Sprintf("event for %s stored on %s", e.Subject(), m.Subject)
 	}
 	if e.PrevHash != prevHash {
 		return e, fmt.Sprintf("hash chain broken: prevhash %q, want %q", e.PrevHash, prevHash)

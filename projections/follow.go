@@ -108,14 +108,14 @@ func gather(ctx context.Context, ch <-chan Msg, buf *[]Msg) bool {
 	return true
 }
 
-// Rebuild builds a fresh store in dir (which must be empty or absent) from
+// Build builds a fresh store in dir (which must be empty or absent) from
 // every event of the stream up to its last sequence at the time of the call,
 // and returns it open.
 // identity names the stream as Bind expects it.
-func Rebuild(ctx context.Context, stream jetstream.Stream, identity, dir string, opts Options) (*Store, error) {
+func Build(ctx context.Context, stream jetstream.Stream, identity, dir string, opts Options) (*Store, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("projections: rebuild: stream info: %w", err)
+		return nil, fmt.Errorf("projections: build: stream info: %w", err)
 	}
 	s, err := Open(dir, opts)
 	if err != nil {
@@ -123,7 +123,7 @@ func Rebuild(ctx context.Context, stream jetstream.Stream, identity, dir string,
 	}
 	if s.Checkpoint() != 0 {
 		s.Close()
-		return nil, fmt.Errorf("projections: rebuild: %s is not empty", dir)
+		return nil, fmt.Errorf("projections: build: %s is not empty", dir)
 	}
 	if err := s.Bind(identity, info.State.LastSeq); err != nil {
 		s.Close()

@@ -39,27 +39,27 @@ func Load[T any](s *Store, subject string) (T, Version, error) {
 
 // Account returns an account's state.
 func (s *Store) Account(id string) (commands.Account, Version, error) {
-	return Load[commands.Account](s, events.Subject(id, events.AggregateAccount, id))
+	return Load[commands.Account](s, events.AccountSubject(id))
 }
 
 // User returns the state of email in account.
 func (s *Store) User(account, email string) (commands.User, Version, error) {
-	return Load[commands.User](s, events.Subject(account, events.AggregateUser, email))
+	return Load[commands.User](s, events.UserSubject(account, email))
 }
 
 // EmailOwner returns which account email is registered in (A2).
 func (s *Store) EmailOwner(email string) (commands.EmailOwner, Version, error) {
-	return Load[commands.EmailOwner](s, events.Subject(events.GlobalAccount, events.AggregateEmail, email))
+	return Load[commands.EmailOwner](s, events.EmailSubject(email))
 }
 
 // Session returns the sign-in session of email in account.
 func (s *Store) Session(account, email string) (commands.Session, Version, error) {
-	return Load[commands.Session](s, events.Subject(account, events.AggregateSession, email))
+	return Load[commands.Session](s, events.SessionSubject(account, email))
 }
 
 // License returns a licence's state.
 func (s *Store) License(account, id string) (commands.License, Version, error) {
-	return Load[commands.License](s, events.Subject(account, events.AggregateLicense, id))
+	return Load[commands.License](s, events.LicenseSubject(account, id))
 }
 
 // Unassigned returns the account's unassigned practitioner licences in id

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // The bench subcommand measures the ledger beside raw JetStream and raw
@@ -152,7 +152,7 @@ type writeResults struct{ raw, batch2, batch3, goAPI, http measurement }
 
 func benchWrites(ctx context.Context, bc benchConfig, out io.Writer) (writeResults, error) {
 	var res writeResults
-	srv, err := ledger.Start(ctx, ledger.Config{
+	srv, err := server.Start(ctx, server.Config{
 		DataDir: filepath.Join(bc.dir, "writes"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
 		Logger: quietLogger(),
 	})

@@ -22,8 +22,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/projections"
+	"github.com/entledger/ledger/server"
 )
 
 // benchServe runs `ledger serve` as a child process, fills it with
@@ -94,7 +94,7 @@ func benchServe(ctx context.Context, bc benchConfig, out io.Writer) error {
 // consumer replay, raw Pebble batch writes of the same messages, and a full
 // projection rebuild.
 func benchReplay(ctx context.Context, bc benchConfig, dir string, out io.Writer) error {
-	conn, err := ledger.Dial(ctx, ledger.Config{DataDir: dir, SyncInterval: bc.syncInterval})
+	conn, err := server.Dial(ctx, server.Config{DataDir: dir, SyncInterval: bc.syncInterval})
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func benchReplay(ctx context.Context, bc benchConfig, dir string, out io.Writer)
 	printMeasurement(out, rawPebble)
 
 	start = time.Now()
-	store, err := projections.Rebuild(ctx, conn.Stream, ledger.StreamIdentity(info), filepath.Join(bc.dir, "rebuild"),
+	store, err := projections.Build(ctx, conn.Stream, server.StreamIdentity(info), filepath.Join(bc.dir, "rebuild"),
 		projections.Options{Logger: quietLogger(), Authenticator: benchMAC(dir)})
 	if err != nil {
 		return err

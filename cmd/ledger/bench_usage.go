@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // usageBatch is the batch size of the usage phases (issue: batches of 500).
@@ -27,7 +27,7 @@ const usageBatch = 500
 // bc.usageClients clients, each on its own product, and reports the
 // projections' lag at the end.
 func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
-	srv, err := ledger.Start(ctx, ledger.Config{
+	srv, err := server.Start(ctx, server.Config{
 		DataDir: filepath.Join(bc.dir, "usage"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
 		Logger: quietLogger(),
 	})
@@ -40,7 +40,7 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 		srv.Close(cctx)
 	}()
 	conn := srv.Conn()
-	cfg := ledger.StreamConfig(1)
+	cfg := server.StreamConfig(1)
 	cfg.Name, cfg.Subjects = "RAWUSAGE", []string{"rawusage.>"}
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("bench: raw usage stream: %w", err)
@@ -143,7 +143,7 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 // concurrent publishers, and times it. With consume, an ordered consumer
 // reads the messages back as they land, and the phase ends when it has read
 // them all.
-func rawUsage(ctx context.Context, conn *ledger.Conn, bc benchConfig, prefix string, size int, consume bool) (measurement, error) {
+func rawUsage(ctx context.Context, conn *server.Conn, bc benchConfig, prefix string, size int, consume bool) (measurement, error) {
 	payload := make([]byte, size)
 	for i := range payload {
 		payload[i] = 'x'

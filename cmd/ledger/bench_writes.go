@@ -16,6 +16,7 @@ import (
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 func quietLogger() *slog.Logger {
@@ -43,8 +44,8 @@ func sampleEvent() []byte {
 // benchRawPublish: synchronous JetStream publishes with
 // Nats-Expected-Last-Subject-Sequence, one subject per publisher, to a
 // stream configured like LEDGER on the same server.
-func benchRawPublish(ctx context.Context, conn *ledger.Conn, bc benchConfig) (measurement, error) {
-	cfg := ledger.StreamConfig(1)
+func benchRawPublish(ctx context.Context, conn *server.Conn, bc benchConfig) (measurement, error) {
+	cfg := server.StreamConfig(1)
 	cfg.Name, cfg.Subjects = "RAW", []string{"raw.>"}
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return measurement{}, fmt.Errorf("bench: raw stream: %w", err)
@@ -76,7 +77,7 @@ func benchRawPublish(ctx context.Context, conn *ledger.Conn, bc benchConfig) (me
 // benchRawBatch: atomic batches of n messages (each with its expected
 // subject sequence, as a reassignment writes them), one set of subjects per
 // publisher: the same JetStream work a multi-event command does.
-func benchRawBatch(ctx context.Context, conn *ledger.Conn, bc benchConfig, n int) (measurement, error) {
+func benchRawBatch(ctx context.Context, conn *server.Conn, bc benchConfig, n int) (measurement, error) {
 	payload := sampleEvent()
 	g, gctx := errgroup.WithContext(ctx)
 	start := time.Now()

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entledger/ledger/checkout"
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
 )
 
 // runCheckout handles `ledger checkout verify TOKEN --key FILE`: it verifies
@@ -47,7 +47,7 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("--at: %q is not an RFC 3339 time", *atFlag)
 		}
 	}
-	t, err := ledger.VerifyToken(pub, token, now)
+	t, err := checkout.Verify(pub, token, now)
 	if err != nil {
 		return err
 	}

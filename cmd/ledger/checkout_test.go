@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/checkout"
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // Tests of `ledger checkout verify TOKEN --key FILE` (F6): a client verifies
@@ -27,8 +28,8 @@ import (
 var coIssued = time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)
 
 // coToken is a token of these tests, valid for 48 hours from coIssued.
-func coToken() ledger.CheckoutToken {
-	return ledger.CheckoutToken{TokenID: "0123456789abcdef0123456789abcdef", Account: "acme", LicenseID: "P1",
+func coToken() checkout.Token {
+	return checkout.Token{TokenID: "0123456789abcdef0123456789abcdef", Account: "acme", LicenseID: "P1",
 		Email: "ada@acme.example", MachineID: "WS-0042.acme", Products: []string{"microstation", "revit"},
 		IssuedAt: coIssued, ExpiresAt: coIssued.Add(48 * time.Hour)}
 }
@@ -50,9 +51,9 @@ func coKeyPair(tb testing.TB, dir, name string) (ed25519.PrivateKey, string) {
 }
 
 // coSign signs tok with key.
-func coSign(tb testing.TB, key ed25519.PrivateKey, tok ledger.CheckoutToken) string {
+func coSign(tb testing.TB, key ed25519.PrivateKey, tok checkout.Token) string {
 	tb.Helper()
-	s, err := ledger.SignToken(key, tok)
+	s, err := checkout.Sign(key, tok)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -130,8 +131,8 @@ func TestCheckoutVerifyExpired(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Run: got nil (output %q), want an error", out)
 			}
-			if !errors.Is(err, ledger.ErrToken) {
-				t.Errorf("Run: got %v, want ledger.ErrToken", err)
+			if !errors.Is(err, checkout.ErrInvalid) {
+				t.Errorf("Run: got %v, want checkout.ErrInvalid", err)
 			}
 			if strings.Contains(out, "valid checkout token") {
 				t.Errorf("output %q claims the token is valid", out)
@@ -149,8 +150,8 @@ func TestCheckoutVerifyWrongKey(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Run with another key: got nil (output %q), want an error", out)
 	}
-	if !errors.Is(err, ledger.ErrToken) {
-		t.Errorf("Run with another key: got %v, want ledger.ErrToken", err)
+	if !errors.Is(err, checkout.ErrInvalid) {
+		t.Errorf("Run with another key: got %v, want checkout.ErrInvalid", err)
 	}
 }
 
@@ -198,8 +199,8 @@ func TestCheckoutVerifyTampered(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Run: got nil (output %q), want an error", out)
 			}
-			if !errors.Is(err, ledger.ErrToken) {
-				t.Errorf("Run: got %v, want ledger.ErrToken", err)
+			if !errors.Is(err, checkout.ErrInvalid) {
+				t.Errorf("Run: got %v, want checkout.ErrInvalid", err)
 			}
 		})
 	}
@@ -215,7 +216,7 @@ func TestCheckoutVerifyJSON(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run --json: %v", err)
 	}
-	var got ledger.CheckoutToken
+	var got checkout.Token
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
@@ -279,7 +280,7 @@ func TestCheckoutVerifyUsage(t *testing.T) {
 func TestCheckoutVerifyRealServer(t *testing.T) {
 	dir := t.TempDir()
 	now := coIssued
-	srv, err := ledger.Start(context.Background(), ledger.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0",
+	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0",
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatalf("start ledger: %v", err)
@@ -350,7 +351,7 @@ func TestCheckoutVerifyRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got ledger.CheckoutToken
+	var got checkout.Token
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,14 @@ import (
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // cliServer starts a ledger with an account, two users and a practitioner
 // licence assigned to a@x.example, and returns its URL.
-func cliServer(t *testing.T) (string, *ledger.Server) {
+func cliServer(t *testing.T) (string, *server.Server) {
 	t.Helper()
-	srv, err := ledger.Start(context.Background(), ledger.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
+	srv, err := server.Start(context.Background(), server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
 		Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // newFlagSet makes a subcommand's flag set with a usage text.
@@ -99,8 +99,8 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	}
 }
 
-func (s *storeFlags) config() (ledger.Config, error) {
-	cfg := ledger.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
+func (s *storeFlags) config() (server.Config, error) {
+	cfg := server.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
 	if s.data == "" {
 		return cfg, fmt.Errorf("--data: a directory is required")
 	}

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/entledger/ledger/ledger"
-	"github.com/entledger/ledger/projections"
+	"github.com/entledger/ledger/server"
 )
 
 func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,7 +25,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
-	rep, err := ledger.Rebuild(ctx, cfg)
+	rep, err := server.RebuildProjections(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -52,15 +51,10 @@ func runDigest(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	s, err := projections.Open(ledger.ProjectionsDir(*data), projections.Options{})
+	cp, d, err := server.ProjectionsDigest(*data)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	d, err := s.Digest()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "checkpoint %d\ndigest     %s\n", s.Checkpoint(), d)
+	fmt.Fprintf(stdout, "checkpoint %d\ndigest     %s\n", cp, d)
 	return nil
 }

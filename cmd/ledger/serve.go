@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/entledger/ledger/commands"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,7 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
-	srv, err := ledger.Start(ctx, cfg)
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}

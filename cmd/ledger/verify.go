@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/entledger/ledger/events"
-	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // errBroken is returned when verify found a break: the exit code is 1.
@@ -39,12 +39,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("--public-key: %w", err)
 	}
-	conn, err := ledger.DialExisting(ctx, cfg)
+	conn, err := server.DialExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rep, err := ledger.Verify(ctx, conn.Stream, events.NewVerifier(pub))
+	rep, err := server.VerifyStream(ctx, conn.Stream, events.NewVerifier(pub))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,11 @@
-package ledger
+package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/entledger/ledger/commands"
+)
 
 // Usage bodies are the ledger's largest and most frequent requests: up to
 // 1000 records of eight flat fields. parseUsageBody reads the common shape
@@ -41,6 +46,38 @@ func (b usageBody) record(i int) (usageRecordBody, error) {
 	var rb usageRecordBody
 	err := decodeStrict(b.raw[i], &rb)
 	return rb, err
+}
+
+// usageRecord decodes record i into the command's form. A record that does
+// not decode, or whose times are not RFC 3339, answers the reason, naming
+// the field; the record then carries what did decode (its usage_id, if any,
+// names it in the rejection).
+func (b usageBody) usageRecord(i int) (commands.UsageRecord, *commands.Error) {
+	rb, err := b.record(i)
+	rec := commands.UsageRecord{UsageID: rb.UsageID, Email: rb.Email, Product: rb.Product, MachineID: rb.MachineID,
+		ClientVersion: rb.ClientVersion, Offline: rb.Offline}
+	if err == nil {
+		rec.StartedAt, err = requiredTime("started_at", rb.StartedAt)
+	}
+	if err == nil {
+		rec.EndedAt, err = requiredTime("ended_at", rb.EndedAt)
+	}
+	if err == nil {
+		return rec, nil
+	}
+	if rec.UsageID == "" && b.raw != nil {
+		var named struct {
+			UsageID string `json:"usage_id"`
+		}
+		if json.Unmarshal(b.raw[i], &named) == nil {
+			rec.UsageID = named.UsageID
+		}
+	}
+	var rej *commands.Error
+	if !errors.As(err, &rej) {
+		rej = commands.Reject(commands.CodeMalformedJSON, "record %d: %v", i, err)
+	}
+	return rec, rej
 }
 
 // decodeUsageBody decodes a usage request body.

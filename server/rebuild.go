@@ -1,4 +1,4 @@
-package ledger
+package server
 
 import (
 	"context"
@@ -19,25 +19,30 @@ type RebuildReport struct {
 	Previous string        // digest of the store it replaced ("" if none)
 }
 
-// Rebuild replays the whole stream into a fresh projection store next to the
-// live one and swaps it in. The ledger must be stopped: the live store is
-// opened first, so a running ledger (which holds Pebble's lock) makes the
-// rebuild fail before anything changes. If the rebuild stops half-way, the
+// RebuildProjections replays the whole stream into a fresh projection store
+// next to the live one and swaps it in. The ledger must be stopped: the data
+// directory's lock is taken first, so a running ledger makes the rebuild fail
+// before anything changes. If the rebuild stops half-way, the
 // old store is still in place; if it stops between the two renames, the
 // next start finds no store and replays the stream, which gives the same
 // state.
-func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
+func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) {
 	var rep RebuildReport
+	dir, err := OpenDataDir(cfg.DataDir, false)
+	if err != nil {
+		return rep, err
+	}
+	defer dir.Close()
 	key, err := events.LoadKey(cfg.signingKeyPath())
 	if err != nil {
-		return rep, fmt.Errorf("ledger: rebuild needs the key that signed the events: %w", err)
+		return rep, fmt.Errorf("server: rebuild needs the key that signed the events: %w", err)
 	}
 	opts := projections.Options{Logger: cfg.Logger, Authenticator: events.NewMAC(key)}
 	live := ProjectionsDir(cfg.DataDir)
 	if _, err := os.Stat(live); err == nil {
 		old, err := projections.Open(live, opts)
 		if err != nil {
-			return rep, fmt.Errorf("ledger: rebuild: the live store is in use or damaged (stop the ledger first): %w", err)
+			return rep, fmt.Errorf("server: rebuild: the live store is in use or damaged (stop the ledger first): %w", err)
 		}
 		rep.Previous, err = old.Digest()
 		if cerr := old.Close(); err == nil {
@@ -58,9 +63,9 @@ func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	start := time.Now()
 	info, err := conn.Stream.Info(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("ledger: rebuild: stream info: %w", err)
+		return rep, fmt.Errorf("server: rebuild: stream info: %w", err)
 	}
-	store, err := projections.Rebuild(ctx, conn.Stream, StreamIdentity(info), fresh, opts)
+	store, err := projections.Build(ctx, conn.Stream, StreamIdentity(info), fresh, opts)
 	if err != nil {
 		os.RemoveAll(fresh)
 		return rep, err
@@ -79,13 +84,33 @@ func Rebuild(ctx context.Context, cfg Config) (RebuildReport, error) {
 	retired := live + ".old-" + stamp
 	if err := os.Rename(live, retired); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.RemoveAll(fresh)
-		return rep, fmt.Errorf("ledger: rebuild: retire the old store: %w", err)
+		return rep, fmt.Errorf("server: rebuild: retire the old store: %w", err)
 	}
 	if err := os.Rename(fresh, live); err != nil {
-		return rep, fmt.Errorf("ledger: rebuild: swap in the new store: %w", err)
+		return rep, fmt.Errorf("server: rebuild: swap in the new store: %w", err)
 	}
 	if err := os.RemoveAll(retired); err != nil {
-		return rep, fmt.Errorf("ledger: rebuild: remove the old store %s: %w", retired, err)
+		return rep, fmt.Errorf("server: rebuild: remove the old store %s: %w", retired, err)
 	}
 	return rep, nil
+}
+
+// ProjectionsDigest opens the projections of the data directory, which the
+// ledger must not be using, and returns their checkpoint and digest.
+func ProjectionsDigest(dataDir string) (checkpoint uint64, digest string, err error) {
+	dir, err := OpenDataDir(dataDir, false)
+	if err != nil {
+		return 0, "", err
+	}
+	defer dir.Close()
+	if _, err := os.Stat(ProjectionsDir(dataDir)); err != nil {
+		return 0, "", fmt.Errorf("%w: --data %s has no projections/ yet (start the ledger, or run ledger rebuild): %w", ErrNoLedger, dataDir, err)
+	}
+	s, err := projections.Open(ProjectionsDir(dataDir), projections.Options{})
+	if err != nil {
+		return 0, "", err
+	}
+	defer s.Close()
+	digest, err = s.Digest()
+	return s.Checkpoint(), digest, err
 }

@@ -1,4 +1,4 @@
-package ledger
+package server
 
 import (
 	"context"
@@ -50,12 +50,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (je
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = js.CreateStream(ctx, want)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: create stream %s: %w", StreamName, err)
+			return nil, fmt.Errorf("server: create stream %s: %w", StreamName, err)
 		}
 		return s, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ledger: stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("server: stream %s: %w", StreamName, err)
 	}
 	got := s.CachedInfo().Config
 	var bad []string
@@ -78,13 +78,13 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (je
 	check(!got.NoAck, "no_ack (want false: appends need acknowledgements)")
 	check(!got.AllowRollup, "allow_rollup_hdrs (want false: a rollup would purge events)")
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("ledger: stream %s exists with settings that break the ledger's guarantees: %v", StreamName, bad)
+		return nil, fmt.Errorf("server: stream %s exists with settings that break the ledger's guarantees: %v", StreamName, bad)
 	}
 	if !got.AllowAtomicPublish {
 		// Safe to turn on: it adds a capability and loses nothing.
 		got.AllowAtomicPublish = true
 		if s, err = js.UpdateStream(ctx, got); err != nil {
-			return nil, fmt.Errorf("ledger: enable atomic publish on stream %s: %w", StreamName, err)
+			return nil, fmt.Errorf("server: enable atomic publish on stream %s: %w", StreamName, err)
 		}
 	}
 	return s, nil

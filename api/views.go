@@ -1,4 +1,4 @@
-package ledger
+package api
 
 import (
 	"time"
@@ -104,13 +104,6 @@ func licenseView(l commands.License, now time.Time) LicenseView {
 		v.AssignableNow = movable && l.Assignee == ""
 	}
 	return v
-}
-
-// Reminder is one unassigned practitioner licence (C7).
-type Reminder struct {
-	LicenseID      string    `json:"license_id"`
-	Since          time.Time `json:"since"`
-	AssignableFrom time.Time `json:"assignable_from"`
 }
 
 func nullable(s string) *string {

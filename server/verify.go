@@ -1,4 +1,4 @@
-package ledger
+package server
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
-// VerifyReport is what Verify found.
+// VerifyReport is what VerifyStream found.
 type VerifyReport struct {
 	Events     uint64 // messages checked
 	Aggregates int    // distinct subjects
@@ -24,18 +24,18 @@ type VerifyBreak struct {
 	Reason  string
 }
 
-// Verify walks the whole stream, as an auditor would with nothing but the
+// VerifyStream walks the whole stream, as an auditor would with nothing but the
 // ledger's public key (H3), and checks every message: strict decoding, that
 // it sits on its aggregate's subject, that it carries the hash of the
 // aggregate's previous event, and that an Ed25519 signature vouches for it,
 // its own or that of the signed event closing its command on its subject
 // (see events.ChainVerifier). It reads through one ordered consumer; with a
 // stream from DialExisting it changes nothing.
-func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) (VerifyReport, error) {
+func VerifyStream(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) (VerifyReport, error) {
 	var rep VerifyReport
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("ledger: verify: stream info: %w", err)
+		return rep, fmt.Errorf("server: verify: stream info: %w", err)
 	}
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 {
@@ -43,11 +43,11 @@ func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) 
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return rep, fmt.Errorf("ledger: verify: %w", err)
+		return rep, fmt.Errorf("server: verify: %w", err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return rep, fmt.Errorf("ledger: verify: %w", err)
+		return rep, fmt.Errorf("server: verify: %w", err)
 	}
 	defer it.Stop()
 	chain := events.NewChainVerifier(pub)
@@ -62,11 +62,11 @@ func Verify(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) 
 	for {
 		m, err := it.Next()
 		if err != nil {
-			return rep, fmt.Errorf("ledger: verify: %w", err)
+			return rep, fmt.Errorf("server: verify: %w", err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return rep, fmt.Errorf("ledger: verify: %w", err)
+			return rep, fmt.Errorf("server: verify: %w", err)
 		}
 		rep.Events++
 		note(chain.Add(md.Sequence.Stream, m.Subject(), m.Data(), m.Headers().Get(events.SignatureHeader)))

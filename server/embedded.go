@@ -1,4 +1,4 @@
-package ledger
+package server
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedOptions configure the in-process NATS server.
+// EmbeddedOptions configure the in-process NATS natsserver.
 type EmbeddedOptions struct {
 	// StoreDir holds JetStream's files.
 	StoreDir string
@@ -25,8 +25,8 @@ type EmbeddedOptions struct {
 
 // StartEmbedded starts a single-node NATS server with JetStream and waits
 // until it accepts connections.
-func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
-	opts := &server.Options{
+func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
+	opts := &natsserver.Options{
 		ServerName:         "ledger",
 		JetStream:          true,
 		StoreDir:           o.StoreDir,
@@ -44,25 +44,25 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	} else {
 		host, port, err := net.SplitHostPort(o.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: nats listen address %q: %w", o.Listen, err)
+			return nil, fmt.Errorf("server: nats listen address %q: %w", o.Listen, err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("ledger: nats listen port %q: %w", port, err)
+			return nil, fmt.Errorf("server: nats listen port %q: %w", port, err)
 		}
 		if p == 0 {
 			p = -1
 		}
 		opts.Host, opts.Port = host, p
 	}
-	ns, err := server.NewServer(opts)
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: embedded nats: %w", err)
+		return nil, fmt.Errorf("server: embedded nats: %w", err)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("ledger: embedded nats not ready after 30s (store %s)", o.StoreDir)
+		return nil, fmt.Errorf("server: embedded nats not ready after 30s (store %s)", o.StoreDir)
 	}
 	return ns, nil
 }

@@ -11,33 +11,35 @@ import (
 )
 
 // Usage batches are answered before the projections apply them, so the
-// next batch on the same product would be decided against a version of the
-// product's usage subject that is already behind the stream, and lose its
-// append to a conflict. The ledger therefore remembers the tip of every usage
-// subject it appended to: the sequence and hash of its last event there,
-// and that event's business time (all a usage decision reads from the
-// subject). A decision uses the tip when it is ahead of the projections. If
-// another writer appended meanwhile, the append conflicts, the projections
-// catch up past the tip, and the next attempt decides on them.
+// next batch on the same usage shard would be decided against a version of
+// the shard's subject that is already behind the stream, and lose its append
+// to a conflict. The ledger therefore remembers the last event it appended to
+// every usage subject: its sequence and hash, and its business time (all a
+// usage decision reads from the subject). A decision uses it when it is ahead
+// of the projections. If another writer appended meanwhile, the append
+// conflicts, the projections catch up past it, and the next attempt decides
+// on them.
 
-// tip is the last event this ledger appended to a subject.
-type tip struct {
+// appendedTip is the last event this ledger appended to a subject.
+type appendedTip struct {
 	projections.Version
 	LastEventAt time.Time
 }
 
-type tips struct {
+// lastAppended holds the appendedTip of every usage subject this ledger
+// appended to.
+type lastAppended struct {
 	mu sync.Mutex
-	m  map[string]tip
+	m  map[string]appendedTip
 }
 
 // note records the tips of the subjects of evs, appended as msgs (in the same
 // order) with the last message at stream sequence last.
-func (t *tips) note(evs []events.Event, msgs []outgoing, last uint64) {
+func (t *lastAppended) note(evs []events.Event, msgs []outgoing, last uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]tip{}
+		t.m = map[string]appendedTip{}
 	}
 	seen := map[string]bool{}
 	for i := len(msgs) - 1; i >= 0; i-- {
@@ -50,37 +52,37 @@ func (t *tips) note(evs []events.Event, msgs []outgoing, last uint64) {
 		if cur, ok := t.m[o.subject]; ok && cur.Seq >= seq {
 			continue
 		}
-		t.m[o.subject] = tip{Version: projections.Version{Seq: seq, Hash: events.Hash(o.data)}, LastEventAt: evs[i].OccurredAt}
+		t.m[o.subject] = appendedTip{Version: projections.Version{Seq: seq, Hash: events.Hash(o.data)}, LastEventAt: evs[i].OccurredAt}
 	}
 }
 
-func (t *tips) get(subject string) (tip, bool) {
+func (t *lastAppended) get(subject string) (appendedTip, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v, ok := t.m[subject]
 	return v, ok
 }
 
-// loadUsageLog loads a product's usage subject for a decision: from the
-// projections, or from the tip this ledger appended if that is newer. It
-// returns the business time of the subject's last event.
+// loadUsageLog loads a usage shard's subject for a decision: from the
+// projections, or from the last event this ledger appended there if that is
+// newer. It returns the business time of the subject's last event.
 func (l *Ledger) loadUsageLog(ld *loader, subject string) time.Time {
 	st := load[commands.UsageLog](ld, subject)
-	if t, ok := l.tips.get(subject); ok && t.Seq > ld.versions[subject].Seq {
+	if t, ok := l.lastAppended.get(subject); ok && t.Seq > ld.versions[subject].Seq {
 		ld.versions[subject] = t.Version
 		return t.LastEventAt
 	}
 	return st.LastEventAt
 }
 
-// ownSeqs are the stream sequences this ledger appended that the projections
+// ownAppends are the stream sequences this ledger appended that the projections
 // may not have applied yet, as ranges. A usage decision reads aggregates it
 // does not write (users, their holdings, licences), so it must see every
 // change acknowledged before it, by this ledger or another one sharing the
 // stream. This ledger's own changes are applied before they are answered;
 // so if every event the projections lack is one of its own usage batches,
 // they already show every such change.
-type ownSeqs struct {
+type ownAppends struct {
 	mu     sync.Mutex
 	ranges []seqRange // sorted by from, disjoint
 }
@@ -89,7 +91,7 @@ type seqRange struct{ from, to uint64 }
 
 // add records that this ledger appended [from, to], and forgets ranges at or
 // below applied.
-func (o *ownSeqs) add(from, to, applied uint64) {
+func (o *ownAppends) add(from, to, applied uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	kept := o.ranges[:0]
@@ -107,7 +109,7 @@ func (o *ownSeqs) add(from, to, applied uint64) {
 
 // covers reports whether every sequence in [from, to] was appended by this
 // ledger.
-func (o *ownSeqs) covers(from, to uint64) bool {
+func (o *ownAppends) covers(from, to uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	next := from

@@ -1,4 +1,4 @@
-package ledger
+package checkout
 
 import (
 	"crypto/ed25519"
@@ -13,29 +13,29 @@ import (
 func TestCheckoutToken(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(nil)
 	issued := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	tok := CheckoutToken{TokenID: "t1", Account: "acme", LicenseID: "P1", Email: "a@x.example", MachineID: "m1",
+	tok := Token{TokenID: "t1", Account: "acme", LicenseID: "P1", Email: "a@x.example", MachineID: "m1",
 		Products: []string{"microstation"}, IssuedAt: issued, ExpiresAt: issued.Add(48 * time.Hour)}
-	s, err := SignToken(key, tok)
+	s, err := Sign(key, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := SignToken(key, tok)
+	again, _ := Sign(key, tok)
 	if again != s {
 		t.Error("the same checkout gave two tokens; a replay must get the first one again")
 	}
-	got, err := VerifyToken(pub, s, issued)
+	got, err := Verify(pub, s, issued)
 	if err != nil || got.Email != "a@x.example" || got.MachineID != "m1" {
-		t.Fatalf("VerifyToken at issued_at: %+v, %v", got, err)
+		t.Fatalf("Verify at issued_at: %+v, %v", got, err)
 	}
 	for name, at := range map[string]time.Time{
 		"before issued_at": issued.Add(-time.Nanosecond),
 		"at expires_at":    issued.Add(48 * time.Hour),
 	} {
-		if _, err := VerifyToken(pub, s, at); !errors.Is(err, ErrToken) {
-			t.Errorf("%s: %v, want ErrToken", name, err)
+		if _, err := Verify(pub, s, at); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
-	if _, err := VerifyToken(pub, s, issued.Add(48*time.Hour-time.Nanosecond)); err != nil {
+	if _, err := Verify(pub, s, issued.Add(48*time.Hour-time.Nanosecond)); err != nil {
 		t.Errorf("just before expires_at: %v", err)
 	}
 	otherPub, _, _ := ed25519.GenerateKey(nil)
@@ -57,12 +57,12 @@ func TestCheckoutToken(t *testing.T) {
 		"two parts":          "LCK1." + payload,
 		"garbage":            "LCK1.!!.!!",
 	} {
-		if _, err := VerifyToken(pub, bad, issued); !errors.Is(err, ErrToken) {
-			t.Errorf("%s: %v, want ErrToken", name, err)
+		if _, err := Verify(pub, bad, issued); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
-	if _, err := VerifyToken(otherPub, s, issued); !errors.Is(err, ErrToken) {
-		t.Errorf("other key: %v, want ErrToken", err)
+	if _, err := Verify(otherPub, s, issued); !errors.Is(err, ErrInvalid) {
+		t.Errorf("other key: %v, want ErrInvalid", err)
 	}
 }
 
@@ -71,19 +71,19 @@ func TestCheckoutToken(t *testing.T) {
 func FuzzVerifyToken(f *testing.F) {
 	pub, key, _ := ed25519.GenerateKey(nil)
 	issued := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	good, _ := SignToken(key, CheckoutToken{TokenID: "t", Account: "acme", LicenseID: "P1", Email: "a@x.example",
+	good, _ := Sign(key, Token{TokenID: "t", Account: "acme", LicenseID: "P1", Email: "a@x.example",
 		MachineID: "m1", Products: []string{"ms"}, IssuedAt: issued, ExpiresAt: issued.Add(time.Hour)})
 	for _, seed := range []string{good, "LCK1.", "LCK1..", "LCK1.e30.AAAA", good[:len(good)-2], "x"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		got, err := VerifyToken(pub, token, issued)
+		got, err := Verify(pub, token, issued)
 		if err == nil && token != good {
 			// Only the signed payload can verify; re-signing what was read
 			// must give back the token (one encoding per token).
-			again, _ := SignToken(key, got)
+			again, _ := Sign(key, got)
 			if again != strings.TrimSpace(token) {
-				t.Fatalf("VerifyToken accepted %q, which is not the signed token", token)
+				t.Fatalf("Verify accepted %q, which is not the signed token", token)
 			}
 		}
 	})

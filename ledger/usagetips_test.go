@@ -2,10 +2,10 @@ package ledger
 
 import "testing"
 
-// ownSeqs answers whether a span of sequences was all appended by this
+// ownAppends answers whether a span of sequences was all appended by this
 // ledger, whatever order the appends finished in.
 func TestOwnSeqsCovers(t *testing.T) {
-	var o ownSeqs
+	var o ownAppends
 	o.add(10, 19, 0)
 	o.add(30, 39, 0) // finished before 20..29
 	o.add(20, 29, 0)

@@ -1,0 +1,35 @@
+// Package ledger is the write side of the entitlement ledger: it decides
+// commands and appends their events to the LEDGER stream on NATS JetStream.
+//
+// Every command goes through the same steps (execute.go):
+//
+//  1. replay: a command that already landed (a repeated Idempotency-Key, or
+//     an append whose acknowledgement was lost) answers as it did the first
+//     time, from the projections' command records or, for an answer that
+//     appended nothing, from the replay-answers bucket;
+//  2. decide: the command's aggregates are loaded from the projections
+//     (package projections) with their versions, the account it acts in must
+//     exist, and a pure decision of package commands turns the command into
+//     events or a rejection;
+//  3. append: the events get their metadata and hash chain, are signed, and
+//     are published with Nats-Expected-Last-Subject-Sequence set to the
+//     version each subject was loaded at, in one atomic batch per command.
+//     Appends of concurrent commands are grouped into one atomic batch
+//     (group commit, group.go); each command's events still land whole or
+//     not at all. A lost race (a conflict) decides again, a bounded number of
+//     times;
+//  4. await: the answer is read from the projections once they have applied
+//     the command's events, so a client reads its own writes.
+//
+// Usage batches (usage.go) skip the await: they are answered once JetStream
+// holds them, and whatever reads usage first waits for the usage this
+// process answered in that account. A product's usage is spread over shards
+// (events.UsageShardSubject); a batch holds one shard while it is decided and
+// appended, so concurrent batches for one product do not conflict within one
+// process.
+//
+// A Ledger is safe for concurrent use. Several ledger processes may share a
+// stream: the expected-sequence headers keep their decisions consistent, and
+// JetStream's message-id deduplication keeps a usage record from landing
+// twice. Reads (queries.go) are served from the projections.
+package ledger

@@ -1,0 +1,68 @@
+package ledger
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// storedOn is the subject an event is stored on: its aggregate's subject
+// (events.Event.Subject), or for usage the shard a batch holds.
+type storedOn func(events.Event) string
+
+// encode fills in the events' metadata and hash chain and encodes them. Every
+// subject an event goes to must have been loaded: its version gives the
+// expected last subject sequence and the prevhash.
+func (l *Ledger) encode(evs []events.Event, subjectOf storedOn, versions map[string]projections.Version, meta Meta, recorded time.Time) ([]outgoing, error) {
+	prev := map[string]string{}
+	out := make([]outgoing, 0, len(evs))
+	for _, e := range evs {
+		subject := subjectOf(e)
+		v, ok := versions[subject]
+		if !ok {
+			return nil, fmt.Errorf("ledger: %s writes to %s, which it did not load", e.Type(), subject)
+		}
+		ph, seen := prev[subject]
+		if !seen {
+			ph = v.Hash
+		}
+		e.ID = events.NewID()
+		if u, ok := e.Data.(events.UsageRecorded); ok {
+			e.ID = events.DerivedID("usage", e.Account, u.UsageID)
+		}
+		e.RecordedAt = recorded
+		e.Actor, e.CommandID, e.CommandHash = meta.Actor, meta.CommandID, meta.CommandHash
+		e.CorrelationID, e.CausationID = meta.CorrelationID, meta.CausationID
+		e.PrevHash = ph
+		data, err := events.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		if max := l.maxPayload(); max > 0 && len(data)+1024 > max {
+			return nil, commands.Reject(commands.CodeBodyTooLarge,
+				"the %s event would be %d bytes, more than the %d a message may hold; send less", e.Type(), len(data), max).
+				With("limit", max)
+		}
+		prev[subject] = events.Hash(data)
+		o := outgoing{subject: subject, data: data, msgID: e.ID, expected: v.Seq, expect: !seen}
+		if l.mac != nil {
+			o.mac = l.mac.Tag(subject, data)
+		}
+		out = append(out, o)
+	}
+	// The last event of each subject is signed; its hash chain vouches for
+	// the ones before it in this command (events.ChainVerifier).
+	if l.signer != nil {
+		signed := make(map[string]bool, len(versions))
+		for i := len(out) - 1; i >= 0; i-- {
+			if o := &out[i]; !signed[o.subject] {
+				signed[o.subject] = true
+				o.sig = l.signer.Sign(o.subject, o.data)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,260 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// loader reads aggregate states for a decision and remembers the version of
+// each, which becomes the expected last subject sequence of the append.
+type loader struct {
+	store    *projections.Store
+	versions map[string]projections.Version
+	err      error
+}
+
+func newLoader(store *projections.Store) *loader {
+	return &loader{store: store, versions: map[string]projections.Version{}}
+}
+
+func load[T any](ld *loader, subject string) T {
+	st, v, err := projections.Load[T](ld.store, subject)
+	if err != nil && ld.err == nil {
+		ld.err = err
+	}
+	ld.versions[subject] = v
+	return st
+}
+
+// fail records an error met while loading; the decision is then abandoned.
+func (ld *loader) fail(err error) {
+	if err != nil && ld.err == nil {
+		ld.err = err
+	}
+}
+
+// decideFunc loads what a command needs through ld and decides at now.
+type decideFunc func(ld *loader, now time.Time) ([]events.Event, error)
+
+// command is one command as the write side runs it.
+type command struct {
+	name string // its metrics label
+	// account is the account the command acts in: it must exist
+	// (account_not_found), except for the command that creates it.
+	account        string
+	createsAccount bool
+	primary        string // the subject whose state answers the command
+	readsUsage     bool   // the decision reads usage (a session kept alive by it, D3)
+	decide         decideFunc
+}
+
+// answer is what a command answers: its primary aggregate's state and the
+// ledger's clock when it was decided (for a replay: when it was first
+// decided).
+type answer struct {
+	state     json.RawMessage
+	decidedAt time.Time
+}
+
+// execute runs a command: replay, decide, append, await (see the package
+// doc), deciding again after a lost race.
+func (l *Ledger) execute(ctx context.Context, meta Meta, c command) (answer, error) {
+	start := time.Now()
+	ans, err := l.executeCommand(ctx, meta.withDefaults(), c)
+	l.metrics.observeCommand(c.name, start, err)
+	return ans, err
+}
+
+func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answer, error) {
+	if c.readsUsage {
+		if err := l.awaitUsage(ctx, c.account); err != nil {
+			return answer{}, err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		if ans, ok, err := l.replay(ctx, meta, attempt == 1); ok || err != nil {
+			return ans, err
+		}
+		now := l.Now()
+		evs, versions, err := l.decide(c, now)
+		if err != nil {
+			return answer{}, l.keepRejection(ctx, meta, err)
+		}
+		if len(evs) == 0 {
+			return l.unchanged(ctx, meta, c.primary, now)
+		}
+		seq, err := l.append(ctx, meta, evs, versions, now)
+		if lostRace(err) {
+			if err := l.beforeRetry(ctx, attempt); err != nil {
+				return answer{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		if err := l.store.WaitFor(ctx, seq); err != nil {
+			return answer{}, err
+		}
+		st, _, err := projections.Load[json.RawMessage](l.store, evs[0].Subject())
+		return answer{state: st, decidedAt: now}, err
+	}
+}
+
+// errKeyReused is the answer to an Idempotency-Key sent again with another
+// request.
+func errKeyReused() error {
+	return commands.Reject(commands.CodeIdempotencyKeyReused,
+		"this Idempotency-Key was already used with a different request")
+}
+
+// replay answers a command that already landed, as it answered the first
+// time (ok true). The replay answers kept for keyed commands that appended
+// nothing are looked up on the first attempt only: a later attempt follows
+// a lost race, which only an appending decision has.
+func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answer, bool, error) {
+	if res, ok, err := l.store.Command(meta.CommandID); err != nil || ok {
+		if err == nil && res.Hash != meta.CommandHash {
+			err = errKeyReused()
+		}
+		return answer{state: res.State, decidedAt: res.RecordedAt}, true, err
+	}
+	if !meta.FromIdempotencyKey || !firstAttempt {
+		return answer{}, false, nil
+	}
+	kept, err := l.replayAnswers.lookup(ctx, meta.CommandID)
+	if err != nil || kept == nil {
+		return answer{}, false, err
+	}
+	if kept.Hash != meta.CommandHash {
+		return answer{}, true, errKeyReused()
+	}
+	if kept.Code != "" {
+		return answer{}, true, &commands.Error{Code: kept.Code, Message: kept.Message, Details: kept.Details}
+	}
+	ans := answer{decidedAt: kept.DecidedAt}
+	if string(kept.State) != "null" {
+		ans.state = kept.State
+	}
+	return ans, true, nil
+}
+
+// decide loads what c needs and decides it at now, first making sure the
+// account it acts in exists.
+func (l *Ledger) decide(c command, now time.Time) ([]events.Event, map[string]projections.Version, error) {
+	ld := newLoader(l.store)
+	if !c.createsAccount {
+		acct := load[commands.Account](ld, events.AccountSubject(c.account))
+		if ld.err != nil {
+			return nil, nil, ld.err
+		}
+		if err := commands.AccountMustExist(acct, c.account); err != nil {
+			return nil, nil, err
+		}
+	}
+	evs, err := c.decide(ld, now)
+	if ld.err != nil {
+		return nil, nil, ld.err
+	}
+	return evs, ld.versions, err
+}
+
+// keepRejection keeps a keyed command's rejection as its first answer, so
+// that a replay answers the same even after the state changed, and returns
+// err.
+func (l *Ledger) keepRejection(ctx context.Context, meta Meta, err error) error {
+	var rej *commands.Error
+	if !meta.FromIdempotencyKey || !errors.As(err, &rej) {
+		return err
+	}
+	if kerr := l.replayAnswers.keepRejection(ctx, meta.CommandID, meta.CommandHash, rej); kerr != nil {
+		return kerr
+	}
+	return err
+}
+
+// unchanged answers a command that decided to append nothing. Appending
+// nothing leaves no command record: a keyed command's answer is kept, so a
+// replay does not decide again and change something later.
+func (l *Ledger) unchanged(ctx context.Context, meta Meta, primary string, now time.Time) (answer, error) {
+	st, _, err := projections.Load[json.RawMessage](l.store, primary)
+	if err == nil && meta.FromIdempotencyKey {
+		err = l.replayAnswers.keepUnchanged(ctx, meta.CommandID, meta.CommandHash, st, now)
+	}
+	return answer{state: st, decidedAt: now}, err
+}
+
+// append encodes the decided events and appends them, returning the stream
+// sequence of the last one.
+func (l *Ledger) append(ctx context.Context, meta Meta, evs []events.Event, versions map[string]projections.Version, now time.Time) (uint64, error) {
+	msgs, err := l.encode(evs, events.Event.Subject, versions, meta, now)
+	if err != nil {
+		return 0, err
+	}
+	return l.appendEncoded(ctx, msgs)
+}
+
+// appendEncoded appends encoded events and remembers their sequences as this
+// ledger's own.
+func (l *Ledger) appendEncoded(ctx context.Context, msgs []outgoing) (uint64, error) {
+	seq, err := l.commit.append(ctx, msgs)
+	if err == nil {
+		// An atomic batch stores its messages under consecutive
+		// sequences, ending at seq.
+		l.ownAppends.add(seq-uint64(len(msgs))+1, seq, l.store.Checkpoint())
+	}
+	return seq, err
+}
+
+// lostRace reports an append that lost to another writer: an aggregate
+// changed after it was loaded, or a message of the command is already
+// stored.
+func lostRace(err error) bool { return errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate) }
+
+// beforeRetry prepares attempt+1 of a command that lost a race: it fails
+// with conflict after maxAttempts, otherwise catches the projections up with
+// the stream and waits a little, to spread racing writers apart.
+func (l *Ledger) beforeRetry(ctx context.Context, attempt int) error {
+	l.metrics.conflicts.Inc()
+	if attempt >= l.maxAttempts {
+		return commands.Reject(commands.CodeConflict,
+			"the aggregate kept changing while this command was decided (%d attempts); retry", attempt)
+	}
+	if err := l.catchUp(ctx); err != nil {
+		return err
+	}
+	backoff := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+	select {
+	case <-time.After(backoff):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// catchUp waits until the projections have applied everything the stream
+// holds now.
+func (l *Ledger) catchUp(ctx context.Context) error {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: stream info: %w", err)
+	}
+	return l.store.WaitFor(ctx, info.State.LastSeq)
+}
+
+// maxPayload is the largest message the NATS connection accepts (0 if
+// unknown).
+func (l *Ledger) maxPayload() int {
+	if l.commit == nil || l.commit.app.nc == nil {
+		return 0
+	}
+	return int(l.commit.app.nc.MaxPayload())
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// Config configures a ledger server. The zero value of every optional field
+// is a working default.
+type Config struct {
+	DataDir  string // holds nats/ (embedded JetStream) and projections/ (Pebble)
+	HTTPAddr string // e.g. 127.0.0.1:8080; port 0 picks a free one
+
+	// NATSURLs selects an existing NATS server or cluster; empty starts the
+	// embedded server.
+	NATSURLs []string
+	Replicas int // stream replicas when creating the stream on a cluster
+
+	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs the
+	// events (the last of each subject per command; see events.ChainVerifier)
+	// and keys their MACs; "" means DataDir/keys/events.ed25519, created on
+	// first start.
+	// Ledgers sharing a stream must share the key.
+	SigningKey string
+
+	// CheckoutKey is the Ed25519 private key that signs offline checkout
+	// tokens (F6); "" means DataDir/keys/checkout.ed25519, created on first
+	// start. It never appears in an event or a log.
+	CheckoutKey string
+
+	// Embedded server only.
+	NATSListen   string        // client address for subscribers; "" listens nowhere
+	SyncInterval time.Duration // 0: fsync every write (default)
+
+	SessionTTL   time.Duration // sign-in session TTL (D3); 0 means commands.DefaultSessionTTL
+	UsageShards  int           // subjects per product's usage; 0 means ledger.DefaultUsageShards
+	UsageHorizon time.Duration // late-arrival horizon of usage (F3); 0 means commands.DefaultUsageHorizon
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// signingKeyPath is where cfg's signing key lives.
+func (cfg Config) signingKeyPath() string {
+	if cfg.SigningKey != "" {
+		return cfg.SigningKey
+	}
+	return filepath.Join(cfg.DataDir, "keys", "events.ed25519")
+}
+
+// ProjectionsDir is where the projection store lives under a data directory.
+func ProjectionsDir(dataDir string) string { return filepath.Join(dataDir, "projections") }

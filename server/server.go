@@ -1,0 +1,209 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/entledger/ledger/api"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/projections"
+)
+
+// Server is a running ledger: stream, projections, write side and HTTP API.
+type Server struct {
+	dir    *DataDir
+	conn   *Conn
+	store  *projections.Store
+	ledger *ledger.Ledger
+	http   *http.Server
+	ln     net.Listener
+	logger *slog.Logger
+
+	cancel     context.CancelFunc
+	followErr  chan error    // the projections' error, if they stop by themselves
+	followDone chan struct{} // closed when the projections have stopped
+}
+
+// Start starts a ledger server and returns once its HTTP API is listening.
+// It first takes the data directory's lock, so that no other ledger process
+// opens the same files. The projections catch up in the background; /readyz
+// says when they have.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var undo closers
+	defer func() {
+		if err != nil {
+			undo.close()
+		}
+	}()
+	dir, err := OpenDataDir(cfg.DataDir, true)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(dir.Close)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: --http %s: %w", cfg.HTTPAddr, err)
+	}
+	undo.add(ln.Close)
+	conn, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(func() error { conn.Close(); return nil })
+	key, store, err := openStore(ctx, cfg, conn.Stream, logger)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(store.Close)
+	checkoutKey, err := loadCheckoutKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	replayKV, err := ledger.OpenReplayAnswers(ctx, conn.JS, cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	l := ledger.New(conn.NC, conn.JS, conn.Stream, store, ledger.Options{
+		Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, UsageHorizon: cfg.UsageHorizon,
+		UsageShards: cfg.UsageShards, ReplayAnswers: replayKV, Now: cfg.Now, Logger: logger, Registerer: reg,
+		// An embedded server that listens nowhere has no other client:
+		// no other ledger can write to its stream.
+		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
+	})
+	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger,
+		followErr: make(chan error, 1), followDone: make(chan struct{})}
+	s.follow()
+	s.serveHTTP(api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger}))
+	return s, nil
+}
+
+// loadCheckoutKey loads the key that signs offline checkout tokens. A key
+// file the operator named must exist: a typo must not quietly make a new
+// key that clients cannot verify. The default one is made once.
+func loadCheckoutKey(cfg Config) (ed25519.PrivateKey, error) {
+	var key ed25519.PrivateKey
+	var err error
+	if cfg.CheckoutKey != "" {
+		key, err = events.LoadKey(cfg.CheckoutKey)
+	} else {
+		key, err = events.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "checkout.ed25519"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: checkout key (--checkout-key): %w", err)
+	}
+	return key, nil
+}
+
+// follow keeps the projections following the stream until Close.
+func (s *Server) follow() {
+	var fctx context.Context
+	fctx, s.cancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(s.followDone)
+		if err := s.store.Follow(fctx, s.conn.Stream); err != nil || fctx.Err() == nil {
+			s.followErr <- err
+		}
+	}()
+}
+
+// serveHTTP serves h on the server's listener until Close.
+func (s *Server) serveHTTP(h http.Handler) {
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server", "err", err)
+		}
+	}()
+}
+
+// closers undo a half-done start, last first.
+type closers []func() error
+
+func (c *closers) add(f func() error) { *c = append(*c, f) }
+
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// ready reports whether the stream is reachable and the projections have
+// applied everything it held a moment ago.
+func (s *Server) ready(ctx context.Context) error {
+	info, err := s.conn.Stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream unreachable: %w", err)
+	}
+	if cp := s.store.Checkpoint(); cp < info.State.LastSeq {
+		return fmt.Errorf("projections at sequence %d of %d", cp, info.State.LastSeq)
+	}
+	return nil
+}
+
+// Addr is the address the HTTP API listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// NATSURL is the embedded server's client URL ("" if none).
+func (s *Server) NATSURL() string { return s.conn.ClientURL() }
+
+// Ledger is the server's write side.
+func (s *Server) Ledger() *ledger.Ledger { return s.ledger }
+
+// Store is the server's projection store.
+func (s *Server) Store() *projections.Store { return s.store }
+
+// Conn is the server's stream connection.
+func (s *Server) Conn() *Conn { return s.conn }
+
+// Wait blocks until ctx is done (nil) or the projections fail (their error).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.followErr:
+		if err == nil {
+			return errors.New("server: projections stopped")
+		}
+		return err
+	}
+}
+
+// Close stops accepting requests, lets running ones finish (up to ctx), then
+// stops the projections and the stream connection.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	<-s.followDone
+	s.conn.Close()
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.dir.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
