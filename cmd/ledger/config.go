@@ -89,9 +89,9 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
 	fs.StringVar(&s.signingKey, "signing-key", "",
 		"Ed25519 private key (PKCS #8 PEM) that signs the events and keys their MACs; default DATA/keys/events.ed25519, created on first start")
-	fs.IntVar(&s.replicas, "replicas", 1, "stream replicas when the ledger creates the stream on a NATS cluster (1, 3 or 5)")
-	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
-		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
+	intVar(fs, &s.replicas, "replicas", 1, "stream replicas, `n` = 1, 3 or 5, when the ledger creates the stream on a NATS cluster")
+	durationVar(fs, &s.syncInterval, "sync-interval", 0,
+		"embedded server: the `duration` between fsyncs, e.g. 100ms; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
 	if listen {
 		fs.StringVar(&s.natsListen, "nats-listen", "",
 			"embedded server: address where services connect to subscribe to events, e.g. 127.0.0.1:4222; "+
@@ -120,7 +120,7 @@ func (s *storeFlags) config() (ledger.Config, error) {
 		return cfg, fmt.Errorf("--replicas: %d needs --nats-url (the embedded server is a single node)", s.replicas)
 	}
 	if s.syncInterval < 0 {
-		return cfg, fmt.Errorf("--sync-interval: %s is negative", s.syncInterval)
+		return cfg, fmt.Errorf("--sync-interval: %s is negative; want 0 (sync every write) or a positive duration", s.syncInterval)
 	}
 	return cfg, nil
 }
