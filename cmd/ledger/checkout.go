@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,9 +17,16 @@ import (
 // an offline checkout token the way a client does, with nothing but the
 // ledger's checkout public key (F6); no server is involved.
 func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	const help = "Usage: ledger checkout verify [flags] TOKEN\n\n" +
+		"  verify   verify an offline checkout token with the checkout public key, offline (F6)\n\n" +
+		"Run 'ledger checkout verify -h' for its flags.\n"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, help)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "Usage: ledger checkout verify [flags] TOKEN")
-		return fmt.Errorf("checkout: want the subcommand verify")
+		fmt.Fprint(stderr, help)
+		return &usageError{fmt.Errorf("checkout: want the subcommand verify")}
 	}
 	fs := newFlagSet("checkout verify", "Verify an offline checkout token with the checkout public key, offline.", stderr)
 	keyPath := fs.String("key", "", "the checkout public key (PEM, from GET /v1/keys/checkout or DATA/keys/checkout.ed25519.pub)")

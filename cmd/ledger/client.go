@@ -180,11 +180,26 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags]
+
+  import   send a usage file (NDJSON or CSV) in batches (F1-F5)
+  summary  print usage per product and UTC day (F)
+
+Run 'ledger usage import -h' or 'ledger usage summary -h' for their flags.
+`
+
 // runUsage handles `ledger usage import FILE` and `ledger usage summary`.
 func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, usageHelp)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "import" && args[0] != "summary") {
-		fmt.Fprintln(stderr, "Usage: ledger usage import FILE [flags] | ledger usage summary [flags]")
-		return errors.New("usage: want import or summary")
+		fmt.Fprint(stderr, usageHelp)
+		if len(args) == 0 {
+			return &usageError{errors.New("usage: want import or summary")}
+		}
+		return &usageError{fmt.Errorf("usage: unknown subcommand %q; want import or summary", args[0])}
 	}
 	if args[0] == "summary" {
 		return runUsageSummary(ctx, args[1:], stdout, stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,10 +28,10 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 // from LEDGER_<FLAG>. A bad value fails naming the setting.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return &usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
 	}
 	return fromEnv(fs)
 }
@@ -43,16 +44,25 @@ func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
 		arg, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		return "", err
+		return "", parseError(err)
 	}
 	rest := fs.Args()
 	if arg == "" && len(rest) > 0 {
 		arg, rest = rest[0], rest[1:]
 	}
 	if len(rest) > 0 {
-		return "", fmt.Errorf("%s: unexpected argument %q", fs.Name(), rest[0])
+		return "", &usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), rest[0])}
 	}
 	return arg, fromEnv(fs)
+}
+
+// parseError is an error of fs.Parse: flag.ErrHelp when help was asked for
+// (and printed), otherwise a usage error (printed with the usage).
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &usageError{err}
 }
 
 // fromEnv fills every flag not given on the command line from LEDGER_<FLAG>.
