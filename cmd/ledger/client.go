@@ -144,7 +144,8 @@ func runSignOut(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "Check whether a user may use a product now (E1-E3).", stderr)
+	fs := newFlagSet("check", "Check whether a user may use a product now (E1-E3). Exit code 0 when granted,\n"+
+		"3 when denied (the answer is printed, with --json too), 1 on an error.", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	email := fs.String("email", "", "the user's email")
@@ -159,10 +160,6 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if cf.json {
-		_, err := stdout.Write(raw)
-		return err
-	}
 	var ans struct {
 		Granted     bool    `json:"granted"`
 		LicenseType *string `json:"license_type"`
@@ -172,12 +169,18 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := json.Unmarshal(raw, &ans); err != nil {
 		return err
 	}
+	if cf.json {
+		if _, err := stdout.Write(raw); err != nil || ans.Granted {
+			return err
+		}
+		return errDenied
+	}
 	if ans.Granted {
 		fmt.Fprintf(stdout, "granted: %s use of %s (licence %s)\n", *ans.LicenseType, *product, *ans.LicenseID)
-	} else {
-		fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
+		return nil
 	}
-	return nil
+	fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
+	return errDenied
 }
 
 const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,8 +70,8 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("check: %q, %v", out, err)
 	}
 	out, err = cli(t, append([]string{"check", "--email", "b@x.example", "--product", "ms", "--machine", "m3", "--client-version", "10.00.18", "--json"}, base...)...)
-	if err != nil || !strings.Contains(out, `"reason":"no_entitlement"`) {
-		t.Errorf("check --json: %q, %v", out, err)
+	if !errors.Is(err, errDenied) || !strings.Contains(out, `"reason":"no_entitlement"`) {
+		t.Errorf("check --json: %q, %v; want the denial and errDenied", out, err)
 	}
 	if out, err := cli(t, append([]string{"signout", "--email", "a@x.example"}, base...)...); err != nil || !strings.Contains(out, "signed out") {
 		t.Errorf("signout: %q, %v", out, err)
@@ -137,5 +138,31 @@ func TestClientCommands(t *testing.T) {
 	out, err = cli(t, append([]string{"usage", "summary"}, base...)...)
 	if err != nil || !strings.Contains(out, "ms") {
 		t.Errorf("summary table: %q, %v", out, err)
+	}
+}
+
+// A denied check exits 3 and a granted one 0, with --json too.
+func TestCheckExitCode(t *testing.T) {
+	url, _ := cliServer(t)
+	check := func(email, version string, asJSON bool) (int, string) {
+		t.Helper()
+		args := []string{"check", "--url", url, "--account", "acme", "--email", email, "--product", "ms", "--machine", "m1",
+			"--client-version", version}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code, out, stderr := run(args...)
+		if stderr != "" {
+			t.Errorf("%q: stderr %q, want nothing", args, stderr)
+		}
+		return code, out
+	}
+	for _, asJSON := range []bool{false, true} {
+		if code, out := check("a@x.example", "10.00.18", asJSON); code != 0 || !strings.Contains(out, "practitioner") {
+			t.Errorf("granted check (--json %v): exit %d, %q; want 0", asJSON, code, out)
+		}
+		if code, out := check("b@x.example", "10.00.18", asJSON); code != 3 || !strings.Contains(out, "no_entitlement") {
+			t.Errorf("denied check (--json %v): exit %d, %q; want 3", asJSON, code, out)
+		}
 	}
 }

@@ -34,10 +34,15 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2 // no command, an unknown command, a bad flag
+	exitOK     = 0
+	exitError  = 1
+	exitUsage  = 2 // no command, an unknown command, a bad flag
+	exitDenied = 3 // ledger check: the check was denied
 )
+
+// errDenied is returned by `ledger check` for a denied check, after it
+// printed the answer.
+var errDenied = errors.New("check denied")
 
 // usageError is a command line the ledger cannot run; the usage has been
 // printed.
@@ -53,6 +58,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp): // help was asked for and printed
 		return exitOK
+	case errors.Is(err, errDenied): // the answer is printed
+		return exitDenied
 	case errors.As(err, &ue):
 		if ue.err != errNoCommand {
 			fmt.Fprintln(stderr, "ledger:", message(err))
@@ -90,7 +97,7 @@ Commands:
 Client commands (talk to a running ledger, --url, --account, --json):
   signin    sign a user in on a machine
   signout   sign a user out
-  check     check whether a user may use a product now
+  check     check whether a user may use a product now (exit code 3 when denied)
   usage     usage import FILE (NDJSON or CSV, in batches) | usage summary
   bench     measure the ledger beside raw JetStream and raw Pebble
 
@@ -98,7 +105,8 @@ Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
 can also come from the environment as LEDGER_<FLAG> (upper case, '-' as '_'),
 e.g. LEDGER_HTTP.
 
-Exit codes: 0 success, 1 error, 2 bad command line.
+Exit codes: 0 success (and a granted check), 1 error, 2 bad command line,
+3 denied check.
 `
 
 // errNoCommand is the usage error of a command line without a command.

@@ -86,8 +86,20 @@ func TestHelpIsDashH(t *testing.T) {
 	}
 }
 
+// The usage text documents the exit codes, and check's help its own.
+func TestExitCodesDocumented(t *testing.T) {
+	if !strings.Contains(usage, "3 denied check") {
+		t.Errorf("usage does not document exit code 3:\n%s", usage)
+	}
+	_, help, _ := run("help", "check")
+	if !strings.Contains(help, "3 when denied") || !strings.Contains(help, "0 when granted") {
+		t.Errorf("check's help does not document its exit codes:\n%s", help)
+	}
+}
+
 // main prints "ledger:" once before an error, however many of the packages'
-// own "ledger: " prefixes it carries; help prints nothing more.
+// own "ledger: " prefixes it carries; help and a denied check print nothing
+// more.
 func TestExitCodeMessages(t *testing.T) {
 	for _, tc := range []struct {
 		err    error
@@ -97,6 +109,7 @@ func TestExitCodeMessages(t *testing.T) {
 		{nil, 0, ""},
 		{flag.ErrHelp, 0, ""},
 		{fmt.Errorf("wrapped: %w", flag.ErrHelp), 0, ""},
+		{errDenied, 3, ""},
 		{errors.New("ledger: rebuild: the live store is in use"), 1, "ledger: rebuild: the live store is in use\n"},
 		{errors.New("ledger: ledger: twice"), 1, "ledger: twice\n"},
 		{errors.New("--key: no such file"), 1, "ledger: --key: no such file\n"},
