@@ -249,8 +249,15 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 			if progress {
 				fmt.Fprintln(stderr)
 			}
-			return fmt.Errorf("records %d to %d of the file (from 0): %w; the %d records before them were sent",
-				sent, sent+len(records)-1, err, sent)
+			which := fmt.Sprintf("records %d to %d", sent, sent+len(records)-1)
+			if len(records) == 1 {
+				which = fmt.Sprintf("record %d", sent)
+			}
+			before := "none sent before"
+			if sent > 0 {
+				before = plural(sent, "record") + " sent before"
+			}
+			return fmt.Errorf("%s of the file (from 0): %w; %s", which, err, before)
 		}
 		var ans struct {
 			Accepted   int `json:"accepted"`
@@ -263,7 +270,7 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		accepted += ans.Accepted
 		duplicates += ans.Duplicates
 		if progress && total > 0 {
-			fmt.Fprintf(stderr, "\r%d/%d records sent (%d%%)", sent, total, sent*100/total)
+			fmt.Fprintf(stderr, "\r%d/%s sent (%d%%)", sent, plural(total, "record"), sent*100/total)
 		}
 		return nil
 	})
@@ -276,7 +283,7 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if cf.json {
 		return json.NewEncoder(stdout).Encode(map[string]int{"records": sent, "accepted": accepted, "duplicates": duplicates})
 	}
-	fmt.Fprintf(stdout, "%d records: %d accepted, %d duplicates\n", sent, accepted, duplicates)
+	fmt.Fprintf(stdout, "%s: %d accepted, %s\n", plural(sent, "record"), accepted, plural(duplicates, "duplicate"))
 	return nil
 }
 

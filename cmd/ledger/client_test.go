@@ -108,13 +108,18 @@ func TestClientCommands(t *testing.T) {
 	os.WriteFile(csvPath, []byte("usage_id,email,product,machine_id,client_version,started_at,ended_at,offline\n"+
 		"c-1,b@x.example,ms,m9,10.00.18,"+began.Format(time.RFC3339)+","+began.Add(45*time.Minute).Format(time.RFC3339)+",true\n"), 0o600)
 	out, err = cli(t, append([]string{"usage", "import", csvPath}, base...)...)
-	if err != nil || !strings.Contains(out, "1 records: 1 accepted") {
-		t.Errorf("usage import csv: %q, %v", out, err)
+	if err != nil || out != "1 record: 1 accepted, 0 duplicates\n" {
+		t.Errorf("usage import csv: %q, %v; want 1 record: 1 accepted, 0 duplicates", out, err)
+	}
+	out, err = cli(t, append([]string{"usage", "import", csvPath}, base...)...)
+	if err != nil || out != "1 record: 0 accepted, 1 duplicate\n" {
+		t.Errorf("usage import csv again: %q, %v; want 1 record: 0 accepted, 1 duplicate", out, err)
 	}
 	badPath := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(badPath, []byte(`{"usage_id":"x","email":"nobody","product":"ms","machine_id":"m","client_version":"1","started_at":"`+
 		began.Format(time.RFC3339)+`","ended_at":"`+began.Format(time.RFC3339)+`","offline":false}`+"\n"), 0o600)
-	if _, err := cli(t, append([]string{"usage", "import", badPath}, base...)...); err == nil || !strings.Contains(err.Error(), `"index":0`) {
+	if _, err := cli(t, append([]string{"usage", "import", badPath}, base...)...); err == nil || !strings.Contains(err.Error(), `"index":0`) ||
+		!strings.HasPrefix(err.Error(), "record 0 of the file (from 0): ") || !strings.HasSuffix(err.Error(), "; none sent before") {
 		t.Errorf("bad usage file: %v, want the bad record named", err)
 	}
 

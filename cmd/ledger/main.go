@@ -80,6 +80,14 @@ func message(err error) string {
 	return msg
 }
 
+// plural is a count with its noun: 1 record, 2 records.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 const usage = `ledger: an event-sourced entitlement ledger
 
 Usage:

@@ -142,3 +142,11 @@ func TestVersion(t *testing.T) {
 		t.Errorf("ledger version: exit %d, %q; want 0 and the Go version %s", code, out, runtime.Version())
 	}
 }
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 records", 1: "1 record", 2: "2 records", 1200: "1200 records"} {
+		if got := plural(n, "record"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
