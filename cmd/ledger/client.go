@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entledger/ledger/events"
 )
 
 // The client subcommands talk to a running ledger over its HTTP API, for
@@ -179,9 +181,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "granted: %s use of %s (licence %s)\n", *ans.LicenseType, *product, *ans.LicenseID)
 		return nil
 	}
+	if ans.Reason == events.ReasonClientTooOld {
+		fmt.Fprintf(stdout, "denied: %s: the user's practitioner licence needs client %s or later; this client is %s\n",
+			ans.Reason, minPractitionerVersion, *version)
+		return errDenied
+	}
 	fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
 	return errDenied
 }
+
+// minPractitionerVersion is commands.MinPractitionerVersion as people write it.
+const minPractitionerVersion = "10.00.18"
 
 const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags]
 

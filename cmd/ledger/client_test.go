@@ -146,7 +146,8 @@ func TestClientCommands(t *testing.T) {
 	}
 }
 
-// A denied check exits 3 and a granted one 0, with --json too.
+// A denied check exits 3 and a granted one 0, with --json too; a
+// practitioner whose client is older than 10.00.18 is told so (rule E1).
 func TestCheckExitCode(t *testing.T) {
 	url, _ := cliServer(t)
 	check := func(email, version string, asJSON bool) (int, string) {
@@ -169,5 +170,17 @@ func TestCheckExitCode(t *testing.T) {
 		if code, out := check("b@x.example", "10.00.18", asJSON); code != 3 || !strings.Contains(out, "no_entitlement") {
 			t.Errorf("denied check (--json %v): exit %d, %q; want 3", asJSON, code, out)
 		}
+	}
+	// rule E1: a holds practitioner licence P1 for ms, and nothing else grants ms.
+	code, out := check("a@x.example", "10.00.17.99", false)
+	if want := "denied: client_too_old_for_practitioner: the user's practitioner licence needs client 10.00.18 or later; " +
+		"this client is 10.00.17.99\n"; code != 3 || out != want {
+		t.Errorf("practitioner on 10.00.17.99: exit %d, %q; want 3, %q", code, out, want)
+	}
+	if code, out := check("a@x.example", "10.00.17.99", true); code != 3 || !strings.Contains(out, `"reason":"client_too_old_for_practitioner"`) {
+		t.Errorf("practitioner on 10.00.17.99 --json: exit %d, %q", code, out)
+	}
+	if v, err := commands.ParseVersion("v", minPractitionerVersion); err != nil || v.Compare(commands.MinPractitionerVersion) != 0 {
+		t.Errorf("minPractitionerVersion %s is not commands.MinPractitionerVersion", minPractitionerVersion)
 	}
 }
