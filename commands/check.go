@@ -167,7 +167,8 @@ func (c Check) Normalize() (Check, error) {
 //  2. the account has an active commercial licence for the product: pooled,
 //     unless access control denies the user (access_denied, E2);
 //  3. the account has an active trial licence for the product: trial;
-//  4. otherwise no_entitlement.
+//  4. otherwise no_entitlement, or client_too_old_for_practitioner when the
+//     user holds a practitioner licence that 1 would grant with a newer client.
 //
 // held is the user's practitioner licence (zero if none); pooled are the
 // account's commercial and trial licences that cover the product, in id order.
@@ -184,11 +185,11 @@ func (c Check) Decide(acct Account, user User, held License, pooled []License, a
 		rec.Granted, rec.LicenseType, rec.LicenseID, rec.Reason = true, typ, id, typ
 	}
 	version, _ := ParseVersion("client_version", c.ClientVersion) // validated by Normalize
+	practitioner := held.Exists() && held.Assignee == c.Email && held.ActiveAt(at) && slices.Contains(held.Products, c.Product)
 	switch {
 	case !user.Registered:
 		rec.Reason = events.ReasonUnknownUser
-	case held.Exists() && held.Assignee == c.Email && held.ActiveAt(at) && slices.Contains(held.Products, c.Product) &&
-		version.Compare(MinPractitionerVersion) >= 0:
+	case practitioner && version.Compare(MinPractitionerVersion) >= 0:
 		grant(events.LicenseTypePractitioner, held.ID)
 	default:
 		commercial, trial := activeCovering(pooled, events.KindCommercial, c.Product, at), activeCovering(pooled, events.KindTrial, c.Product, at)
@@ -199,6 +200,8 @@ func (c Check) Decide(acct Account, user User, held License, pooled []License, a
 			grant(events.LicenseTypePooled, commercial)
 		case trial != "":
 			grant(events.LicenseTypeTrial, trial)
+		case practitioner: // only the client's version stands in the way
+			rec.Reason = events.ReasonClientTooOld
 		default:
 			rec.Reason = events.ReasonNoEntitlement
 		}

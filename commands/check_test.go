@@ -126,6 +126,7 @@ var (
 	chkNone   = chkDeny(events.ReasonNoEntitlement)
 	chkDenied = chkDeny(events.ReasonAccessDenied)
 	chkNoUser = chkDeny(events.ReasonUnknownUser)
+	chkTooOld = chkDeny(events.ReasonClientTooOld)
 )
 
 func chkPrac(id string) chkAns    { return chkGrant(events.LicenseTypePractitioner, id) }
@@ -221,7 +222,8 @@ func TestChkE1Order(t *testing.T) {
 
 // rule E1 (and F4's 10.00.18): the practitioner answer needs a client of at
 // least 10.00.18, compared number by number; an older client falls through
-// to pooled, trial or no_entitlement.
+// to pooled or trial, and is denied client_too_old_for_practitioner when
+// nothing else grants it.
 func TestChkE1ClientVersion(t *testing.T) {
 	if v, err := commands.ParseVersion("v", "10.00.18"); err != nil || commands.MinPractitionerVersion.Compare(v) != 0 {
 		t.Fatalf("MinPractitionerVersion %v: got %v, %v; want it equal to 10.00.18", commands.MinPractitionerVersion, v, err)
@@ -233,7 +235,7 @@ func TestChkE1ClientVersion(t *testing.T) {
 	}{
 		{"with commercial", []chkLic{chkP1, chkC1, chkT1}, chkPooledA("C1")},
 		{"with trial", []chkLic{chkP1, chkT1}, chkTrial("T1")},
-		{"practitioner only", []chkLic{chkP1}, chkNone},
+		{"practitioner only", []chkLic{chkP1}, chkTooOld},
 	}
 	versions := []struct {
 		version      string
@@ -265,6 +267,27 @@ func TestChkE1ClientVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rule E1: a practitioner whose client is older than 10.00.18 is told so:
+// denied client_too_old_for_practitioner, not no_entitlement, when the
+// licence would grant the check with a newer client and nothing else grants
+// it. The boundary is 10.00.17.99 (too old) against 10.00.18 (practitioner).
+// A licence that would not grant the check anyway (another product, out of
+// its term, held by someone else) still answers no_entitlement, and a
+// granted fall-through keeps its licence type as its reason.
+func TestChkE1ClientTooOldForPractitioner(t *testing.T) {
+	w := chkWorld(t, chkP1, chkLic{"TM", events.KindTrial, 0, termFrom, termUntil, []string{"microstation"}})
+	w.must(t)(w.assign("P1", "a@x.com", t0))
+	chkExpect(t, w, "a@x.com", "revit", "10.00.17.99", chkNow, chkTooOld)
+	chkExpect(t, w, "A@X.com", "revit", "10.00.17.99", chkNow, chkTooOld)
+	chkExpect(t, w, "a@x.com", "revit", "10.00.18", chkNow, chkPrac("P1"))
+	chkExpect(t, w, "b@x.com", "revit", "10.00.17.99", chkNow, chkNone)               // holds nothing
+	chkExpect(t, w, "a@x.com", "civil3d", "10.00.17.99", chkNow, chkNone)             // P1 does not cover civil3d
+	chkExpect(t, w, "a@x.com", "microstation", "10.00.17.99", chkNow, chkTrial("TM")) // granted by the trial
+	// Out of P1's term the licence would not grant it with any client.
+	chkExpect(t, w, "a@x.com", "revit", "10.00.17.99", termUntil, chkNone)
+	chkExpect(t, w, "a@x.com", "revit", "10.00.18", termUntil, chkNone)
 }
 
 // rule E1: a practitioner licence that does not cover the product does not
@@ -411,7 +434,7 @@ func TestChkB3PractitionerOnly(t *testing.T) {
 	chkExpect(t, w, "a@x.com", "revit", "10.00.18.25", chkNow, chkPrac("P1"))
 	chkExpect(t, w, "b@x.com", "revit", "10.00.18.25", chkNow, chkNone)
 	chkExpect(t, w, "c@x.com", "revit", "10.00.18.25", chkNow, chkNone)
-	chkExpect(t, w, "a@x.com", "revit", "10.00.17.99", chkNow, chkNone) // not practitioner use (E1)
+	chkExpect(t, w, "a@x.com", "revit", "10.00.17.99", chkNow, chkTooOld) // not practitioner use (E1)
 	w.must(t)(w.assign("P2", "b@x.com", chkNow))
 	chkExpect(t, w, "b@x.com", "revit", "10.00.18.25", chkNow, chkPrac("P2"))
 }

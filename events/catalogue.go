@@ -285,6 +285,10 @@ const (
 	ReasonNoEntitlement = "no_entitlement"
 	ReasonAccessDenied  = "access_denied"
 	ReasonUnknownUser   = "user_not_found"
+	// ReasonClientTooOld: the user holds a practitioner licence that would
+	// grant the check, but the client is older than practitioner use needs,
+	// and nothing else grants it.
+	ReasonClientTooOld = "client_too_old_for_practitioner"
 )
 
 // CheckRecorded: an entitlement check and its answer, granted or denied

@@ -240,17 +240,35 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: read public key: %w", err)
 	}
-	block, _ := pem.Decode(raw)
-	if block == nil || block.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("events: %s: not a PEM \"PUBLIC KEY\"", path)
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, err := parsePublicKeyPEM(raw)
 	if err != nil {
 		return nil, fmt.Errorf("events: %s: %w", path, err)
 	}
+	return pub, nil
+}
+
+// ParsePublicKeyPEM decodes an Ed25519 public key in PKIX PEM form, as
+// PublicKeyPEM encodes it.
+func ParsePublicKeyPEM(raw []byte) (ed25519.PublicKey, error) {
+	pub, err := parsePublicKeyPEM(raw)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return pub, nil
+}
+
+func parsePublicKeyPEM(raw []byte) (ed25519.PublicKey, error) {
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, errors.New("not a PEM \"PUBLIC KEY\"")
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("events: %s: not an Ed25519 key", path)
+		return nil, errors.New("not an Ed25519 key")
 	}
 	return pub, nil
 }

@@ -288,7 +288,7 @@ func (d CheckRecorded) validate() error {
 		return err
 	}
 	switch d.Reason {
-	case ReasonNoEntitlement, ReasonAccessDenied, ReasonUnknownUser:
+	case ReasonNoEntitlement, ReasonAccessDenied, ReasonUnknownUser, ReasonClientTooOld:
 	default:
 		err = errors.Join(err, fmt.Errorf("denied with reason %q", d.Reason))
 	}

@@ -337,8 +337,22 @@ func TestCheckoutVerifyRealServer(t *testing.T) {
 	if err := os.WriteFile(pubPath, []byte(pem), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The answer of GET /v1/keys/checkout itself, as curl -o would save it.
+	resp, err := http.Get(base + "/keys/checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyJSON, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "checkout-key.json")
+	if err := os.WriteFile(jsonPath, keyJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
-	for _, key := range []string{pubPath, filepath.Join(dir, "keys", "checkout.ed25519.pub")} {
+	for _, key := range []string{pubPath, jsonPath, filepath.Join(dir, "keys", "checkout.ed25519.pub")} {
 		out, _, err := coRun("checkout", "verify", tok, "--key", key, "--at", coAt(now))
 		if err != nil {
 			t.Fatalf("verify with %s: %v", key, err)
@@ -365,5 +379,86 @@ func TestCheckoutVerifyRealServer(t *testing.T) {
 	// The ledger's private key file is not a public key: refused.
 	if _, _, err := coRun("checkout", "verify", tok, "--key", filepath.Join(dir, "keys", "checkout.ed25519"), "--at", coAt(now)); err == nil {
 		t.Errorf("verify with the private key file: got nil, want an error")
+	}
+}
+
+// rule F6: --key takes what GET /v1/keys/checkout answers (its JSON) as
+// well as a PEM public key, told apart by content; anything else fails
+// naming the file and what is wanted.
+func TestCheckoutVerifyKeyForms(t *testing.T) {
+	dir := t.TempDir()
+	key, pemPath := coKeyPair(t, dir, "checkout.pub")
+	pub := key.Public().(ed25519.PublicKey)
+	s := coSign(t, key, coToken())
+	doc := func(fields map[string]any) []byte {
+		d := map[string]any{"algorithm": "Ed25519", "key_id": events.KeyID(pub),
+			"token_format": "LCK1.<base64url payload>.<base64url signature>",
+			"signed":       "\"ledger checkout token v1\\n\" + payload", "public_key_pem": string(events.PublicKeyPEM(pub))}
+		for k, v := range fields {
+			if v == nil {
+				delete(d, k)
+			} else {
+				d[k] = v
+			}
+		}
+		raw, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(raw, '\n')
+	}
+	write := func(name string, content []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	privPath := filepath.Join(dir, "checkout.ed25519")
+	if _, err := events.LoadOrCreateKey(privPath); err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, _ := os.ReadFile(pemPath)
+	for name, path := range map[string]string{
+		"PEM":                     pemPath,
+		"JSON":                    write("key.json", doc(nil)),
+		"JSON without key_id":     write("nokeyid.json", doc(map[string]any{"key_id": nil, "algorithm": nil})),
+		"PEM after blank lines":   write("blank.pub", append([]byte("\n\n"), pemBytes...)),
+		"JSON after a blank line": write("blank.json", append([]byte("\n "), doc(nil)...)),
+	} {
+		if out, _, err := coRun("checkout", "verify", s, "--key", path, "--at", coAt(coIssued)); err != nil ||
+			!strings.Contains(out, "valid checkout token") {
+			t.Errorf("%s: got %q, %v; want the token verified", name, out, err)
+		}
+	}
+	_, otherPub := coKeyPair(t, dir, "other.pub")
+	otherPEM, _ := os.ReadFile(otherPub)
+	for _, c := range []struct {
+		name, path string
+		want       []string
+	}{
+		{"garbage", write("garbage.txt", []byte("hello\n")), []string{"garbage.txt", "neither JSON nor PEM", "GET /v1/keys/checkout"}},
+		{"empty", write("empty.pub", nil), []string{"empty.pub", "neither JSON nor PEM"}},
+		{"bad JSON", write("bad.json", []byte(`{"public_key_pem": `)), []string{"bad.json", "not valid JSON", "GET /v1/keys/checkout"}},
+		{"JSON without the key", write("nokey.json", doc(map[string]any{"public_key_pem": nil})), []string{"nokey.json", "public_key_pem"}},
+		{"JSON of another algorithm", write("rsa.json", doc(map[string]any{"algorithm": "RSA"})), []string{"rsa.json", `"RSA"`, "Ed25519"}},
+		{"JSON with another key's id", write("mixed.json", doc(map[string]any{"public_key_pem": string(otherPEM)})),
+			[]string{"mixed.json", "key_id " + events.KeyID(pub)}},
+		{"JSON of a PEM that is not a key", write("notkey.json", doc(map[string]any{"public_key_pem": "-----BEGIN X-----\n-----END X-----\n"})),
+			[]string{"notkey.json", `not a PEM "PUBLIC KEY"`}},
+		{"private key", privPath, []string{"checkout.ed25519", `not a PEM "PUBLIC KEY"`, "GET /v1/keys/checkout"}},
+		{"missing file", filepath.Join(dir, "nope.pub"), []string{"--key", "nope.pub"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := coRun("checkout", "verify", s, "--key", c.path, "--at", coAt(coIssued))
+			if err == nil {
+				t.Fatalf("got nil, want an error")
+			}
+			for _, w := range append(c.want, "--key") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entledger/ledger/events"
 )
 
 // The client subcommands talk to a running ledger over its HTTP API, for
@@ -144,7 +146,8 @@ func runSignOut(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "Check whether a user may use a product now (E1-E3).", stderr)
+	fs := newFlagSet("check", "Check whether a user may use a product now (E1-E3). Exit code 0 when granted,\n"+
+		"3 when denied (the answer is printed, with --json too), 1 on an error.", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	email := fs.String("email", "", "the user's email")
@@ -159,10 +162,6 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if cf.json {
-		_, err := stdout.Write(raw)
-		return err
-	}
 	var ans struct {
 		Granted     bool    `json:"granted"`
 		LicenseType *string `json:"license_type"`
@@ -172,19 +171,48 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := json.Unmarshal(raw, &ans); err != nil {
 		return err
 	}
+	if cf.json {
+		if _, err := stdout.Write(raw); err != nil || ans.Granted {
+			return err
+		}
+		return errDenied
+	}
 	if ans.Granted {
 		fmt.Fprintf(stdout, "granted: %s use of %s (licence %s)\n", *ans.LicenseType, *product, *ans.LicenseID)
-	} else {
-		fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
+		return nil
 	}
-	return nil
+	if ans.Reason == events.ReasonClientTooOld {
+		fmt.Fprintf(stdout, "denied: %s: the user's practitioner licence needs client %s or later; this client is %s\n",
+			ans.Reason, minPractitionerVersion, *version)
+		return errDenied
+	}
+	fmt.Fprintf(stdout, "denied: %s\n", ans.Reason)
+	return errDenied
 }
+
+// minPractitionerVersion is commands.MinPractitionerVersion as people write it.
+const minPractitionerVersion = "10.00.18"
+
+const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags]
+
+  import   send a usage file (NDJSON or CSV) in batches (F1-F5)
+  summary  print usage per product and UTC day (F)
+
+Run 'ledger usage import -h' or 'ledger usage summary -h' for their flags.
+`
 
 // runUsage handles `ledger usage import FILE` and `ledger usage summary`.
 func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, usageHelp)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "import" && args[0] != "summary") {
-		fmt.Fprintln(stderr, "Usage: ledger usage import FILE [flags] | ledger usage summary [flags]")
-		return errors.New("usage: want import or summary")
+		fmt.Fprint(stderr, usageHelp)
+		if len(args) == 0 {
+			return &usageError{errors.New("usage: want import or summary")}
+		}
+		return &usageError{fmt.Errorf("usage: unknown subcommand %q; want import or summary", args[0])}
 	}
 	if args[0] == "summary" {
 		return runUsageSummary(ctx, args[1:], stdout, stderr)
@@ -231,8 +259,15 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 			if progress {
 				fmt.Fprintln(stderr)
 			}
-			return fmt.Errorf("records %d to %d of the file (from 0): %w; the %d records before them were sent",
-				sent, sent+len(records)-1, err, sent)
+			which := fmt.Sprintf("records %d to %d", sent, sent+len(records)-1)
+			if len(records) == 1 {
+				which = fmt.Sprintf("record %d", sent)
+			}
+			before := "none sent before"
+			if sent > 0 {
+				before = plural(sent, "record") + " sent before"
+			}
+			return fmt.Errorf("%s of the file (from 0): %w; %s", which, err, before)
 		}
 		var ans struct {
 			Accepted   int `json:"accepted"`
@@ -245,7 +280,7 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		accepted += ans.Accepted
 		duplicates += ans.Duplicates
 		if progress && total > 0 {
-			fmt.Fprintf(stderr, "\r%d/%d records sent (%d%%)", sent, total, sent*100/total)
+			fmt.Fprintf(stderr, "\r%d/%s sent (%d%%)", sent, plural(total, "record"), sent*100/total)
 		}
 		return nil
 	})
@@ -258,7 +293,7 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if cf.json {
 		return json.NewEncoder(stdout).Encode(map[string]int{"records": sent, "accepted": accepted, "duplicates": duplicates})
 	}
-	fmt.Fprintf(stdout, "%d records: %d accepted, %d duplicates\n", sent, accepted, duplicates)
+	fmt.Fprintf(stdout, "%s: %d accepted, %s\n", plural(sent, "record"), accepted, plural(duplicates, "duplicate"))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,8 +71,8 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("check: %q, %v", out, err)
 	}
 	out, err = cli(t, append([]string{"check", "--email", "b@x.example", "--product", "ms", "--machine", "m3", "--client-version", "10.00.18", "--json"}, base...)...)
-	if err != nil || !strings.Contains(out, `"reason":"no_entitlement"`) {
-		t.Errorf("check --json: %q, %v", out, err)
+	if !errors.Is(err, errDenied) || !strings.Contains(out, `"reason":"no_entitlement"`) {
+		t.Errorf("check --json: %q, %v; want the denial and errDenied", out, err)
 	}
 	if out, err := cli(t, append([]string{"signout", "--email", "a@x.example"}, base...)...); err != nil || !strings.Contains(out, "signed out") {
 		t.Errorf("signout: %q, %v", out, err)
@@ -108,13 +109,18 @@ func TestClientCommands(t *testing.T) {
 	os.WriteFile(csvPath, []byte("usage_id,email,product,machine_id,client_version,started_at,ended_at,offline\n"+
 		"c-1,b@x.example,ms,m9,10.00.18,"+began.Format(time.RFC3339)+","+began.Add(45*time.Minute).Format(time.RFC3339)+",true\n"), 0o600)
 	out, err = cli(t, append([]string{"usage", "import", csvPath}, base...)...)
-	if err != nil || !strings.Contains(out, "1 records: 1 accepted") {
-		t.Errorf("usage import csv: %q, %v", out, err)
+	if err != nil || out != "1 record: 1 accepted, 0 duplicates\n" {
+		t.Errorf("usage import csv: %q, %v; want 1 record: 1 accepted, 0 duplicates", out, err)
+	}
+	out, err = cli(t, append([]string{"usage", "import", csvPath}, base...)...)
+	if err != nil || out != "1 record: 0 accepted, 1 duplicate\n" {
+		t.Errorf("usage import csv again: %q, %v; want 1 record: 0 accepted, 1 duplicate", out, err)
 	}
 	badPath := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(badPath, []byte(`{"usage_id":"x","email":"nobody","product":"ms","machine_id":"m","client_version":"1","started_at":"`+
 		began.Format(time.RFC3339)+`","ended_at":"`+began.Format(time.RFC3339)+`","offline":false}`+"\n"), 0o600)
-	if _, err := cli(t, append([]string{"usage", "import", badPath}, base...)...); err == nil || !strings.Contains(err.Error(), `"index":0`) {
+	if _, err := cli(t, append([]string{"usage", "import", badPath}, base...)...); err == nil || !strings.Contains(err.Error(), `"index":0`) ||
+		!strings.HasPrefix(err.Error(), "record 0 of the file (from 0): ") || !strings.HasSuffix(err.Error(), "; none sent before") {
 		t.Errorf("bad usage file: %v, want the bad record named", err)
 	}
 
@@ -138,5 +144,44 @@ func TestClientCommands(t *testing.T) {
 	out, err = cli(t, append([]string{"usage", "summary"}, base...)...)
 	if err != nil || !strings.Contains(out, "ms") {
 		t.Errorf("summary table: %q, %v", out, err)
+	}
+}
+
+// A denied check exits 3 and a granted one 0, with --json too; a
+// practitioner whose client is older than 10.00.18 is told so (rule E1).
+func TestCheckExitCode(t *testing.T) {
+	url, _ := cliServer(t)
+	check := func(email, version string, asJSON bool) (int, string) {
+		t.Helper()
+		args := []string{"check", "--url", url, "--account", "acme", "--email", email, "--product", "ms", "--machine", "m1",
+			"--client-version", version}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code, out, stderr := run(args...)
+		if stderr != "" {
+			t.Errorf("%q: stderr %q, want nothing", args, stderr)
+		}
+		return code, out
+	}
+	for _, asJSON := range []bool{false, true} {
+		if code, out := check("a@x.example", "10.00.18", asJSON); code != 0 || !strings.Contains(out, "practitioner") {
+			t.Errorf("granted check (--json %v): exit %d, %q; want 0", asJSON, code, out)
+		}
+		if code, out := check("b@x.example", "10.00.18", asJSON); code != 3 || !strings.Contains(out, "no_entitlement") {
+			t.Errorf("denied check (--json %v): exit %d, %q; want 3", asJSON, code, out)
+		}
+	}
+	// rule E1: a holds practitioner licence P1 for ms, and nothing else grants ms.
+	code, out := check("a@x.example", "10.00.17.99", false)
+	if want := "denied: client_too_old_for_practitioner: the user's practitioner licence needs client 10.00.18 or later; " +
+		"this client is 10.00.17.99\n"; code != 3 || out != want {
+		t.Errorf("practitioner on 10.00.17.99: exit %d, %q; want 3, %q", code, out, want)
+	}
+	if code, out := check("a@x.example", "10.00.17.99", true); code != 3 || !strings.Contains(out, `"reason":"client_too_old_for_practitioner"`) {
+		t.Errorf("practitioner on 10.00.17.99 --json: exit %d, %q", code, out)
+	}
+	if v, err := commands.ParseVersion("v", minPractitionerVersion); err != nil || v.Compare(commands.MinPractitionerVersion) != 0 {
+		t.Errorf("minPractitionerVersion %s is not commands.MinPractitionerVersion", minPractitionerVersion)
 	}
 }

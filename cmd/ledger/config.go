@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,10 +28,10 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 // from LEDGER_<FLAG>. A bad value fails naming the setting.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return parseError(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return &usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
 	}
 	return fromEnv(fs)
 }
@@ -43,16 +44,25 @@ func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
 		arg, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		return "", err
+		return "", parseError(err)
 	}
 	rest := fs.Args()
 	if arg == "" && len(rest) > 0 {
 		arg, rest = rest[0], rest[1:]
 	}
 	if len(rest) > 0 {
-		return "", fmt.Errorf("%s: unexpected argument %q", fs.Name(), rest[0])
+		return "", &usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), rest[0])}
 	}
 	return arg, fromEnv(fs)
+}
+
+// parseError is an error of fs.Parse: flag.ErrHelp when help was asked for
+// (and printed), otherwise a usage error (printed with the usage).
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &usageError{err}
 }
 
 // fromEnv fills every flag not given on the command line from LEDGER_<FLAG>.
@@ -89,9 +99,9 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
 	fs.StringVar(&s.signingKey, "signing-key", "",
 		"Ed25519 private key (PKCS #8 PEM) that signs the events and keys their MACs; default DATA/keys/events.ed25519, created on first start")
-	fs.IntVar(&s.replicas, "replicas", 1, "stream replicas when the ledger creates the stream on a NATS cluster (1, 3 or 5)")
-	fs.DurationVar(&s.syncInterval, "sync-interval", 0,
-		"embedded server: fsync interval; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
+	intVar(fs, &s.replicas, "replicas", 1, "stream replicas, `n` = 1, 3 or 5, when the ledger creates the stream on a NATS cluster")
+	durationVar(fs, &s.syncInterval, "sync-interval", 0,
+		"embedded server: the `duration` between fsyncs, e.g. 100ms; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
 	if listen {
 		fs.StringVar(&s.natsListen, "nats-listen", "",
 			"embedded server: address where services connect to subscribe to events, e.g. 127.0.0.1:4222; "+
@@ -120,7 +130,7 @@ func (s *storeFlags) config() (server.Config, error) {
 		return cfg, fmt.Errorf("--replicas: %d needs --nats-url (the embedded server is a single node)", s.replicas)
 	}
 	if s.syncInterval < 0 {
-		return cfg, fmt.Errorf("--sync-interval: %s is negative", s.syncInterval)
+		return cfg, fmt.Errorf("--sync-interval: %s is negative; want 0 (sync every write) or a positive duration", s.syncInterval)
 	}
 	return cfg, nil
 }
