@@ -67,6 +67,7 @@ func chkGrant(typ, id string) chkAns { return chkAns{true, typ, id, typ} }
 
 var (
 	chkNone   = chkAns{reason: "no_entitlement"}
+	chkTooOld = chkAns{reason: "client_too_old_for_practitioner"}
 	chkDenied = chkAns{reason: "access_denied"}
 	chkNoUser = chkAns{reason: "user_not_found"}
 )
@@ -190,14 +191,16 @@ func TestCheckE1Order(t *testing.T) {
 	tl.checkStream()
 }
 
-// rule E1: an old client falls through to trial, or to no_entitlement.
+// rule E1: an old client falls through to trial; with nothing else to grant
+// the check, the answer says the client is too old for the practitioner
+// licence the user holds.
 func TestCheckE1OldClientFallsThrough(t *testing.T) {
 	tl := chkStart(t)
 	chkLicense(tl, "P1", "practitioner", 0, T0, chkFar, "revit", "inventor")
 	chkLicense(tl, "T1", "trial", 0, T0, chkFar, "revit")
 	chkAssign(tl, "P1", "a@x.example")
 	chkExpect(tl, "a@x.example", "revit", "10.00.17.99", chkTrial("T1"))
-	chkExpect(tl, "a@x.example", "inventor", "10.00.17.99", chkNone)
+	chkExpect(tl, "a@x.example", "inventor", "10.00.17.99", chkTooOld)
 	chkExpect(tl, "a@x.example", "revit", "10.00.18", chkPrac("P1"))
 	chkExpect(tl, "a@x.example", "inventor", "10.0.18.0", chkPrac("P1"))
 	chkExpect(tl, "a@x.example", "inventor", "10.00.18.1", chkPrac("P1"))
@@ -286,7 +289,7 @@ func TestCheckB3PractitionerOnly(t *testing.T) {
 	chkAssign(tl, "P1", "a@x.example")
 	chkExpect(tl, "a@x.example", "revit", chkNew, chkPrac("P1"))
 	chkExpect(tl, "b@x.example", "revit", chkNew, chkNone)
-	chkExpect(tl, "a@x.example", "revit", chkOld, chkNone)
+	chkExpect(tl, "a@x.example", "revit", chkOld, chkTooOld)
 	chkExpect(tl, "b@x.example", "microstation", chkNew, chkPooled("CM"))
 	chkAssign(tl, "P2", "b@x.example")
 	chkExpect(tl, "b@x.example", "revit", chkNew, chkPrac("P2"))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/server"
 )
 
@@ -208,5 +209,69 @@ func TestUsageAfterRestartBehindTheStream(t *testing.T) {
 		if r.Status != 200 {
 			t.Errorf("request %d right after the restart: %d %.200s", g, r.Status, r.Raw)
 		}
+	}
+}
+
+// rules F1, F2: 64 clients sending usage for one product at once, several
+// batches each, some records sent twice by two clients: every batch is
+// answered (no 409 conflict), every record is counted exactly once, and the
+// product's usage is spread over its shards, each a sound hash chain.
+func TestUsage64ClientsOnOneProduct(t *testing.T) {
+	tl := useStart(t)
+	const clients, batches, size = 64, 3, 20
+	// Client c's last batch repeats the first batch of client c+1 (mod
+	// clients): racing duplicates across shards count once.
+	body := func(c, b int) map[string]any {
+		if b == batches-1 {
+			c, b = (c+1)%clients, 0
+		}
+		recs := make([]any, size)
+		for i := range recs {
+			recs[i] = useR(fmt.Sprintf("c%d-b%d-r%d", c, b, i), useNow.Add(-3*time.Hour), time.Minute).
+				set("machine_id", fmt.Sprintf("m%d", c))
+		}
+		return useBatch(recs...)
+	}
+	answers := make([][]response, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for b := range batches {
+				answers[c] = append(answers[c], tl.do("POST", usePath, body(c, b)))
+			}
+		})
+	}
+	wg.Wait()
+	accepted, duplicates := 0, 0
+	for c, rs := range answers {
+		for b, r := range rs {
+			if r.Status != 200 {
+				t.Fatalf("client %d batch %d: %d %.300s", c, b, r.Status, r.Raw)
+			}
+			accepted += int(r.Body["accepted"].(float64))
+			duplicates += int(r.Body["duplicates"].(float64))
+		}
+	}
+	unique := clients * (batches - 1) * size
+	if accepted != unique || duplicates != clients*size {
+		t.Errorf("accepted %d, duplicates %d; want %d and %d", accepted, duplicates, unique, clients*size)
+	}
+	recorded := useRecorded(tl)
+	if len(recorded) != unique {
+		t.Errorf("the stream holds %d usage ids, want %d", len(recorded), unique)
+	}
+	for id, us := range recorded {
+		if len(us) != 1 {
+			t.Errorf("usage %s recorded %d times", id, len(us))
+		}
+	}
+	shards := map[string]bool{}
+	for _, m := range tl.streamEvents() {
+		if strings.HasPrefix(m.Subject, events.UsageSubject("acme", "microstation")+".") {
+			shards[m.Subject] = true
+		}
+	}
+	if len(shards) < 2 {
+		t.Errorf("usage of one product went to %d shard subjects, want it spread over several", len(shards))
 	}
 }

@@ -48,12 +48,12 @@ func (m measurement) rate() float64 {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", "Measure the ledger beside raw JetStream and raw Pebble in one run and print the ratios.", stderr)
 	var bc benchConfig
-	fs.IntVar(&bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
-	fs.IntVar(&bc.ops, "ops", 200, "commands per client in each write phase")
-	fs.IntVar(&bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
-	fs.IntVar(&bc.usageClients, "usage-clients", 4, "clients of the usage phase, each on its own product (0 skips it)")
-	fs.IntVar(&bc.usageBatches, "usage-batches", 10, "batches of 500 usage records per client")
-	fs.DurationVar(&bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
+	intVar(fs, &bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
+	intVar(fs, &bc.ops, "ops", 200, "commands per client in each write phase")
+	intVar(fs, &bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
+	intVar(fs, &bc.usageClients, "usage-clients", 4, "clients of the usage phase, each on its own product (0 skips it)")
+	intVar(fs, &bc.usageBatches, "usage-batches", 10, "batches of 500 usage records per client")
+	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
 	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve")

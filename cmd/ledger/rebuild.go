@@ -33,7 +33,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if s := rep.Took.Seconds(); s > 0 {
 		rate = float64(rep.Events) / s
 	}
-	fmt.Fprintf(stdout, "rebuilt %d events in %s (%.0f events/s)\n", rep.Events, rep.Took.Round(1e6), rate)
+	fmt.Fprintf(stdout, "rebuilt %s in %s (%.0f events/s)\n", plural(int(rep.Events), "event"), rep.Took.Round(1e6), rate)
 	fmt.Fprintf(stdout, "digest   %s\n", rep.Digest)
 	if rep.Previous != "" {
 		same := "differs from"

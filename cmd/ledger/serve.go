@@ -24,10 +24,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
 	checkoutKey := fs.String("checkout-key", "",
 		"Ed25519 private key (PKCS #8 PEM) that signs offline checkout tokens; default DATA/keys/checkout.ed25519, created on first start")
-	usageHorizon := fs.Duration("usage-horizon", commands.DefaultUsageHorizon,
-		"usage that started longer ago than this is rejected usage_too_old (F3)")
-	sessionTTL := fs.Duration("session-ttl", commands.DefaultSessionTTL,
-		"a sign-in session ends after this long without a refresh or heartbeat (D3)")
+	usageHorizon := durationFlag(fs, "usage-horizon", commands.DefaultUsageHorizon,
+		"usage that started longer ago than this `duration` is rejected usage_too_old (F3)")
+	sessionTTL := durationFlag(fs, "session-ttl", commands.DefaultSessionTTL,
+		"a sign-in session ends after this `duration` without a refresh or heartbeat (D3)")
 	debugAddr := fs.String("debug-addr", "",
 		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; unauthenticated, so only for trusted hosts (default: off)")
 	if err := parse(fs, args); err != nil {

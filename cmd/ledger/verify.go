@@ -48,11 +48,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "checked %d events on %d aggregates with key %s\n", rep.Events, rep.Aggregates, events.KeyID(pub))
+	fmt.Fprintf(stdout, "checked %s on %s with key %s\n", plural(int(rep.Events), "event"), plural(rep.Aggregates, "aggregate"), events.KeyID(pub))
 	if rep.First == nil {
 		fmt.Fprintln(stdout, "ok: every event decodes, continues its aggregate's hash chain, and is vouched for by the ledger's signature")
 		return nil
 	}
-	fmt.Fprintf(stdout, "%d breaks; the first at sequence %d on %s:\n  %s\n", rep.Breaks, rep.First.Seq, rep.First.Subject, rep.First.Reason)
+	fmt.Fprintf(stdout, "%s; the first at sequence %d on %s:\n  %s\n", plural(rep.Breaks, "break"), rep.First.Seq, rep.First.Subject, rep.First.Reason)
 	return errBroken
 }
