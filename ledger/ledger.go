@@ -19,9 +19,14 @@ import (
 const DefaultMaxAttempts = 16
 
 // DefaultUsageShards is how many subjects one product's usage is spread over
-// (see events.UsageShardSubject), and so how many usage batches of one
-// product a process decides and appends at once.
-const DefaultUsageShards = 8
+// (see events.UsageShardSubject). A process holds at most
+// usageBatchesInFlight of them at once, so ledgers sharing a stream can keep
+// to shards of their own.
+const DefaultUsageShards = 64
+
+// usageBatchesInFlight bounds the usage batches of one product that a process
+// decides and appends at once; more wait for their turn. Each holds a shard.
+const usageBatchesInFlight = 8
 
 // Ledger is the write side: it decides commands against the projected state
 // of their aggregates and appends the resulting events to the stream with
@@ -106,7 +111,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	if shards <= 0 {
 		shards = DefaultUsageShards
 	}
-	l.usageShards = newUsageShards(min(shards, events.MaxUsageShards))
+	l.usageShards = newUsageShards(min(shards, events.MaxUsageShards), usageBatchesInFlight)
 	if o.ReplayAnswers != nil {
 		l.replayAnswers = &replayAnswers{kv: o.ReplayAnswers}
 	}

@@ -50,48 +50,69 @@ func (qs *subjectQueues) join(subject string) (leave func()) {
 // usageShards hands out the shards of each product's usage (see
 // events.UsageShardSubject): a batch holds one shard from its decision until
 // its append is answered, so concurrent batches of one product in this
-// process never race for one hash chain, and up to n of them are decided and
-// appended (in one group commit) at once. A batch waits when all n are held.
+// process never race for one hash chain, and up to inFlight of them are
+// decided and appended at once. A batch waits when inFlight are held.
 //
-// Each process hands its shards out from a random starting point, so that
-// ledgers sharing a stream mostly write to different shards; when two do
-// pick the same one, the expected-sequence check turns the loser into a
-// retry.
+// Ledgers sharing a stream may pick the same shard; the expected-sequence
+// check then turns the loser into a retry. To make that rare, there are many
+// more shards (n) than a process holds at once, and each process keeps to a
+// few of its own: the free shards of a product are a stack that starts at a
+// random shard, so a process keeps reusing the ones it used last, and a
+// shard on which a batch lost a race goes to the bottom, so two processes
+// drift apart onto different shards.
 type usageShards struct {
-	n  int
-	mu sync.Mutex
-	m  map[string]chan int // by usage subject: the free shards
+	n, inFlight int
+	mu          sync.Mutex
+	m           map[string]*shardStack // by usage subject
 }
 
-func newUsageShards(n int) *usageShards {
-	return &usageShards{n: n, m: map[string]chan int{}}
+type shardStack struct {
+	free  []int         // under usageShards.mu; the top is the end
+	avail chan struct{} // one token per batch that may take a shard now
+}
+
+func newUsageShards(n, inFlight int) *usageShards {
+	return &usageShards{n: n, inFlight: min(n, inFlight), m: map[string]*shardStack{}}
 }
 
 // take waits for a free shard of the product whose usage subject is subject.
 func (u *usageShards) take(ctx context.Context, subject string) (int, error) {
 	u.mu.Lock()
-	free := u.m[subject]
-	if free == nil {
-		free = make(chan int, u.n)
+	st := u.m[subject]
+	if st == nil {
+		st = &shardStack{avail: make(chan struct{}, u.inFlight)}
 		start := rand.IntN(u.n)
-		for i := range u.n {
-			free <- (start + i) % u.n
+		for i := u.n - 1; i >= 0; i-- {
+			st.free = append(st.free, (start+i)%u.n)
 		}
-		u.m[subject] = free
+		for range u.inFlight {
+			st.avail <- struct{}{}
+		}
+		u.m[subject] = st
 	}
 	u.mu.Unlock()
 	select {
-	case n := <-free:
-		return n, nil
+	case <-st.avail:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := st.free[len(st.free)-1]
+	st.free = st.free[:len(st.free)-1]
+	return n, nil
 }
 
-// give returns shard n of subject.
-func (u *usageShards) give(subject string, n int) {
+// give returns shard n of subject: on top of the stack, or at its bottom if
+// a batch lost a race on it (contended).
+func (u *usageShards) give(subject string, n int, contended bool) {
 	u.mu.Lock()
-	free := u.m[subject]
+	st := u.m[subject]
+	if contended {
+		st.free = append([]int{n}, st.free...)
+	} else {
+		st.free = append(st.free, n)
+	}
 	u.mu.Unlock()
-	free <- n
+	st.avail <- struct{}{}
 }

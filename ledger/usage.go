@@ -57,7 +57,8 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	defer release()
+	contended := false
+	defer func() { release(contended) }()
 	for attempt := 1; ; attempt++ {
 		if _, ok, err := l.replay(ctx, meta, attempt == 1); err != nil {
 			return UsageAnswer{}, err
@@ -82,6 +83,7 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		}
 		seq, err := l.appendEncoded(ctx, msgs)
 		if lostRace(err) {
+			contended = true
 			if err := l.beforeRetry(ctx, attempt); err != nil {
 				return UsageAnswer{}, err
 			}
@@ -98,8 +100,9 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 
 // takeUsageShards takes a shard of each product of the batch, in product
 // order (so that two batches never wait for each other's shards), and
-// returns their subjects by product and the function that gives them back.
-func (l *Ledger) takeUsageShards(ctx context.Context, c commands.RecordUsage) (map[string]string, func(), error) {
+// returns their subjects by product and the function that gives them back,
+// saying whether the batch lost a race on them.
+func (l *Ledger) takeUsageShards(ctx context.Context, c commands.RecordUsage) (map[string]string, func(contended bool), error) {
 	var products []string
 	for _, r := range c.Records {
 		products = append(products, r.Product)
@@ -107,20 +110,20 @@ func (l *Ledger) takeUsageShards(ctx context.Context, c commands.RecordUsage) (m
 	slices.Sort(products)
 	products = slices.Compact(products)
 	shards := make(map[string]string, len(products))
-	var taken []func()
-	release := func() {
+	var taken []func(bool)
+	release := func(contended bool) {
 		for _, give := range taken {
-			give()
+			give(contended)
 		}
 	}
 	for _, p := range products {
 		pool := events.UsageSubject(c.Account, p)
 		n, err := l.usageShards.take(ctx, pool)
 		if err != nil {
-			release()
+			release(false)
 			return nil, nil, err
 		}
-		taken = append(taken, func() { l.usageShards.give(pool, n) })
+		taken = append(taken, func(contended bool) { l.usageShards.give(pool, n, contended) })
 		shards[p] = events.UsageShardSubject(c.Account, p, n)
 	}
 	return shards, release, nil

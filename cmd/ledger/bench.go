@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,10 +21,11 @@ import (
 
 type benchConfig struct {
 	clients      int
-	ops          int // commands per client and phase
-	licences     int // licences held by the serve process in the memory phase (0 skips it)
-	usageClients int // clients of the usage phase (0 skips it)
-	usageBatches int // batches of 500 records per usage client
+	ops          int   // commands per client and phase
+	licences     int   // licences held by the serve process in the memory phase (0 skips it)
+	usageClients []int // client counts of the usage phase, all on one product
+	usageBatches int   // batches of 500 records per client count
+	usageSpread  bool  // each usage client on its own product instead of all on one
 	syncInterval time.Duration
 	dir          string
 	keep         bool
@@ -51,8 +53,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	intVar(fs, &bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
 	intVar(fs, &bc.ops, "ops", 200, "commands per client in each write phase")
 	intVar(fs, &bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
-	intVar(fs, &bc.usageClients, "usage-clients", 4, "clients of the usage phase, each on its own product (0 skips it)")
-	intVar(fs, &bc.usageBatches, "usage-batches", 10, "batches of 500 usage records per client")
+	usageClients := fs.String("usage-clients", "1,4,16,64", "comma-separated client counts of the usage phase, all clients on one product")
+	intVar(fs, &bc.usageBatches, "usage-batches", 256, "batches of 500 usage records for each client count, split among the clients")
+	fs.BoolVar(&bc.usageSpread, "usage-spread", false, "put each usage client on its own product (the friendly case) instead of all on one")
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
@@ -91,6 +94,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}()
 	}
+	for _, f := range strings.Split(*usageClients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("bench: --usage-clients: %q is not a client count; want e.g. 1,4,16,64", f)
+		}
+		bc.usageClients = append(bc.usageClients, n)
+	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
 		return fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
 	}
@@ -128,7 +138,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "ratio  ledger Go API / raw JetStream  %.2f  (goal >= 0.5)\n", w.goAPI.rate()/w.raw.rate())
 		fmt.Fprintf(stdout, "ratio  ledger HTTP   / raw JetStream  %.2f  (goal >= 0.3)\n", w.http.rate()/w.raw.rate())
 	}
-	if bc.phases["usage"] && bc.usageClients > 0 && bc.usageBatches > 0 {
+	if bc.phases["usage"] && bc.usageBatches > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchUsage(ctx, bc, stdout); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,13 +20,19 @@ import (
 	"github.com/entledger/ledger/server"
 )
 
-// usageBatch is the batch size of the usage phases (issue: batches of 500).
+// usageBatch is the batch size of the usage phases.
 const usageBatch = 500
 
-// benchUsage puts raw JetStream atomic batches of 500 messages of 300 bytes
-// beside the ledger recording usage through HTTP in batches of 500, from
-// bc.usageClients clients, each on its own product, and reports the
-// projections' lag at the end.
+// usageUsers is how many users the usage phases' records belong to.
+const usageUsers = 50
+
+// benchUsage measures usage the way the field sends it: many clients at
+// once, all on one product. For each client count of bc.usageClients it puts
+// raw JetStream atomic batches of usageBatch messages (from as many
+// publishers) beside the ledger recording bc.usageBatches batches of
+// usageBatch records through HTTP, split among the clients, and counts the
+// batches answered 409 conflict. Then two ledger processes share one stream,
+// 16 clients each on the same product, and count their conflicts.
 func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	srv, err := server.Start(ctx, server.Config{
 		DataDir: filepath.Join(bc.dir, "usage"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
@@ -34,94 +41,45 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Close(cctx)
-	}()
+	defer closeServer(srv)
 	conn := srv.Conn()
 	cfg := server.StreamConfig(1)
 	cfg.Name, cfg.Subjects = "RAWUSAGE", []string{"rawusage.>"}
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("bench: raw usage stream: %w", err)
 	}
-	raw, err := rawUsage(ctx, conn, bc, "rawusage.a", 300, false)
-	if err != nil {
-		return err
-	}
-	printMeasurement(out, raw)
-	// The same with messages shaped like the ledger's (a usage event is about
-	// 650 bytes, plus its MAC header) and read back by an ordered consumer,
-	// as the projections read the ledger's: what JetStream alone does of the
-	// ledger's work.
-	shaped, err := rawUsage(ctx, conn, bc, "rawusage.b", 700, true)
-	if err != nil {
-		return err
-	}
-	printMeasurement(out, shaped)
-
 	base := "http://" + srv.Addr()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.usageClients}}
-	if err := postJSON(ctx, client, base+"/v1/accounts", map[string]string{
-		"id": "use", "name": "Usage", "fulfillment_contact": "ops@use.example"}); err != nil {
+	if err := usageAccount(ctx, base); err != nil {
 		return err
 	}
-	const users = 50
-	for u := range users {
-		if err := postJSON(ctx, client, base+"/v1/accounts/use/users", map[string]string{
-			"email": "u" + strconv.Itoa(u) + "@use.example", "entitlement_country": "DE"}); err != nil {
+	where := "all on one product"
+	if bc.usageSpread {
+		where = "each client on its own product"
+	}
+	fmt.Fprintf(out, "usage: %d batches of %d records per row, %s, split among the clients\n",
+		bc.usageBatches, usageBatch, where)
+	for _, n := range bc.usageClients {
+		raw, err := rawUsage(ctx, conn, n, bc.usageBatches, fmt.Sprintf("rawusage.a%d", n), 300, false)
+		if err != nil {
 			return err
 		}
-	}
-	// The request bodies are encoded before the clock starts: the load
-	// generator shares the machine, and its JSON encoding is not the
-	// ledger's work. Every answer is checked: all records accepted, none a
-	// duplicate.
-	now := time.Now().UTC()
-	batches := bc.usageBatches
-	bodies := make([][][]byte, bc.usageClients)
-	for w := range bodies {
-		bodies[w] = make([][]byte, batches)
-		for b := range batches {
-			var buf bytes.Buffer
-			buf.WriteString(`{"records":[`)
-			for i := range usageBatch {
-				n := b*usageBatch + i
-				began := now.Add(-time.Duration(n%(24*60)) * time.Minute).Add(-2 * time.Hour)
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				fmt.Fprintf(&buf, `{"usage_id":"w%d-%d","email":"u%d@use.example","product":"product-%d","machine_id":"m%d",`+
-					`"client_version":"10.00.18.25","started_at":%q,"ended_at":%q,"offline":false}`,
-					w, n, n%users, w, n%200, began.Format(time.RFC3339), began.Add(45*time.Minute).Format(time.RFC3339))
-			}
-			buf.WriteString(`]}`)
-			bodies[w][b] = buf.Bytes()
+		printMeasurement(out, raw)
+		// Messages shaped like the ledger's (a usage event is about 650
+		// bytes, plus its MAC header), read back by an ordered consumer as
+		// the projections read the ledger's: JetStream's share of the work.
+		shaped, err := rawUsage(ctx, conn, n, bc.usageBatches, fmt.Sprintf("rawusage.b%d", n), 700, true)
+		if err != nil {
+			return err
 		}
+		printMeasurement(out, shaped)
+		rec, err := ledgerUsage(ctx, []string{base}, n, bc.usageBatches, fmt.Sprintf("l%d", n), bc.usageSpread)
+		if err != nil {
+			return err
+		}
+		printMeasurement(out, rec.measurement)
+		fmt.Fprintf(out, "ratio  %2d clients, %s: ledger / raw %.2f, / raw ledger-shaped %.2f; %d of %d batches answered 409 conflict\n\n",
+			n, where, rec.rate()/raw.rate(), rec.rate()/shaped.rate(), rec.conflicts, rec.batches)
 	}
-	want := []byte(fmt.Sprintf(`{"accepted":%d,"duplicates":0,`, usageBatch))
-	g, gctx := errgroup.WithContext(ctx)
-	start := time.Now()
-	for w := range bc.usageClients {
-		g.Go(func() error {
-			for _, body := range bodies[w] {
-				answer, err := postRaw(gctx, client, base+"/v1/accounts/use/usage", body)
-				if err != nil {
-					return err
-				}
-				if !bytes.HasPrefix(answer, want) {
-					return fmt.Errorf("bench: usage answer %.200s, want %s...", answer, want)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	rec := measurement{name: fmt.Sprintf("ledger usage, HTTP batches of %d", usageBatch),
-		ops: bc.usageClients * batches * usageBatch, took: time.Since(start), unit: "records"}
-	printMeasurement(out, rec)
 	info, err := conn.Stream.Info(ctx)
 	if err != nil {
 		return err
@@ -131,24 +89,197 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if err := srv.Store().WaitFor(ctx, info.State.LastSeq); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "projection lag after the last answer: %d events, applied %s later\n",
-		lag, time.Since(drained).Round(time.Millisecond))
-	fmt.Fprintf(out, "\nratio  ledger usage / raw atomic batches  %.2f  (goal >= 0.5, stretch 0.7)\n", rec.rate()/raw.rate())
-	fmt.Fprintf(out, "ratio  ledger usage / raw, ledger-shaped  %.2f\n", rec.rate()/shaped.rate())
+	fmt.Fprintf(out, "projection lag after the last answer: %s, applied %s later\n\n",
+		plural(int(lag), "event"), time.Since(drained).Round(time.Millisecond))
+	return benchUsageTwoProcesses(ctx, bc, out)
+}
+
+// benchUsageTwoProcesses runs two ledger processes on one stream (the second
+// connects to the first one's embedded server) with 16 clients each sending
+// usage for the same product, and reports how often a batch was decided
+// again after losing to the other process, and how often it ran out of
+// attempts (409 conflict).
+func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) error {
+	a, err := server.Start(ctx, server.Config{
+		DataDir: filepath.Join(bc.dir, "usage-a"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
+		NATSListen: "127.0.0.1:0", Logger: quietLogger(),
+	})
+	if err != nil {
+		return err
+	}
+	defer closeServer(a)
+	b, err := server.Start(ctx, server.Config{
+		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: []string{a.NATSURL()},
+		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
+	})
+	if err != nil {
+		return err
+	}
+	defer closeServer(b)
+	bases := []string{"http://" + a.Addr(), "http://" + b.Addr()}
+	if err := usageAccount(ctx, bases[0]); err != nil {
+		return err
+	}
+	// The second process must see the account and users before its first
+	// batch; they were answered by the first.
+	if err := b.Store().WaitFor(ctx, a.Store().Checkpoint()); err != nil {
+		return err
+	}
+	rec, err := ledgerUsage(ctx, bases, 32, bc.usageBatches, "two", false)
+	if err != nil {
+		return err
+	}
+	printMeasurement(out, rec.measurement)
+	retries := appendConflicts(ctx, bases[0]) + appendConflicts(ctx, bases[1])
+	fmt.Fprintf(out, "two processes, 16 clients each on one product: %d of %d batches decided again after losing a race, %d answered 409 conflict\n",
+		retries, rec.batches, rec.conflicts)
 	return nil
 }
 
-// rawUsage publishes bc.usageClients × bc.usageBatches atomic batches of
-// usageBatch messages of size bytes on subjects under prefix, from
-// concurrent publishers, and times it. With consume, an ordered consumer
-// reads the messages back as they land, and the phase ends when it has read
-// them all.
-func rawUsage(ctx context.Context, conn *server.Conn, bc benchConfig, prefix string, size int, consume bool) (measurement, error) {
-	payload := make([]byte, size)
-	for i := range payload {
-		payload[i] = 'x'
+func closeServer(s *server.Server) {
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Close(cctx)
+}
+
+// usageAccount creates the account "use" with usageUsers users.
+func usageAccount(ctx context.Context, base string) error {
+	client := &http.Client{}
+	if err := postJSON(ctx, client, base+"/v1/accounts", map[string]string{
+		"id": "use", "name": "Usage", "fulfillment_contact": "ops@use.example"}); err != nil {
+		return err
 	}
-	total := bc.usageClients * bc.usageBatches * usageBatch
+	for u := range usageUsers {
+		if err := postJSON(ctx, client, base+"/v1/accounts/use/users", map[string]string{
+			"email": "u" + strconv.Itoa(u) + "@use.example", "entitlement_country": "DE"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// usageRun is a timed run of usage batches and how many were refused.
+type usageRun struct {
+	measurement
+	batches, conflicts int
+}
+
+// ledgerUsage sends batches batches of usageBatch records for one product
+// (with spread, batch b for product b mod clients) through HTTP from clients
+// clients, spread round-robin over bases. The
+// request bodies are encoded before the clock starts: the load generator
+// shares the machine, and its JSON encoding is not the ledger's work. Every
+// answer is checked: all records accepted, none a duplicate; a 409 conflict
+// is counted, anything else fails the run.
+func ledgerUsage(ctx context.Context, bases []string, clients, batches int, tag string, spread bool) (usageRun, error) {
+	now := time.Now().UTC()
+	bodies := make([][]byte, batches)
+	for b := range bodies {
+		product := "microstation"
+		if spread {
+			product = "product-" + strconv.Itoa(b%clients)
+		}
+		var buf bytes.Buffer
+		buf.WriteString(`{"records":[`)
+		for i := range usageBatch {
+			n := b*usageBatch + i
+			began := now.Add(-time.Duration(n%(24*60)) * time.Minute).Add(-2 * time.Hour)
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			fmt.Fprintf(&buf, `{"usage_id":"%s-%d","email":"u%d@use.example","product":%q,"machine_id":"m%d",`+
+				`"client_version":"10.00.18.25","started_at":%q,"ended_at":%q,"offline":false}`,
+				tag, n, n%usageUsers, product, n%200, began.Format(time.RFC3339), began.Add(45*time.Minute).Format(time.RFC3339))
+		}
+		buf.WriteString(`]}`)
+		bodies[b] = buf.Bytes()
+	}
+	want := []byte(fmt.Sprintf(`{"accepted":%d,"duplicates":0,`, usageBatch))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var next, conflicts atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for c := range clients {
+		base := bases[c%len(bases)]
+		g.Go(func() error {
+			for {
+				b := int(next.Add(1)) - 1
+				if b >= batches {
+					return nil
+				}
+				status, answer, err := post(gctx, client, base+"/v1/accounts/use/usage", bodies[b])
+				switch {
+				case err != nil:
+					return err
+				case status == http.StatusConflict && bytes.Contains(answer, []byte(`"code":"conflict"`)):
+					conflicts.Add(1)
+				case status != http.StatusOK || !bytes.HasPrefix(answer, want):
+					return fmt.Errorf("bench: usage answer %d %.200s, want %s...", status, answer, want)
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return usageRun{}, err
+	}
+	name := fmt.Sprintf("ledger usage, %d clients, HTTP batches of %d", clients, usageBatch)
+	return usageRun{
+		measurement: measurement{name: name, ops: batches * usageBatch, took: time.Since(start), unit: "records"},
+		batches:     batches, conflicts: int(conflicts.Load()),
+	}, nil
+}
+
+// post posts an encoded JSON body and returns the status and answer.
+func post(ctx context.Context, client *http.Client, url string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, rb, err
+}
+
+// appendConflicts reads ledger_append_conflicts_total from a ledger's
+// /metrics (0 if it cannot).
+func appendConflicts(ctx context.Context, base string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "ledger_append_conflicts_total "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f)
+		}
+	}
+	return 0
+}
+
+// maxRawPublishers caps the raw publishers: JetStream refuses more than 50
+// atomic batches in flight on a stream (by default), so raw JetStream cannot
+// take more clients at once than that.
+const maxRawPublishers = 32
+
+// rawUsage publishes batches atomic batches of usageBatch messages of size
+// bytes on subjects under prefix, from clients concurrent publishers (at
+// most maxRawPublishers) each on its own subject, and times it. With consume, an ordered consumer reads the
+// messages back as they land, and the phase ends when it has read them all.
+func rawUsage(ctx context.Context, conn *server.Conn, clients, batches int, prefix string, size int, consume bool) (measurement, error) {
+	clients = min(clients, maxRawPublishers)
+	payload := bytes.Repeat([]byte{'x'}, size)
+	total := batches * usageBatch
 	var read chan struct{}
 	if consume {
 		cons, err := conn.JS.OrderedConsumer(ctx, "RAWUSAGE", jetstream.OrderedConsumerConfig{
@@ -169,12 +300,13 @@ func rawUsage(ctx context.Context, conn *server.Conn, bc benchConfig, prefix str
 		defer cc.Stop()
 	}
 	mac := "0123456789abcdef:" + strings.Repeat("m", 43) // the size of a Ledger-Mac value
+	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	start := time.Now()
-	for w := range bc.usageClients {
+	for w := range clients {
 		g.Go(func() error {
 			subject := prefix + ".w" + strconv.Itoa(w)
-			for range bc.usageBatches {
+			for int(next.Add(1)) <= batches {
 				msgs := make([]*nats.Msg, usageBatch)
 				for i := range msgs {
 					msgs[i] = &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
@@ -199,7 +331,7 @@ func rawUsage(ctx context.Context, conn *server.Conn, bc benchConfig, prefix str
 			return measurement{}, ctx.Err()
 		}
 	}
-	name := fmt.Sprintf("raw JetStream atomic batches of %d x %d B", usageBatch, size)
+	name := fmt.Sprintf("raw JetStream, %d publishers, batches of %d x %d B", clients, usageBatch, size)
 	if consume {
 		name += ", read back"
 	}
