@@ -25,7 +25,7 @@ type request struct {
 }
 
 // atField is the optional business time every admin command accepts
-// (API.md); request bodies embed it.
+// (docs/api.md); request bodies embed it.
 type atField struct {
 	At string `json:"at"`
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
-// The JSON shapes of API.md. Unset times and an absent assignee are null.
+// The JSON shapes of docs/api.md. Unset times and an absent assignee are null.
 
 // AccountView is an account as the API shows it.
 type AccountView struct {

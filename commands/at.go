@@ -6,7 +6,7 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
-// businessTime resolves a command's optional business time `at` (API.md):
+// businessTime resolves a command's optional business time `at` (docs/api.md):
 // the ledger's clock when absent; never more than FutureSkew ahead of it
 // (at_in_future); never before the last event of an aggregate the command
 // changes (at_before_last_event), so each aggregate's history stays in order.

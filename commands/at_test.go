@@ -9,7 +9,7 @@ import (
 )
 
 // A command's business time `at` may be at most FutureSkew (5 minutes) ahead
-// of the ledger's clock (API.md): exactly now+5m is allowed, one nanosecond
+// of the ledger's clock (docs/api.md): exactly now+5m is allowed, one nanosecond
 // more is at_in_future. Without `at` the ledger's clock is used.
 func TestAtInFuture(t *testing.T) {
 	now := t0.Add(3 * time.Hour) // the ledger's clock

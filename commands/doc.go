@@ -1,7 +1,7 @@
 // Package commands holds the ledger's decisions: pure functions that take the
 // current state of the aggregates a command touches, the command and the
 // ledger's clock, and return either the events to append or a rejection
-// (*Error with a stable code from DOMAIN.md).
+// (*Error with a stable code from docs/rules.md).
 //
 // Nothing here does I/O or reads a clock; the same inputs always give the
 // same answer, which is what makes every rule testable at its boundaries.

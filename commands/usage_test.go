@@ -281,7 +281,7 @@ func TestUseF1BatchSize(t *testing.T) {
 		wantDetail(t, e, "field", "records")
 	}
 	if commands.MaxUsageBatch != 1000 {
-		t.Errorf("MaxUsageBatch: got %d, want 1000 (API.md)", commands.MaxUsageBatch)
+		t.Errorf("MaxUsageBatch: got %d, want 1000 (docs/api.md)", commands.MaxUsageBatch)
 	}
 	b := useNewBook(t, chkC1)
 	recs := make([]commands.UsageRecord, 1000)

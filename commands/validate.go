@@ -59,7 +59,7 @@ func ProductID(field, id string) error {
 }
 
 // NormalizeEmail lower-cases an email and validates it. Emails are compared
-// case-insensitively and stored lower-cased (DOMAIN.md).
+// case-insensitively and stored lower-cased (docs/rules.md).
 func NormalizeEmail(field, email string) (string, error) {
 	if !utf8.ValidString(email) {
 		return "", Invalid(field, "the email is not valid UTF-8")
@@ -136,7 +136,7 @@ func Name(field, name string) (string, error) {
 	return n, nil
 }
 
-// FutureSkew is how far in the future a business time `at` may be (API.md).
+// FutureSkew is how far in the future a business time `at` may be (docs/api.md).
 const FutureSkew = 5 * time.Minute
 
 // The range of instants the ledger accepts, [2000-01-01, 9000-01-01): far

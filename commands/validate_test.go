@@ -29,7 +29,7 @@ func wantInvalid(tb testing.TB, err error, field string) {
 	}
 }
 
-// Emails are compared case-insensitively and stored lower-cased (DOMAIN.md,
+// Emails are compared case-insensitively and stored lower-cased (docs/rules.md,
 // preamble).
 func TestNormalizeEmail(t *testing.T) {
 	long254 := strings.Repeat("l", 64) + "@" + strings.Repeat(strings.Repeat("d", 60)+".", 3) + "abcdef"

@@ -8,7 +8,7 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
-// The worked example of DOMAIN.md (rules C2, C3, C4), step by step, folding
+// The worked example of docs/rules.md (rules C2, C3, C4), step by step, folding
 // each step's events into the states with License.Apply and User.Apply. The
 // example's a@x, b@x and c@x are a@x.com, b@x.com and c@x.com here (an email
 // needs a domain with a dot).

@@ -10,7 +10,7 @@ import (
 
 func chkAccessPath(product string) string { return chkAcme + "/access/" + product }
 
-// chkAccessBody is an access setting as API.md writes it.
+// chkAccessBody is an access setting as docs/api.md writes it.
 func chkAccessBody(product, def string, allow, deny []string) map[string]any {
 	return map[string]any{"product": product, "default": def, "allow": allow, "deny": deny}
 }
@@ -135,7 +135,7 @@ func TestCheckE2DefaultAllowDenyOverride(t *testing.T) {
 	tl.checkStream()
 }
 
-// rule E2 (API.md "at"): an access setting may carry its business time; it
+// rule E2 (docs/api.md "at"): an access setting may carry its business time; it
 // may not be earlier than the product's last setting nor more than 5
 // minutes ahead of the ledger's clock.
 func TestAccessE2BusinessTime(t *testing.T) {

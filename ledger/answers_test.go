@@ -8,7 +8,7 @@ import (
 
 // A request with an Idempotency-Key whose first answer was a rejection gets
 // that answer again, byte for byte, even after the rule would allow it and
-// after a restart, and appends nothing (API.md: "the same key with the same
+// after a restart, and appends nothing (docs/api.md: "the same key with the same
 // body returns the first answer again and appends nothing new").
 func TestIdempotentRejectionReplays(t *testing.T) {
 	tl := startLedger(t, "", nil)

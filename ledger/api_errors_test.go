@@ -30,7 +30,7 @@ func e2eErrorWorld(tb testing.TB) *testLedger {
 	return tl
 }
 
-// Every error code the API produces, with its HTTP status (API.md): a
+// Every error code the API produces, with its HTTP status (docs/api.md): a
 // rejected command appends nothing, and every error body is
 // {"error": {"code", "message", "details"?}} with a message.
 func TestAPIErrorCodes(t *testing.T) {
@@ -166,7 +166,7 @@ func TestAPIBodyTooLarge(t *testing.T) {
 }
 
 // at_in_future: `at` may be up to exactly 5 minutes ahead of the ledger's
-// clock, not one second more (API.md).
+// clock, not one second more (docs/api.md).
 func TestAPIAtInFutureBoundary(t *testing.T) {
 	tl := startLedger(t, "", nil)
 	tl.setup()

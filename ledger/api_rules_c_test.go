@@ -207,7 +207,7 @@ func TestRuleC3BoundaryAtFutureSkew(t *testing.T) {
 	tl.checkStream()
 }
 
-// The worked example of DOMAIN.md (rules C2, C3, C4), end to end through
+// The worked example of docs/rules.md (rules C2, C3, C4), end to end through
 // HTTP: once moved by the ledger's clock, once by the business time `at`.
 func TestWorkedExampleHTTP(t *testing.T) {
 	date := func(month time.Month, day, hour, min int) time.Time {
@@ -360,7 +360,7 @@ func TestRuleC8LicenceState(t *testing.T) {
 	for _, k := range []string{"id", "kind", "products", "seats", "valid_from", "valid_until", "assignee",
 		"window_opened_at", "window_closes_at", "locked_until", "reassignable_now", "checkout"} {
 		if _, ok := g.Body[k]; !ok {
-			t.Errorf("licence has no %q (API.md): %s", k, g.Raw)
+			t.Errorf("licence has no %q (docs/api.md): %s", k, g.Raw)
 		}
 	}
 	e2eFields(t, "unassigned", g.Body, map[string]any{"assignee": nil, "window_closes_at": nil, "locked_until": nil,
@@ -464,7 +464,7 @@ func TestRuleH4History(t *testing.T) {
 	e2eReject(tl, 404, "account_not_found", "GET", "/v1/accounts/nope/history", nil)
 }
 
-// Emails are stored lower-cased and compared case-insensitively (DOMAIN.md),
+// Emails are stored lower-cased and compared case-insensitively (docs/rules.md),
 // whatever characters they hold: a NATS wildcard, dots, '%', '/', non-ASCII.
 // Each one registers, takes a licence, reads back and has a history.
 func TestRuleEmailsWithSpecialCharacters(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 )
 
 // rule H4: the state of a licence can be asked "as of" any past time. The
-// worked example of DOMAIN.md, asked afterwards about each of its moments.
+// worked example of docs/rules.md, asked afterwards about each of its moments.
 func TestRuleH4LicenceAsOf(t *testing.T) {
 	tl := startLedger(t, "", newClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)))
 	// An import from an earlier system: everything dated with at.

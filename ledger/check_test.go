@@ -76,7 +76,7 @@ func chkPrac(id string) chkAns   { return chkGrant("practitioner", id) }
 func chkPooled(id string) chkAns { return chkGrant("pooled", id) }
 func chkTrial(id string) chkAns  { return chkGrant("trial", id) }
 
-// body is the answer as API.md writes it: license_type and license_id are
+// body is the answer as docs/api.md writes it: license_type and license_id are
 // null on a denial.
 func (a chkAns) body() map[string]any {
 	b := map[string]any{"granted": a.granted, "license_type": nil, "license_id": nil, "reason": a.reason}
@@ -543,7 +543,7 @@ func TestCheckConcurrentChecks(t *testing.T) {
 	}
 }
 
-// API.md (Idempotency-Key), rule E3: a check replayed with its key answers
+// docs/api.md (Idempotency-Key), rule E3: a check replayed with its key answers
 // the first answer byte for byte and appends nothing, also after other
 // checks, a new assignment and new access control changed what a fresh
 // check would answer.
@@ -606,7 +606,7 @@ func TestCheckIdempotentReplay(t *testing.T) {
 	tl.checkStream()
 }
 
-// rule E3 (and API.md: a check carries no "at"): a check is answered and
+// rule E3 (and docs/api.md: a check carries no "at"): a check is answered and
 // recorded even when the ledger's clock stands more than 5 minutes behind
 // the product's last recorded check (a clock stepped back, or another ledger
 // instance with a clock ahead). It must not be rejected at_in_future, which

@@ -10,7 +10,7 @@ import (
 	"github.com/entledger/ledger/server"
 )
 
-// End-to-end tests of the rules of DOMAIN.md (A, B, C and H4) through the
+// End-to-end tests of the rules of docs/rules.md (A, B, C and H4) through the
 // HTTP API of a real server. Each test names the rules it proves.
 
 const (
@@ -67,7 +67,7 @@ func e2eTimers(tb testing.TB, what string, lic map[string]any, opened time.Time)
 	})
 }
 
-// e2eErrorShape checks the error contract of API.md: exactly
+// e2eErrorShape checks the error contract of docs/api.md: exactly
 // {"error": {"code", "message", "details"?}} with a non-empty code and message.
 func e2eErrorShape(tb testing.TB, what string, r response) {
 	tb.Helper()

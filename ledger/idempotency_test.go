@@ -55,7 +55,7 @@ func e2eIdemKeep(c e2eCmd) bool {
 	return !(c.method == "PATCH" && c.path == e2eAcme+"/users/d@x.example")
 }
 
-// API.md: the same Idempotency-Key with the same body returns the first
+// docs/api.md: the same Idempotency-Key with the same body returns the first
 // answer again and appends nothing new — also after later commands changed
 // the aggregate, and for a DELETE whose user is gone by now.
 func TestIdempotentReplay(t *testing.T) {
@@ -85,7 +85,7 @@ func TestIdempotentReplay(t *testing.T) {
 	tl.checkStream()
 }
 
-// API.md: a key reused with another body is rejected and appends nothing;
+// docs/api.md: a key reused with another body is rejected and appends nothing;
 // the key still answers its first request.
 func TestIdempotencyKeyReused(t *testing.T) {
 	tl := startLedger(t, "", nil)
@@ -168,7 +168,7 @@ func TestIdempotentReplayAfterRestart(t *testing.T) {
 	tl.checkStream()
 }
 
-// API.md: "returns the first answer again", even when the user the PATCH
+// docs/api.md: "returns the first answer again", even when the user the PATCH
 // changed has been removed since (a client retrying after a lost answer).
 func TestIdempotentReplayPatchAfterRemoval(t *testing.T) {
 	tl := startLedger(t, "", nil)
@@ -179,7 +179,7 @@ func TestIdempotentReplayPatchAfterRemoval(t *testing.T) {
 	e2eReplay(tl, "patch-c", c, first)
 }
 
-// API.md: "returns the first answer again". A replay after the ledger's
+// docs/api.md: "returns the first answer again". A replay after the ledger's
 // clock moved on must still be the first answer, not a fresh view of the
 // licence at the new time.
 func TestIdempotentReplayAfterClockMoves(t *testing.T) {

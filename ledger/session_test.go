@@ -517,7 +517,7 @@ func TestSessionD4ClientVersion(t *testing.T) {
 	tl.checkStream()
 }
 
-// API.md: an Idempotency-Key on sign-in replays the first answer byte for
+// docs/api.md: an Idempotency-Key on sign-in replays the first answer byte for
 // byte and appends nothing, even after the session has moved on; the same
 // key with another body is idempotency_key_reused. A sign-in that recorded
 // an expiry and a new start replays the new session.

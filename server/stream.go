@@ -14,7 +14,7 @@ import (
 // StreamName is the one JetStream stream that holds every event.
 const StreamName = "LEDGER"
 
-// StreamConfig is the configuration of the LEDGER stream (API.md): file
+// StreamConfig is the configuration of the LEDGER stream (docs/api.md): file
 // storage, deny delete and purge (H1), atomic batches, no limits.
 func StreamConfig(replicas int) jetstream.StreamConfig {
 	if replicas < 1 {

@@ -47,9 +47,17 @@ func (m measurement) rate() float64 {
 	return float64(m.ops) / m.took.Seconds()
 }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// benchFlags are the bench's settings and the profiles it writes.
+type benchFlags struct {
+	benchConfig
+	cpuProfile, memProfile string
+}
+
+// parseBench reads the bench's flags into its settings.
+func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	fs := newFlagSet("bench", "Measure the ledger beside raw JetStream and raw Pebble in one run and print the ratios.", stderr)
-	var bc benchConfig
+	var f benchFlags
+	bc := &f.benchConfig
 	intVar(fs, &bc.clients, "clients", 16, "concurrent clients (publishers) in the write phases")
 	intVar(fs, &bc.ops, "ops", 200, "commands per client in each write phase")
 	intVar(fs, &bc.licences, "licences", 100_000, "licences created through a `ledger serve` process for the memory phase (0 skips it)")
@@ -60,10 +68,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
 	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
-		return err
+		return f, err
 	}
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -71,38 +79,47 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case "writes", "usage", "serve":
 			bc.phases[p] = true
 		default:
-			return fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage or serve)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage or serve)", p)
 		}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("bench: --cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench: --cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if *memProfile != "" {
-		defer func() {
-			if f, err := os.Create(*memProfile); err == nil {
-				runtime.GC()
-				pprof.WriteHeapProfile(f)
-				f.Close()
-			}
-		}()
-	}
-	for _, f := range strings.Split(*usageClients, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
+	for _, field := range strings.Split(*usageClients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || n < 1 {
-			return fmt.Errorf("bench: --usage-clients: %q is not a client count; want e.g. 1,4,16,64", f)
+			return f, fmt.Errorf("bench: --usage-clients: %q is not a client count; want e.g. 1,4,16,64", field)
 		}
 		bc.usageClients = append(bc.usageClients, n)
 	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
-		return fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
+		return f, fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
+	}
+	return f, nil
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseBench(args, stderr)
+	if err != nil {
+		return err
+	}
+	bc := f.benchConfig
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if f.memProfile != "" {
+		defer func() {
+			if out, err := os.Create(f.memProfile); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(out)
+				out.Close()
+			}
+		}()
 	}
 	if bc.dir == "" {
 		d, err := os.MkdirTemp("", "ledger-bench-")

@@ -8,7 +8,7 @@ import (
 )
 
 // Bad configuration fails at start with a message naming the setting
-// (API.md), before anything is started or created.
+// (docs/api.md), before anything is started or created.
 func TestBadConfigurationNamesTheSetting(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

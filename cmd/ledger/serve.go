@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
 )
 
@@ -28,6 +30,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"usage that started longer ago than this `duration` is rejected usage_too_old (F3)")
 	sessionTTL := durationFlag(fs, "session-ttl", commands.DefaultSessionTTL,
 		"a sign-in session ends after this `duration` without a refresh or heartbeat (D3)")
+	var usageShards int
+	intVar(fs, &usageShards, "usage-shards", ledger.DefaultUsageShards,
+		"subjects one product's usage is spread over, so that concurrent writers do not contend (1 to 256)")
 	debugAddr := fs.String("debug-addr", "",
 		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; unauthenticated, so only for trusted hosts (default: off)")
 	if err := parse(fs, args); err != nil {
@@ -50,6 +55,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--usage-horizon: %s; want a positive duration", *usageHorizon)
 	}
 	cfg.UsageHorizon = *usageHorizon
+	if usageShards < 1 || usageShards > events.MaxUsageShards {
+		return fmt.Errorf("--usage-shards: %d; want 1 to %d", usageShards, events.MaxUsageShards)
+	}
+	cfg.UsageShards = usageShards
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
