@@ -52,6 +52,15 @@ func (l *Ledger) loadSession(ld *loader, account, email string) commands.Session
 	return sess.SeenUsing(last)
 }
 
+// loadAssignee loads the user a licence is assigned to (the zero user when
+// it is unassigned).
+func loadAssignee(ld *loader, lic commands.License) commands.User {
+	if lic.Assignee == "" {
+		return commands.User{}
+	}
+	return load[commands.User](ld, events.UserSubject(lic.Account, lic.Assignee))
+}
+
 // CreateAccount opens an account (A1).
 func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.CreateAccount) (Result[commands.Account], error) {
 	c, err := c.Normalize()
@@ -173,10 +182,7 @@ func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (
 	return run[commands.License](ctx, l, meta, command{name: "reassign", account: c.Account, primary: subj,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			lic := load[commands.License](ld, subj)
-			var prev commands.User
-			if lic.Assignee != "" {
-				prev = load[commands.User](ld, events.UserSubject(c.Account, lic.Assignee))
-			}
+			prev := loadAssignee(ld, lic)
 			user := load[commands.User](ld, events.UserSubject(c.Account, c.Email))
 			return c.Decide(lic, prev, user, now)
 		}})
@@ -192,10 +198,7 @@ func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (
 	return run[commands.License](ctx, l, meta, command{name: "unassign", account: c.Account, primary: subj,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			lic := load[commands.License](ld, subj)
-			var prev commands.User
-			if lic.Assignee != "" {
-				prev = load[commands.User](ld, events.UserSubject(c.Account, lic.Assignee))
-			}
+			prev := loadAssignee(ld, lic)
 			return c.Decide(lic, prev, now)
 		}})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,6 +59,11 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "usage: %d batches of %d records per row, %s, split among the clients\n",
 		bc.usageBatches, usageBatch, where)
+	alone, err := checkLatency(ctx, base, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "checks alone (4 clients, commercial licence):              %s\n\n", alone)
 	for _, n := range bc.usageClients {
 		raw, err := rawUsage(ctx, conn, n, bc.usageBatches, fmt.Sprintf("rawusage.a%d", n), 300, false)
 		if err != nil {
@@ -72,13 +78,19 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 			return err
 		}
 		printMeasurement(out, shaped)
-		rec, err := ledgerUsage(ctx, []string{base}, n, bc.usageBatches, fmt.Sprintf("l%d", n), bc.usageSpread)
+		var rec usageRun
+		beside, err := checkLatency(ctx, base, func() error {
+			var err error
+			rec, err = ledgerUsage(ctx, []string{base}, n, bc.usageBatches, fmt.Sprintf("l%d", n), bc.usageSpread)
+			return err
+		})
 		if err != nil {
 			return err
 		}
 		printMeasurement(out, rec.measurement)
-		fmt.Fprintf(out, "ratio  %2d clients, %s: ledger / raw %.2f, / raw ledger-shaped %.2f; %d of %d batches answered 409 conflict\n\n",
-			n, where, rec.rate()/raw.rate(), rec.rate()/shaped.rate(), rec.conflicts, rec.batches)
+		fmt.Fprintf(out, "checks beside it (4 clients):                              %s\n", beside)
+		fmt.Fprintf(out, "ratio  %s, %s: ledger / raw %.2f, / raw ledger-shaped %.2f; %d of %d batches answered 409 conflict\n\n",
+			plural(n, "client"), where, rec.rate()/raw.rate(), rec.rate()/shaped.rate(), rec.conflicts, rec.batches)
 	}
 	info, err := conn.Stream.Info(ctx)
 	if err != nil {
@@ -142,11 +154,17 @@ func closeServer(s *server.Server) {
 	s.Close(cctx)
 }
 
-// usageAccount creates the account "use" with usageUsers users.
+// usageAccount creates the account "use" with usageUsers users and a
+// commercial licence for the product the checks ask for.
 func usageAccount(ctx context.Context, base string) error {
 	client := &http.Client{}
 	if err := postJSON(ctx, client, base+"/v1/accounts", map[string]string{
 		"id": "use", "name": "Usage", "fulfillment_contact": "ops@use.example"}); err != nil {
+		return err
+	}
+	if err := postJSON(ctx, client, base+"/v1/accounts/use/licenses", map[string]any{
+		"id": "C-1", "kind": "commercial", "products": []string{"openroads"}, "seats": 10,
+		"valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z"}); err != nil {
 		return err
 	}
 	for u := range usageUsers {
@@ -222,7 +240,7 @@ func ledgerUsage(ctx context.Context, bases []string, clients, batches int, tag 
 	if err := g.Wait(); err != nil {
 		return usageRun{}, err
 	}
-	name := fmt.Sprintf("ledger usage, %d clients, HTTP batches of %d", clients, usageBatch)
+	name := fmt.Sprintf("ledger usage, %s, HTTP batches of %d", plural(clients, "client"), usageBatch)
 	return usageRun{
 		measurement: measurement{name: name, ops: batches * usageBatch, took: time.Since(start), unit: "records"},
 		batches:     batches, conflicts: int(conflicts.Load()),
@@ -331,9 +349,65 @@ func rawUsage(ctx context.Context, conn *server.Conn, clients, batches int, pref
 			return measurement{}, ctx.Err()
 		}
 	}
-	name := fmt.Sprintf("raw JetStream, %d publishers, batches of %d x %d B", clients, usageBatch, size)
+	name := fmt.Sprintf("raw JetStream, %s, batches of %d x %d B", plural(clients, "publisher"), usageBatch, size)
 	if consume {
 		name += ", read back"
 	}
 	return measurement{name: name, ops: total, took: time.Since(start), unit: "msgs"}, nil
+}
+
+// checkLatency runs 4 clients checking entitlements (on a product the usage
+// does not touch) while during runs, or for 2 seconds when during is nil,
+// and describes their rate and latency.
+func checkLatency(ctx context.Context, base string, during func() error) (string, error) {
+	body := []byte(`{"email":"u1@use.example","product":"openroads","machine_id":"m1","client_version":"10.00.18.25"}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	lat := make([][]time.Duration, 4)
+	g, gctx := errgroup.WithContext(cctx)
+	for c := range lat {
+		g.Go(func() error {
+			for gctx.Err() == nil {
+				t := time.Now()
+				status, answer, err := post(gctx, client, base+"/v1/accounts/use/checks", body)
+				if gctx.Err() != nil {
+					return nil
+				}
+				if err != nil || status != http.StatusOK {
+					return fmt.Errorf("bench: check: %d %.200s %v", status, answer, err)
+				}
+				lat[c] = append(lat[c], time.Since(t))
+			}
+			return nil
+		})
+	}
+	start := time.Now()
+	var runErr error
+	if during != nil {
+		runErr = during()
+	} else {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	took := time.Since(start)
+	stop()
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	if runErr != nil {
+		return "", runErr
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return "no check answered", nil
+	}
+	slices.Sort(all)
+	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))].Round(100 * time.Microsecond) }
+	return fmt.Sprintf("%6.0f checks/s, p50 %s, p99 %s", float64(len(all))/took.Seconds(), q(0.5), q(0.99)), nil
 }
