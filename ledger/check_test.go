@@ -629,3 +629,32 @@ func TestCheckE3ClockBehindLastCheck(t *testing.T) {
 	}
 	tl.checkStream()
 }
+
+// rules E3 and the Idempotency-Key: a check is answered once JetStream holds
+// it, before the projections apply it, so its replay can arrive while they
+// lag. Sent again at once, and twice at the same time, each keyed check is
+// recorded exactly once and every copy answers the first answer.
+func TestCheckKeyedReplayBeforeProjected(t *testing.T) {
+	tl := chkStart(t)
+	chkLicense(tl, "C1", "commercial", 5, T0.Add(-24*time.Hour), chkFar, "microstation")
+	before := len(chkCheckEvents(tl, "microstation"))
+	const n = 20
+	for i := range n {
+		key := fmt.Sprintf("replay-%d", i)
+		body := chkReq("b@x.example", "microstation", fmt.Sprintf("m-%d", i), chkNew)
+		var first, racing response
+		var wg sync.WaitGroup
+		wg.Go(func() { first = tl.do("POST", chkChecks, body, "Idempotency-Key", key) })
+		wg.Go(func() { racing = tl.do("POST", chkChecks, body, "Idempotency-Key", key) })
+		wg.Wait()
+		again := tl.do("POST", chkChecks, body, "Idempotency-Key", key)
+		for name, r := range map[string]response{"racing": racing, "again": again} {
+			if r.Status != 200 || string(r.Raw) != string(first.Raw) {
+				t.Fatalf("check %d %s: %d %s, want the first answer %d %s", i, name, r.Status, r.Raw, first.Status, first.Raw)
+			}
+		}
+	}
+	if got := len(chkCheckEvents(tl, "microstation")) - before; got != n {
+		t.Errorf("%d check.recorded events for %d keyed checks, each sent three times; want %d", got, n, n)
+	}
+}

@@ -257,7 +257,9 @@ func (l *Ledger) SetAccess(ctx context.Context, meta Meta, c commands.SetAccess)
 }
 
 // Check answers an entitlement check and records it (E1–E3). The answer is
-// the recorded check.
+// the recorded check, given once JetStream holds it: nothing the ledger
+// decides reads checks, so a check never waits for the projections to apply
+// the usage stored before it.
 func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result[events.CheckRecorded], error) {
 	c, err := c.Normalize()
 	if err != nil {
@@ -270,6 +272,7 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 	// event is kept; a replay (no decision) gets the log as of the command.
 	var decided *events.CheckRecorded
 	res, err := run[commands.CheckLog](ctx, l, meta, command{name: "check", account: c.Account, primary: subj,
+		answeredOnAppend: true,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			acct := load[commands.Account](ld, events.AccountSubject(c.Account))
 			user := load[commands.User](ld, events.UserSubject(c.Account, c.Email))
@@ -282,7 +285,9 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 				return nil, err
 			}
 			access := load[commands.Access](ld, events.AccessSubject(c.Account, c.Product))
-			evs, err := c.Decide(acct, user, held, pooled, access, load[commands.CheckLog](ld, subj), now)
+			log := load[commands.CheckLog](ld, subj)
+			log.LastEventAt = l.lastAppendedAt(ld, subj, log.LastEventAt)
+			evs, err := c.Decide(acct, user, held, pooled, access, log, now)
 			if err == nil {
 				d := evs[0].Data.(events.CheckRecorded)
 				decided = &d

@@ -2,12 +2,31 @@ package ledger
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/projections"
 )
+
+// eventID is the id, and so the Nats-Msg-Id, of the i-th event of a
+// command. A usage event's is derived from its usage id, so that two copies
+// of one record collide in JetStream (F2). A keyed command's events take
+// theirs from the command id, so that a replay decided again before the
+// projections show the first one's events (which are answered before they
+// are applied, or whose acknowledgement was lost) collides with them, is
+// refused as a duplicate, and is answered from the first once the
+// projections catch up. Any other event gets a new ULID.
+func eventID(e events.Event, meta Meta, i int) string {
+	if u, ok := e.Data.(events.UsageRecorded); ok {
+		return events.DerivedID("usage", e.Account, u.UsageID)
+	}
+	if meta.FromIdempotencyKey {
+		return events.DerivedID("command", meta.CommandID, strconv.Itoa(i))
+	}
+	return events.NewID()
+}
 
 // storedOn is the subject an event is stored on: its aggregate's subject
 // (events.Event.Subject), or for usage the shard a batch holds.
@@ -29,10 +48,7 @@ func (l *Ledger) encode(evs []events.Event, subjectOf storedOn, versions map[str
 		if !seen {
 			ph = v.Hash
 		}
-		e.ID = events.NewID()
-		if u, ok := e.Data.(events.UsageRecorded); ok {
-			e.ID = events.DerivedID("usage", e.Account, u.UsageID)
-		}
+		e.ID = eventID(e, meta, len(out))
 		e.RecordedAt = recorded
 		e.Actor, e.CommandID, e.CommandHash = meta.Actor, meta.CommandID, meta.CommandHash
 		e.CorrelationID, e.CausationID = meta.CorrelationID, meta.CausationID

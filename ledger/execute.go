@@ -53,7 +53,13 @@ type command struct {
 	createsAccount bool
 	primary        string // the subject whose state answers the command
 	readsUsage     bool   // the decision reads usage (a session kept alive by it, D3)
-	decide         decideFunc
+	// answeredOnAppend answers the command once JetStream holds its events,
+	// without waiting for the projections, and with no state: for a
+	// command whose answer is its decision and whose events nothing else
+	// reads (a check). The next decision on its subjects uses the last
+	// appended event (lastAppended) when the projections are behind it.
+	answeredOnAppend bool
+	decide           decideFunc
 }
 
 // answer is what a command answers: its primary aggregate's state and the
@@ -91,7 +97,11 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		if len(evs) == 0 {
 			return l.unchanged(ctx, meta, c.primary, now)
 		}
-		seq, err := l.append(ctx, meta, evs, versions, now)
+		msgs, err := l.encode(evs, events.Event.Subject, versions, meta, now)
+		if err != nil {
+			return answer{}, err
+		}
+		seq, err := l.appendEncoded(ctx, msgs)
 		if lostRace(err) {
 			if err := l.beforeRetry(ctx, attempt); err != nil {
 				return answer{}, err
@@ -100,6 +110,10 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		}
 		if err != nil {
 			return answer{}, err
+		}
+		if c.answeredOnAppend {
+			l.lastAppended.note(evs, msgs, seq)
+			return answer{decidedAt: now}, nil
 		}
 		if err := l.store.WaitFor(ctx, seq); err != nil {
 			return answer{}, err
@@ -190,16 +204,6 @@ func (l *Ledger) unchanged(ctx context.Context, meta Meta, primary string, now t
 		err = l.replayAnswers.keepUnchanged(ctx, meta.CommandID, meta.CommandHash, st, now)
 	}
 	return answer{state: st, decidedAt: now}, err
-}
-
-// append encodes the decided events and appends them, returning the stream
-// sequence of the last one.
-func (l *Ledger) append(ctx context.Context, meta Meta, evs []events.Event, versions map[string]projections.Version, now time.Time) (uint64, error) {
-	msgs, err := l.encode(evs, events.Event.Subject, versions, meta, now)
-	if err != nil {
-		return 0, err
-	}
-	return l.appendEncoded(ctx, msgs)
 }
 
 // appendEncoded appends encoded events and remembers their sequences as this

@@ -10,11 +10,11 @@ import (
 	"github.com/entledger/ledger/projections"
 )
 
-// Usage batches are answered before the projections apply them, so the
-// next batch on the same usage shard would be decided against a version of
-// the shard's subject that is already behind the stream, and lose its append
-// to a conflict. The ledger therefore remembers the last event it appended to
-// every usage subject: its sequence and hash, and its business time (all a
+// Usage batches and checks are answered before the projections apply them,
+// so the next batch on the same usage shard (or check on the same product)
+// would be decided against a version of the subject that is already behind
+// the stream, and lose its append to a conflict. The ledger therefore
+// remembers the last event it appended to every such subject: its sequence and hash, and its business time (all a
 // usage decision reads from the subject). A decision uses it when it is ahead
 // of the projections. If another writer appended meanwhile, the append
 // conflicts, the projections catch up past it, and the next attempt decides
@@ -26,8 +26,8 @@ type appendedTip struct {
 	LastEventAt time.Time
 }
 
-// lastAppended holds the appendedTip of every usage subject this ledger
-// appended to.
+// lastAppended holds the appendedTip of every usage and check subject this
+// ledger appended to.
 type lastAppended struct {
 	mu sync.Mutex
 	m  map[string]appendedTip
@@ -68,11 +68,19 @@ func (t *lastAppended) get(subject string) (appendedTip, bool) {
 // newer. It returns the business time of the subject's last event.
 func (l *Ledger) loadUsageLog(ld *loader, subject string) time.Time {
 	st := load[commands.UsageLog](ld, subject)
+	return l.lastAppendedAt(ld, subject, st.LastEventAt)
+}
+
+// lastAppendedAt makes a decision that loaded subject (whose last event
+// the projections show happened at projected) build on the last event this
+// ledger appended there, if the projections do not show it yet, and returns
+// the business time of the subject's last event.
+func (l *Ledger) lastAppendedAt(ld *loader, subject string, projected time.Time) time.Time {
 	if t, ok := l.lastAppended.get(subject); ok && t.Seq > ld.versions[subject].Seq {
 		ld.versions[subject] = t.Version
 		return t.LastEventAt
 	}
-	return st.LastEventAt
+	return projected
 }
 
 // ownAppends are the stream sequences this ledger appended that the projections
