@@ -183,6 +183,7 @@ type applier struct {
 	kv   map[string][]byte // index entries written in this run, for reads that follow
 	read map[string][]byte // index entries read in this run (nil: absent)
 	hot  *indexCache
+	seq  uint64 // the stream sequence of the event being applied
 }
 
 // getKV reads an index entry (nil if absent), seeing this run's writes.
@@ -303,6 +304,7 @@ func (a *applier) apply(m Msg) error {
 			return err
 		}
 	}
+	a.seq = m.Seq
 	if err := a.index(e, value); err != nil {
 		return err
 	}
@@ -384,8 +386,11 @@ func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
 // unassigned practitioner licences of C7 and the commercial and trial
 // licences of each product (E1).
 func (a *applier) index(e events.Event, state any) error {
-	if u, ok := e.Data.(events.UsageRecorded); ok {
-		return a.indexUsage(e, u)
+	switch d := e.Data.(type) {
+	case events.UsageRecorded:
+		return a.indexUsage(e, d)
+	case events.AccountCreated:
+		return a.b.Set(accountKey(d.ID), nil, nil)
 	}
 	l, ok := state.(*commands.License)
 	if !ok {

@@ -31,6 +31,9 @@ var ErrClosed = errors.New("projections: closed")
 //	u/<account>/<licence id>       present while a practitioner licence is unassigned (C7)
 //	p/<account>/<product>/<id>     a commercial or trial licence covering the product (E1)
 //	b/<seq>                        a break: an event that was not applied (H3)
+//	ac/<account>                   an account exists (the list of accounts)
+//
+// and the usage and billing keys of usage.go and peaks.go.
 var (
 	keyCheckpoint = []byte("m/checkpoint")
 	keyStream     = []byte("m/stream")
@@ -175,7 +178,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // version is rebuilt rather than served incomplete.
 // 4: sessions, checks and pooled index, checkout, usage and last usage per machine;
 // 5: no history of usage aggregates, command records carry recordedat.
-const Format = "5"
+const Format = "6"
 
 // ErrFormat is returned by Bind for a store built by another version.
 var ErrFormat = errors.New("projections: built by another version of the ledger")

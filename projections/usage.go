@@ -56,6 +56,11 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 	if err := a.noteLastUsage(e.Account, u); err != nil {
 		return err
 	}
+	if u.Classification == events.ClassPooled {
+		if err := a.indexPooledUsage(e.Account, u); err != nil {
+			return err
+		}
+	}
 	day := u.StartedAt.UTC().Format(time.DateOnly)
 	base := usageDayPrefix(e.Account, u.Product) + day + "/" + u.Classification
 	var tot UsageTotals

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/entledger/ledger/billing"
+	"github.com/entledger/ledger/commands"
+)
+
+// qtl answers an account's quarterly term licence report (G2, G3, G6).
+func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if !q.Has("quarter") {
+		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
+	}
+	var asOf uint64
+	if q.Has("as_of_seq") {
+		n, err := strconv.ParseUint(q.Get("as_of_seq"), 10, 64)
+		if err != nil || n < 1 {
+			return commands.Invalid("as_of_seq", "%q is not a stream sequence; want a whole number from 1", q.Get("as_of_seq"))
+		}
+		asOf = n
+	}
+	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), q.Get("quarter"), asOf)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// qtlAll answers every account's report of a quarter, one JSON object per
+// line, all as of one stream sequence: the input of a billing run.
+func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
+	quarter := r.URL.Query().Get("quarter")
+	if quarter == "" {
+		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
+	}
+	if _, err := billing.ParseQuarter(quarter); err != nil {
+		return commands.Invalid("quarter", "%v", err)
+	}
+	enc := json.NewEncoder(w)
+	started := false
+	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		return enc.Encode(rep)
+	})
+	if err != nil && started {
+		// The answer has begun: it ends early, and a billing run that
+		// counts its lines sees it is short.
+		a.logger.Error("qtl of every account cut short", "quarter", quarter, "err", err)
+		return nil
+	}
+	if err == nil && !started {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+	}
+	return err
+}
+
+// peaks answers the 10-minute series of a product's pooled use (G7).
+func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	product := q.Get("product")
+	if product == "" {
+		return commands.Invalid("product", "required")
+	}
+	from, err := requiredTime("from", q.Get("from"))
+	if err != nil {
+		return err
+	}
+	to, err := requiredTime("to", q.Get("to"))
+	if err != nil {
+		return err
+	}
+	points, err := a.l.Peaks(r.Context(), r.PathValue("account"), product, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Product   string          `json:"product"`
+		Intervals []billing.Point `json:"intervals"`
+	}{product, points})
+	return nil
+}
+
+// peakEvidence answers one interval with each machine counted in it and the
+// usage ids that put it there (G7).
+func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
+	start, err := time.Parse(time.RFC3339, r.PathValue("interval_start"))
+	if err != nil {
+		return commands.Invalid("interval_start", "%q is not an RFC 3339 time", r.PathValue("interval_start"))
+	}
+	ev, err := a.l.PeakEvidence(r.Context(), r.PathValue("account"), r.PathValue("product"), start.UTC())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ev)
+	return nil
+}

@@ -1,0 +1,167 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/entledger/ledger/billing"
+	"github.com/entledger/ledger/commands"
+)
+
+// MaxPeakRange is the longest range of a peaks series one request may ask
+// for: a quarter and then some.
+const MaxPeakRange = 100 * 24 * time.Hour
+
+// QTL returns the account's quarterly term licence report for quarter
+// ("YYYY-Qn"), per product (G2, G3). With asOf > 0 it is computed from the
+// events at or below that stream sequence only, and is the same, byte for
+// byte, whenever it is asked (G6); with asOf 0 it reflects everything the
+// stream holds now, and its as_of_seq is the newest event it depends on.
+func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) (billing.Report, error) {
+	q, err := billing.ParseQuarter(quarter)
+	if err != nil {
+		return billing.Report{}, commands.Invalid("quarter", "%v", err)
+	}
+	if err := l.awaitBilling(ctx, account, asOf); err != nil {
+		return billing.Report{}, err
+	}
+	products, err := l.store.BillingProducts(account)
+	if err != nil {
+		return billing.Report{}, err
+	}
+	rep := billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}
+	var newest uint64
+	for _, p := range products {
+		records, lics, err := l.billingInput(account, p, q.Start(), q.End(), asOf)
+		if err != nil {
+			return billing.Report{}, err
+		}
+		var inQuarter []billing.Licence
+		for _, lic := range lics {
+			if lic.Overlaps(q) {
+				inQuarter = append(inQuarter, lic)
+			}
+		}
+		line, seq := billing.Peak(p, records, inQuarter, q)
+		if line.PeakInterval == nil && len(inQuarter) == 0 {
+			continue // neither licensed nor used this quarter
+		}
+		rep.Products = append(rep.Products, line)
+		newest = max(newest, seq)
+	}
+	if asOf == 0 {
+		rep.AsOfSeq = newest
+	}
+	return rep, nil
+}
+
+// Accounts returns the ids of every account, sorted.
+func (l *Ledger) Accounts() ([]string, error) { return l.store.Accounts() }
+
+// Peaks returns the 10-minute series of a product's pooled use in [from, to)
+// (G7): the intervals with pooled use, each with its count, seats and over.
+func (l *Ledger) Peaks(ctx context.Context, account, product string, from, to time.Time) ([]billing.Point, error) {
+	if err := commands.ProductID("product", product); err != nil {
+		return nil, err
+	}
+	if !to.After(from) {
+		return nil, commands.Invalid("to", "to %s is not after from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	if to.Sub(from) > MaxPeakRange {
+		return nil, commands.Invalid("to", "a series spans at most %s; ask for less", MaxPeakRange)
+	}
+	if err := l.awaitBilling(ctx, account, 0); err != nil {
+		return nil, err
+	}
+	records, lics, err := l.billingInput(account, product, from, to, 0)
+	if err != nil {
+		return nil, err
+	}
+	return billing.Series(records, lics, from, to), nil
+}
+
+// PeakEvidence returns one interval of a product's pooled use with every
+// machine counted in it and the usage ids that put each there (G7).
+func (l *Ledger) PeakEvidence(ctx context.Context, account, product string, start time.Time) (billing.Evidence, error) {
+	if err := commands.ProductID("product", product); err != nil {
+		return billing.Evidence{}, err
+	}
+	if !billing.IsIntervalStart(start) {
+		return billing.Evidence{}, commands.Invalid("interval_start", "%s does not start a 10-minute interval (hh:m0:00Z)",
+			start.Format(time.RFC3339Nano))
+	}
+	if err := l.awaitBilling(ctx, account, 0); err != nil {
+		return billing.Evidence{}, err
+	}
+	records, lics, err := l.billingInput(account, product, start, start.Add(billing.Interval), 0)
+	if err != nil {
+		return billing.Evidence{}, err
+	}
+	return billing.EvidenceAt(records, lics, start), nil
+}
+
+// awaitBilling checks the account exists and waits until the projections
+// show what a billing answer reads: every event at or below asOf (which must
+// be in the stream), or with asOf 0 everything the stream holds now.
+func (l *Ledger) awaitBilling(ctx context.Context, account string, asOf uint64) error {
+	if _, err := l.Account(account); err != nil {
+		return err
+	}
+	if asOf == 0 {
+		return l.catchUp(ctx)
+	}
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if asOf > info.State.LastSeq {
+		return commands.Invalid("as_of_seq", "%d is beyond the stream, whose last sequence is %d", asOf, info.State.LastSeq).
+			With("last_seq", info.State.LastSeq)
+	}
+	return l.store.WaitFor(ctx, asOf)
+}
+
+// billingInput reads the pooled usage and the commercial licences of a
+// product that count in [from, to), as of stream sequence asOf (0: now).
+func (l *Ledger) billingInput(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, []billing.Licence, error) {
+	records, err := l.store.PooledUsage(account, product, from, to, asOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	lics, err := l.store.CommercialLicences(account, product, asOf)
+	return records, lics, err
+}
+
+// QTLAll calls each with the report of every account for quarter, in
+// account order, all as of one stream sequence (the stream's last when the
+// call starts), so a billing run gets one consistent set of reports.
+func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.Report) error) error {
+	if _, err := billing.ParseQuarter(quarter); err != nil {
+		return commands.Invalid("quarter", "%v", err)
+	}
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	asOf := info.State.LastSeq
+	if err := l.store.WaitFor(ctx, asOf); err != nil {
+		return err
+	}
+	accounts, err := l.store.Accounts()
+	if err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if asOf == 0 {
+			break
+		}
+		rep, err := l.QTL(ctx, a, quarter, asOf)
+		if err != nil {
+			return err
+		}
+		if err := each(rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}

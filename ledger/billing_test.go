@@ -1,0 +1,212 @@
+package ledger_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entledger/ledger/server"
+)
+
+// The billing tests run in 2026-Q4 with the clock on 1 November, so that the
+// October usage they record is inside the default late-arrival horizon.
+var (
+	bilNow  = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	bilPeak = time.Date(2026, 10, 5, 10, 0, 0, 0, time.UTC) // a Monday morning
+)
+
+const bilQTL = "/v1/accounts/acme/qtl?quarter=2026-Q4"
+
+// bilStart is a ledger with account acme: users a, b, c@x.example; P1 a
+// practitioner licence for microstation assigned to a (from 1 October);
+// C1 a commercial licence of 2 seats for microstation and revit for the
+// quarter; T1 a trial for openroads.
+func bilStart(t *testing.T, dir string) *testLedger {
+	t.Helper()
+	tl := startLedger(t, dir, newClock(time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)))
+	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
+	for _, u := range []string{"a", "b", "c"} {
+		tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": u + "@x.example", "entitlement_country": "DE"})
+	}
+	q4, q1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	tl.must(201, "POST", "/v1/accounts/acme/licenses", e2eLicense("P1", "practitioner", 0, q4.Add(-24*time.Hour), q1, "microstation"))
+	tl.must(201, "POST", "/v1/accounts/acme/licenses", e2eLicense("C1", "commercial", 2, q4, q1, "microstation", "revit"))
+	tl.must(201, "POST", "/v1/accounts/acme/licenses", e2eLicense("T1", "trial", 0, q4, q1, "openroads"))
+	tl.clock.Set(q4)
+	tl.must(200, "POST", "/v1/accounts/acme/licenses/P1/assign", map[string]any{"email": "a@x.example"})
+	tl.clock.Set(bilNow)
+	return tl
+}
+
+// bilUse records pooled use of microstation by b@x.example on machine m
+// in [from, from+d).
+func bilUse(id, machine string, from time.Time, d time.Duration) useRec {
+	return useR(id, from, d).set("email", "b@x.example").set("machine_id", machine)
+}
+
+// rules G1, G2, F5: the quarter's report names the peak interval, its
+// count, the seats, the units and the machines; practitioner and trial use
+// never count; a licensed product without pooled use reports 0 units and a
+// null peak.
+func TestRuleG2QTLReport(t *testing.T) {
+	tl := bilStart(t, "")
+	useAccepted(tl, 7, 0,
+		bilUse("p1", "m1", bilPeak, time.Hour), bilUse("p2", "m2", bilPeak, time.Hour),
+		bilUse("p3", "m3", bilPeak.Add(3*time.Minute), time.Hour), // starts inside 10:00: counts from 10:10
+		bilUse("p4", "m4", bilPeak.Add(10*time.Minute), 30*time.Minute),
+		// a@x.example holds P1: practitioner use, never billed.
+		useR("pr1", bilPeak, time.Hour).set("machine_id", "m5"),
+		// a trial product: never billed.
+		bilUse("tr1", "m6", bilPeak, time.Hour).set("product", "openroads"),
+		// the same machine twice: one machine.
+		bilUse("p5", "m1", bilPeak.Add(5*time.Minute), 20*time.Minute).set("email", "c@x.example"),
+	)
+	r := tl.must(200, "GET", bilQTL, nil)
+	want := `{"account":"acme","quarter":"2026-Q4","as_of_seq":%d,"products":[` +
+		`{"product":"microstation","peak_interval":"2026-10-05T10:10:00Z","peak_count":4,"seats":2,"units":2,"machines":["m1","m2","m3","m4"]},` +
+		`{"product":"revit","peak_interval":null,"peak_count":0,"seats":2,"units":0,"machines":[]}]}` + "\n"
+	seq := uint64(r.Body["as_of_seq"].(float64))
+	if got := string(r.Raw); got != fmt.Sprintf(want, seq) {
+		t.Errorf("report:\n%s\nwant\n%s", got, fmt.Sprintf(want, seq))
+	}
+	if seq == 0 || seq > e2eStreamLen(t, tl.srv) {
+		t.Errorf("as_of_seq %d, want the sequence of the newest event it depends on", seq)
+	}
+}
+
+// rules G3, G6: late usage changes its quarter's report, and as_of_seq
+// gives the earlier report again, byte for byte, also after a restart, a
+// rebuild, and on a ledger that rebuilt from the same stream.
+func TestRuleG6AsOfSeqReproducesReports(t *testing.T) {
+	dir := t.TempDir()
+	tl := bilStart(t, dir)
+	useAccepted(tl, 3, 0, bilUse("e1", "m1", bilPeak, time.Hour), bilUse("e2", "m2", bilPeak, time.Hour),
+		bilUse("e3", "m3", bilPeak, time.Hour))
+	first := tl.must(200, "GET", bilQTL, nil)
+	seq := uint64(first.Body["as_of_seq"].(float64))
+	asOf := fmt.Sprintf("%s&as_of_seq=%d", bilQTL, seq)
+	if again := tl.must(200, "GET", asOf, nil); string(again.Raw) != string(first.Raw) {
+		t.Fatalf("as of %d:\n%s\nwant the report it was:\n%s", seq, again.Raw, first.Raw)
+	}
+	// Late usage for the same interval: two more machines.
+	useAccepted(tl, 2, 0, bilUse("late1", "m7", bilPeak, time.Hour), bilUse("late2", "m8", bilPeak, time.Hour))
+	later := tl.must(200, "GET", bilQTL, nil)
+	if later.Body["as_of_seq"].(float64) <= float64(seq) || !strings.Contains(string(later.Raw), `"peak_count":5,"seats":2,"units":3`) {
+		t.Errorf("after late usage: %s, want 5 machines, 3 units, a later as_of_seq", later.Raw)
+	}
+	// Usage that is not pooled does not move it: practitioner, trial.
+	useAccepted(tl, 2, 0, useR("prac", bilPeak, time.Hour).set("machine_id", "m9"),
+		bilUse("trial", "m9", bilPeak, time.Hour).set("product", "openroads"))
+	if again := tl.must(200, "GET", bilQTL, nil); string(again.Raw) != string(later.Raw) {
+		t.Errorf("unrelated usage changed the report:\n%s\nwas\n%s", again.Raw, later.Raw)
+	}
+	check := func(when string) {
+		t.Helper()
+		if r := tl.must(200, "GET", asOf, nil); string(r.Raw) != string(first.Raw) {
+			t.Errorf("%s, as of %d:\n%s\nwant\n%s", when, seq, r.Raw, first.Raw)
+		}
+		if r := tl.must(200, "GET", bilQTL, nil); string(r.Raw) != string(later.Raw) {
+			t.Errorf("%s, now:\n%s\nwant\n%s", when, r.Raw, later.Raw)
+		}
+	}
+	check("later")
+	clk := tl.clock
+	tl.stop()
+	tl = startLedger(t, dir, clk)
+	check("after a restart")
+	tl.stop()
+	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	tl = startLedger(t, dir, clk)
+	check("after a rebuild")
+}
+
+// rule G6: the query is checked: a bad quarter, an as_of_seq below 1 or
+// beyond the stream are 400 with the field named; an unknown account 404.
+func TestRuleG6QTLBadQueries(t *testing.T) {
+	tl := bilStart(t, "")
+	for _, q := range []string{"quarter=2026-Q5", "quarter=2026", "quarter=", "as_of_seq=1",
+		"quarter=2026-Q4&as_of_seq=0", "quarter=2026-Q4&as_of_seq=-1", "quarter=2026-Q4&as_of_seq=x",
+		"quarter=2026-Q4&as_of_seq=999999"} {
+		field := "quarter"
+		if strings.Contains(q, "as_of_seq") && strings.HasPrefix(q, "quarter=2026-Q4") {
+			field = "as_of_seq"
+		}
+		r := e2eReject(tl, 400, "invalid_argument", "GET", "/v1/accounts/acme/qtl?"+q, nil)
+		e2eDetail(t, r, "field", field)
+	}
+	e2eReject(tl, 404, "account_not_found", "GET", "/v1/accounts/nope/qtl?quarter=2026-Q4", nil)
+	e2eReject(tl, 400, "invalid_argument", "GET", "/v1/qtl?quarter=2026-Q9", nil)
+}
+
+// rule G7: the 10-minute series and one interval's evidence answer "why 2
+// units?": each machine counted, and the usage ids that put it there.
+func TestRuleG7Evidence(t *testing.T) {
+	tl := bilStart(t, "")
+	useAccepted(tl, 4, 0, bilUse("v1", "m1", bilPeak, 20*time.Minute), bilUse("v2", "m2", bilPeak, 20*time.Minute),
+		bilUse("v3", "m3", bilPeak.Add(10*time.Minute), 10*time.Minute),
+		bilUse("v4", "m3", bilPeak.Add(12*time.Minute), 30*time.Minute).set("email", "c@x.example"))
+	from, to := bilPeak.Add(-time.Hour), bilPeak.Add(time.Hour)
+	r := tl.must(200, "GET", "/v1/accounts/acme/peaks?product=microstation&from="+e2eTS(from)+"&to="+e2eTS(to), nil)
+	want := `{"product":"microstation","intervals":[` +
+		`{"start":"2026-10-05T10:00:00Z","count":2,"seats":2,"over":0},` +
+		`{"start":"2026-10-05T10:10:00Z","count":3,"seats":2,"over":1},` +
+		`{"start":"2026-10-05T10:20:00Z","count":1,"seats":2,"over":0},` +
+		`{"start":"2026-10-05T10:30:00Z","count":1,"seats":2,"over":0},` +
+		`{"start":"2026-10-05T10:40:00Z","count":1,"seats":2,"over":0}]}` + "\n"
+	if string(r.Raw) != want {
+		t.Errorf("series:\n%s\nwant\n%s", r.Raw, want)
+	}
+	ev := tl.must(200, "GET", "/v1/accounts/acme/peaks/microstation/2026-10-05T10:10:00Z", nil)
+	wantEv := `{"start":"2026-10-05T10:10:00Z","count":3,"seats":2,"over":1,"machines":[` +
+		`{"machine_id":"m1","usage_ids":["v1"]},{"machine_id":"m2","usage_ids":["v2"]},{"machine_id":"m3","usage_ids":["v3"]}]}` + "\n"
+	if string(ev.Raw) != wantEv {
+		t.Errorf("evidence:\n%s\nwant\n%s", ev.Raw, wantEv)
+	}
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "GET", "/v1/accounts/acme/peaks/microstation/2026-10-05T10:05:00Z", nil),
+		"field", "interval_start")
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "GET", "/v1/accounts/acme/peaks?product=microstation&from="+e2eTS(to)+"&to="+e2eTS(from), nil),
+		"field", "to")
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "GET", "/v1/accounts/acme/peaks?product=microstation&from="+e2eTS(from), nil),
+		"field", "to")
+}
+
+// rule G2: a billing run reads every account's report at once, one per
+// line, all as of one sequence.
+func TestRuleG2QTLOfEveryAccount(t *testing.T) {
+	tl := bilStart(t, "")
+	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "globex", "name": "Globex", "fulfillment_contact": "ops@globex.example"})
+	useAccepted(tl, 1, 0, bilUse("g1", "m1", bilPeak, time.Hour))
+	resp, err := http.Get(tl.base + "/v1/qtl?quarter=2026-Q4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var reps []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		reps = append(reps, m)
+	}
+	if len(reps) != 2 || reps[0]["account"] != "acme" || reps[1]["account"] != "globex" || reps[0]["as_of_seq"] != reps[1]["as_of_seq"] {
+		t.Fatalf("reports %v, want acme then globex as of one sequence", reps)
+	}
+	if reps[0]["as_of_seq"].(float64) != float64(e2eStreamLen(t, tl.srv)) {
+		t.Errorf("as of %v, want the stream's last sequence %d", reps[0]["as_of_seq"], e2eStreamLen(t, tl.srv))
+	}
+}

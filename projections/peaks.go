@@ -1,0 +1,178 @@
+package projections
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/entledger/ledger/billing"
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+)
+
+// Billing keys:
+//
+//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, machine
+//	pp/<account>/<product>                              the product has pooled usage
+//
+// started_at and ended_at are Unix nanoseconds, 8 bytes big endian, so the
+// records of a product are in started_at order. Only records classified
+// pooled are kept (F5): practitioner and trial use is never billed. A
+// record is written once, when its usage id is first recorded (F2), with
+// the stream sequence of its event, so that a report can be computed from
+// the events at or below any sequence (G6).
+
+func pooledUsagePrefix(account, product string) []byte {
+	return []byte("pk/" + account + "/" + product + "/")
+}
+
+func pooledUsageKey(account, product string, started time.Time, usageID string) []byte {
+	k := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(started.UnixNano()))
+	return append(append(k, 0), usageID...)
+}
+
+func pooledProductKey(account, product string) []byte { return []byte("pp/" + account + "/" + product) }
+
+func accountKey(account string) []byte { return []byte("ac/" + account) }
+
+// indexPooledUsage records a pooled usage record for billing.
+func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
+	v := binary.BigEndian.AppendUint64(nil, a.seq)
+	v = binary.BigEndian.AppendUint64(v, uint64(u.EndedAt.UnixNano()))
+	v = append(v, u.MachineID...)
+	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
+		return err
+	}
+	key := pooledProductKey(account, u.Product)
+	if seen, err := a.getKV(key); err != nil || seen != nil {
+		return err
+	}
+	return a.setKV(key, []byte{1})
+}
+
+// PooledUsage returns the pooled usage records of (account, product) that
+// may count in [from, to) — those started in [from - the longest span a
+// record may have, to) — recorded at or below stream sequence asOf (0: all),
+// in started_at order.
+func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	lo := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, from.Add(-commands.MaxUsageSpan).UnixNano())))
+	hi := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, to.UnixNano())))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+	}
+	var out []billing.Record
+	n := len(pooledUsagePrefix(account, product))
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) < n+9 || len(v) < 16 {
+			it.Close()
+			return nil, fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
+		}
+		seq := binary.BigEndian.Uint64(v)
+		if asOf > 0 && seq > asOf {
+			continue
+		}
+		out = append(out, billing.Record{
+			UsageID:   string(k[n+9:]),
+			MachineID: string(v[16:]),
+			StartedAt: time.Unix(0, int64(binary.BigEndian.Uint64(k[n:]))).UTC(),
+			EndedAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
+			Seq:       seq,
+		})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+	}
+	return out, nil
+}
+
+// BillingProducts returns the products of the account that have pooled usage
+// or a commercial or trial licence, sorted.
+func (s *Store) BillingProducts(account string) ([]string, error) {
+	used, err := s.keysAfter([]byte("pp/" + account + "/"))
+	if err != nil {
+		return nil, err
+	}
+	licensed, err := s.keysAfter(append(append([]byte{}, prefixPooled...), account+"/"...))
+	if err != nil {
+		return nil, err
+	}
+	out := used
+	for _, k := range licensed { // <product>/<licence id>
+		product, _, _ := strings.Cut(k, "/")
+		out = append(out, product)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Accounts returns the ids of every account, sorted.
+func (s *Store) Accounts() ([]string, error) { return s.keysAfter([]byte("ac/")) }
+
+// keysAfter returns the rest of every key with prefix, in key order.
+func (s *Store) keysAfter(prefix []byte) ([]string, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: %w", err)
+	}
+	var out []string
+	for ok := it.First(); ok; ok = it.Next() {
+		out = append(out, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: %w", err)
+	}
+	return out, nil
+}
+
+// CommercialLicences returns the commercial licences covering product as
+// they stood after the events at or below stream sequence asOf (0: now),
+// for billing (G2).
+func (s *Store) CommercialLicences(account, product string, asOf uint64) ([]billing.Licence, error) {
+	lics, err := s.Pooled(account, product)
+	if err != nil {
+		return nil, err
+	}
+	var out []billing.Licence
+	for _, now := range lics {
+		if now.Kind != events.KindCommercial {
+			continue
+		}
+		hist, err := s.History(events.LicenseSubject(account, now.ID))
+		if err != nil {
+			return nil, err
+		}
+		var lic commands.License
+		var seq uint64
+		for _, h := range hist {
+			if asOf > 0 && h.Seq > asOf {
+				break
+			}
+			e, err := events.Unmarshal(h.Event)
+			if err != nil {
+				return nil, fmt.Errorf("projections: licence %s: %w", now.ID, err)
+			}
+			lic.Apply(e)
+			seq = h.Seq
+		}
+		if lic.Exists() {
+			out = append(out, billing.Licence{ID: lic.ID, Seats: lic.Seats, ValidFrom: lic.ValidFrom, ValidUntil: lic.ValidUntil, Seq: seq})
+		}
+	}
+	return out, nil
+}
