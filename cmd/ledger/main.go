@@ -107,6 +107,8 @@ Client commands (talk to a running ledger, --url, --account, --json):
   signout   sign a user out
   check     check whether a user may use a product now (exit code 3 when denied)
   usage     usage import FILE (NDJSON or CSV, in batches) | usage summary
+  qtl       an account's quarterly term licence report (--quarter, --as-of-seq, --csv)
+  peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
@@ -178,6 +180,10 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runCheck
 	case "usage":
 		return runUsage
+	case "qtl":
+		return runQTL
+	case "peaks":
+		return runPeaks
 	case "version", "--version":
 		return runVersion
 	}

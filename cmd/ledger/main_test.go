@@ -77,7 +77,8 @@ func TestExitCodes(t *testing.T) {
 // `ledger help CMD` prints, on stdout, what `ledger CMD -h` prints on stderr.
 func TestHelpIsDashH(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"rebuild"}, {"digest"}, {"verify"}, {"bench"}, {"signin"}, {"signout"},
-		{"check"}, {"usage"}, {"usage", "import"}, {"usage", "summary"}, {"checkout"}, {"checkout", "verify"}, {"version"}} {
+		{"check"}, {"usage"}, {"usage", "import"}, {"usage", "summary"}, {"checkout"}, {"checkout", "verify"}, {"version"},
+		{"qtl"}, {"peaks"}} {
 		_, help, _ := run(append([]string{"help"}, cmd...)...)
 		_, _, dashH := run(append(cmd, "-h")...)
 		if help == "" || help != dashH {

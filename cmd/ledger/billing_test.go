@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/ledger"
+)
+
+// rules G2, G7 from the command line: the QTL report as a table, as CSV for
+// an invoicing system and as JSON; the peaks series and one interval's
+// evidence.
+func TestQTLAndPeaksCommands(t *testing.T) {
+	url, srv := cliServer(t)
+	ctx, l := context.Background(), srv.Ledger()
+	// b@x.example holds no licence: pooled use of "ms" on two machines in
+	// the interval after the start (the first partial interval is not
+	// counted), so the CLI can be checked against known numbers.
+	start := time.Now().UTC().Add(-2 * time.Hour).Truncate(10 * time.Minute).Add(3 * time.Minute)
+	recs := []commands.UsageRecord{}
+	for i, m := range []string{"ws-1", "ws-2"} {
+		recs = append(recs, commands.UsageRecord{UsageID: fmt.Sprintf("cli-%d", i), Email: "b@x.example", Product: "ms",
+			MachineID: m, ClientVersion: "10.00.18.25", StartedAt: start, EndedAt: start.Add(30 * time.Minute)})
+	}
+	if _, err := l.RecordUsage(ctx, ledger.Meta{}, commands.RecordUsage{Account: "acme", Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	peak := start.Add(7 * time.Minute) // the next interval start
+	q := peak.Year()
+	quarter := fmt.Sprintf("%d-Q%d", q, (int(peak.Month())-1)/3+1)
+	base := []string{"--url", url, "--account", "acme"}
+
+	out, err := cli(t, append([]string{"qtl", "--quarter", quarter}, base...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "QTL of acme for "+quarter) || !strings.Contains(out, "ms ") ||
+		!strings.Contains(out, peak.Format("2006-01-02T15:04Z")) || !strings.Contains(out, "ws-1 ws-2") {
+		t.Errorf("qtl table:\n%s", out)
+	}
+	csvOut, err := cli(t, append([]string{"qtl", "--quarter", quarter, "--csv"}, base...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csvOut), "\n")
+	wantRow := fmt.Sprintf(",%s,2,0,2,ws-1 ws-2", peak.Format("2006-01-02T15:04:05Z"))
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "account,quarter,as_of_seq,product") || !strings.HasPrefix(lines[1], "acme,"+quarter+",") ||
+		!strings.HasSuffix(lines[1], wantRow) {
+		t.Errorf("qtl csv:\n%s\nwant one row ending %q", csvOut, wantRow)
+	}
+	if out, err := cli(t, append([]string{"qtl", "--quarter", "2026-Q9"}, base...)...); err == nil || !strings.Contains(err.Error(), "quarter") {
+		t.Errorf("a bad quarter: %q, %v; want an error naming the quarter", out, err)
+	}
+	ev, err := cli(t, append([]string{"peaks", "--product", "ms", "--interval", peak.Format(time.RFC3339)}, base...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ev, "2 machines over 0 seats = 2 over") || !strings.Contains(ev, "ws-1") || !strings.Contains(ev, "cli-1") {
+		t.Errorf("peaks --interval:\n%s", ev)
+	}
+	series, err := cli(t, append([]string{"peaks", "--product", "ms", "--from", start.Add(-time.Hour).Format(time.RFC3339),
+		"--to", start.Add(time.Hour).Format(time.RFC3339)}, base...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Split(strings.TrimSpace(series), "\n"); len(rows) != 4 { // header + 3 intervals
+		t.Errorf("peaks series:\n%s\nwant 3 intervals", series)
+	}
+}
