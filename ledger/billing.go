@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/entledger/ledger/billing"
@@ -25,6 +26,20 @@ func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) 
 	if err := l.awaitBilling(ctx, account, asOf); err != nil {
 		return billing.Report{}, err
 	}
+	key := reportKey{account: account, quarter: q, asOf: asOf}
+	version := l.store.BillingVersion(account)
+	if rep, ok := l.reports.get(key, version); ok {
+		return rep, nil
+	}
+	rep, err := l.computeQTL(account, q, asOf)
+	if err == nil {
+		l.reports.put(key, version, rep)
+	}
+	return rep, err
+}
+
+// computeQTL computes the report QTL answers.
+func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (billing.Report, error) {
 	products, err := l.store.BillingProducts(account)
 	if err != nil {
 		return billing.Report{}, err
@@ -164,4 +179,45 @@ func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.R
 		}
 	}
 	return nil
+}
+
+// reportCache keeps computed QTL reports. A report as of a sequence never
+// changes; a report of everything stays true while the account's billing
+// version (projections.Store.BillingVersion) is the one it was computed at.
+type reportCache struct {
+	mu sync.Mutex
+	m  map[reportKey]cachedReport
+}
+
+type reportKey struct {
+	account string
+	quarter billing.Quarter
+	asOf    uint64
+}
+
+type cachedReport struct {
+	version uint64
+	report  billing.Report
+}
+
+// maxCachedReports bounds the cache; past it, it starts again empty.
+const maxCachedReports = 4096
+
+func (c *reportCache) get(k reportKey, version uint64) (billing.Report, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[k]
+	if !ok || (k.asOf == 0 && r.version != version) {
+		return billing.Report{}, false
+	}
+	return r.report, true
+}
+
+func (c *reportCache) put(k reportKey, version uint64, rep billing.Report) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedReports {
+		c.m = map[reportKey]cachedReport{}
+	}
+	c.m[k] = cachedReport{version: version, report: rep}
 }

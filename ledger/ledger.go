@@ -57,6 +57,7 @@ type Ledger struct {
 	ownAppends    ownAppends    // what this ledger appended that may not be applied yet
 	checkQueues   subjectQueues // checks wait their turn per product (subjectqueue.go)
 	usageShards   *usageShards  // the free usage shards of each product
+	reports       reportCache   // computed QTL reports (billing.go)
 }
 
 // Options configure New.

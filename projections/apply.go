@@ -165,6 +165,7 @@ func (s *Store) Apply(msgs []Msg) error {
 		return fmt.Errorf("projections: commit through sequence %d: %w", last, err)
 	}
 	a.keepHot()
+	s.noteBilling(a.billing)
 	s.advance(last)
 	if m := msgs[len(msgs)-1]; m.Seq == last && !m.Stored.IsZero() {
 		s.markStored(m.Stored)
@@ -184,6 +185,18 @@ type applier struct {
 	read map[string][]byte // index entries read in this run (nil: absent)
 	hot  *indexCache
 	seq  uint64 // the stream sequence of the event being applied
+	// billing holds, by account, the sequence of the last event of this run
+	// that billing reads (a pooled usage record, a commercial licence's).
+	billing map[string]uint64
+}
+
+// noteBilling records that the event being applied changes what billing
+// reads in account.
+func (a *applier) noteBilling(account string) {
+	if a.billing == nil {
+		a.billing = map[string]uint64{}
+	}
+	a.billing[account] = a.seq
 }
 
 // getKV reads an index entry (nil if absent), seeing this run's writes.
@@ -395,6 +408,9 @@ func (a *applier) index(e events.Event, state any) error {
 	l, ok := state.(*commands.License)
 	if !ok {
 		return nil
+	}
+	if l.Kind == events.KindCommercial {
+		a.noteBilling(e.Account)
 	}
 	if d, ok := e.Data.(events.LicenseCreated); ok && d.Kind != events.KindPractitioner {
 		for _, p := range d.Products {

@@ -47,6 +47,7 @@ func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error
 	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
 		return err
 	}
+	a.noteBilling(account)
 	key := pooledProductKey(account, u.Product)
 	if seen, err := a.getKV(key); err != nil || seen != nil {
 		return err
@@ -175,4 +176,29 @@ func (s *Store) CommercialLicences(account, product string, asOf uint64) ([]bill
 		}
 	}
 	return out, nil
+}
+
+// BillingVersion is the stream sequence of the last event this store applied,
+// since it was opened, that changes what billing reads in account (0: none
+// since it was opened). A report computed when it was v is still true while
+// it is v.
+func (s *Store) BillingVersion(account string) uint64 {
+	s.billing.Lock()
+	defer s.billing.Unlock()
+	return s.billing.seq[account]
+}
+
+// noteBilling merges the billing sequences of a committed run.
+func (s *Store) noteBilling(run map[string]uint64) {
+	if len(run) == 0 {
+		return
+	}
+	s.billing.Lock()
+	defer s.billing.Unlock()
+	if s.billing.seq == nil {
+		s.billing.seq = map[string]uint64{}
+	}
+	for account, seq := range run {
+		s.billing.seq[account] = seq
+	}
 }

@@ -109,6 +109,11 @@ type Store struct {
 	// closeMu is held for reading by every query and for writing by Close,
 	// so no query touches Pebble after it is closed.
 	closeMu sync.RWMutex
+	// billing holds BillingVersion by account.
+	billing struct {
+		sync.Mutex
+		seq map[string]uint64
+	}
 }
 
 // read guards a query against Close: it fails with ErrClosed once the store

@@ -20,16 +20,17 @@ import (
 // and prints each rate and the ratios the issues set goals for.
 
 type benchConfig struct {
-	clients      int
-	ops          int   // commands per client and phase
-	licences     int   // licences held by the serve process in the memory phase (0 skips it)
-	usageClients []int // client counts of the usage phase, all on one product
-	usageBatches int   // batches of 500 records per client count
-	usageSpread  bool  // each usage client on its own product instead of all on one
-	syncInterval time.Duration
-	dir          string
-	keep         bool
-	phases       map[string]bool // which of writes, usage, serve run
+	clients        int
+	ops            int   // commands per client and phase
+	licences       int   // licences held by the serve process in the memory phase (0 skips it)
+	usageClients   []int // client counts of the usage phase, all on one product
+	usageBatches   int   // batches of 500 records per client count
+	usageSpread    bool  // each usage client on its own product instead of all on one
+	billingRecords int   // pooled records imported by the billing phase
+	syncInterval   time.Duration
+	dir            string
+	keep           bool
+	phases         map[string]bool // which of writes, usage, serve run
 }
 
 // measurement is one timed phase.
@@ -67,7 +68,8 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
-	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve, billing (not by default: it imports --billing-records)")
+	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
@@ -76,10 +78,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve":
+		case "writes", "usage", "serve", "billing":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage or serve)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve or billing)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -158,6 +160,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["usage"] && bc.usageBatches > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchUsage(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["billing"] && bc.billingRecords > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchBilling(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}
