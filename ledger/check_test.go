@@ -658,3 +658,32 @@ func TestCheckKeyedReplayBeforeProjected(t *testing.T) {
 		t.Errorf("%d check.recorded events for %d keyed checks, each sent three times; want %d", got, n, n)
 	}
 }
+
+// The Idempotency-Key: a replay that is decided again before the
+// projections show the first check, on a state that has changed since (the
+// licence that granted it has ended), is refused as a duplicate and must
+// answer the check that was recorded, never its own unrecorded decision.
+func TestCheckKeyedReplayAnswersTheRecordedCheck(t *testing.T) {
+	tl := chkStart(t)
+	const keys = 30
+	for i := range keys {
+		id := fmt.Sprintf("E%d", i)
+		until := tl.clock.Now().Add(time.Second)
+		chkLicense(tl, id, "commercial", 5, T0.Add(-24*time.Hour), until, fmt.Sprintf("p%d", i))
+		key := fmt.Sprintf("ended-%d", i)
+		body := chkReq("b@x.example", fmt.Sprintf("p%d", i), "m1", chkNew)
+		first := tl.must(200, "POST", chkChecks, body, "Idempotency-Key", key)
+		tl.clock.Advance(2 * time.Second) // the licence has ended
+		replays := make([]response, 4)
+		var wg sync.WaitGroup
+		for r := range replays {
+			wg.Go(func() { replays[r] = tl.do("POST", chkChecks, body, "Idempotency-Key", key) })
+		}
+		wg.Wait()
+		for r, got := range replays {
+			if got.Status != 200 || string(got.Raw) != string(first.Raw) {
+				t.Fatalf("key %d replay %d: %d %s, want the recorded answer %s", i, r, got.Status, got.Raw, first.Raw)
+			}
+		}
+	}
+}

@@ -267,12 +267,7 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 	}
 	subj := events.CheckSubject(c.Account, c.Product)
 	defer l.checkQueues.join(subj)()
-	// The answer is the check this command recorded. After the append the
-	// product's check log may already hold a later check, so the decided
-	// event is kept; a replay (no decision) gets the log as of the command.
-	var decided *events.CheckRecorded
-	res, err := run[commands.CheckLog](ctx, l, meta, command{name: "check", account: c.Account, primary: subj,
-		answeredOnAppend: true,
+	ans, err := l.execute(ctx, meta, command{name: "check", account: c.Account, primary: subj, answeredOnAppend: true,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			acct := load[commands.Account](ld, events.AccountSubject(c.Account))
 			user := load[commands.User](ld, events.UserSubject(c.Account, c.Email))
@@ -287,18 +282,26 @@ func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result
 			access := load[commands.Access](ld, events.AccessSubject(c.Account, c.Product))
 			log := load[commands.CheckLog](ld, subj)
 			log.LastEventAt = l.lastAppendedAt(ld, subj, log.LastEventAt)
-			evs, err := c.Decide(acct, user, held, pooled, access, log, now)
-			if err == nil {
-				d := evs[0].Data.(events.CheckRecorded)
-				decided = &d
-			}
-			return evs, err
+			return c.Decide(acct, user, held, pooled, access, log, now)
 		}})
-	out := Result[events.CheckRecorded]{State: res.State.Last, DecidedAt: res.DecidedAt}
-	if decided != nil && err == nil {
-		out.State = *decided
+	if err != nil {
+		return Result[events.CheckRecorded]{}, err
 	}
-	return out, err
+	// The answer is the check this call recorded; a replay's is the check
+	// its command recorded: the product's check log as of the command.
+	out := Result[events.CheckRecorded]{DecidedAt: ans.decidedAt}
+	if len(ans.landed) > 0 {
+		out.State = ans.landed[0].Data.(events.CheckRecorded)
+		return out, nil
+	}
+	var log commands.CheckLog
+	if len(ans.state) > 0 {
+		if err := json.Unmarshal(ans.state, &log); err != nil {
+			return out, fmt.Errorf("ledger: check: decode state: %w", err)
+		}
+	}
+	out.State = log.Last
+	return out, nil
 }
 
 // CheckoutResult is a checkout's answer: the signed token and its end.

@@ -68,6 +68,9 @@ type command struct {
 type answer struct {
 	state     json.RawMessage
 	decidedAt time.Time
+	// landed are the events this call decided and appended; nil when it
+	// answered a replay, or appended nothing.
+	landed []events.Event
 }
 
 // execute runs a command: replay, decide, append, await (see the package
@@ -113,13 +116,13 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		}
 		if c.answeredOnAppend {
 			l.lastAppended.note(evs, msgs, seq)
-			return answer{decidedAt: now}, nil
+			return answer{decidedAt: now, landed: evs}, nil
 		}
 		if err := l.store.WaitFor(ctx, seq); err != nil {
 			return answer{}, err
 		}
 		st, _, err := projections.Load[json.RawMessage](l.store, evs[0].Subject())
-		return answer{state: st, decidedAt: now}, err
+		return answer{state: st, decidedAt: now, landed: evs}, err
 	}
 }
 

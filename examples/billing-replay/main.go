@@ -1,0 +1,351 @@
+// Command billing-replay is what an outside billing team writes to compute
+// the quarterly term licence (QTL) report of an account from the ledger's
+// events alone: it reads stream LEDGER with a plain NATS client, decodes the
+// CloudEvents with encoding/json, and prints the report in the shape of
+// GET /v1/accounts/{account}/qtl. It uses no package of the ledger, on
+// purpose: if the report cannot be computed from the stream, the events are
+// missing something. docs/billing.md explains every step.
+//
+//	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --quarter 2026-Q4 [--as-of-seq N]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "billing-replay:", err)
+		os.Exit(1)
+	}
+}
+
+// interval is the length of the intervals peaks are counted in (rule G1).
+const interval = 10 * time.Minute
+
+// cloudEvent is the part of the CloudEvents envelope billing reads.
+type cloudEvent struct {
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaversion"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// usageRecorded is the data of a usage.recorded event (schema version 1).
+type usageRecorded struct {
+	UsageID        string    `json:"usage_id"`
+	Product        string    `json:"product"`
+	MachineID      string    `json:"machine_id"`
+	StartedAt      time.Time `json:"started_at"`
+	EndedAt        time.Time `json:"ended_at"`
+	Classification string    `json:"classification"`
+}
+
+// licenseEvent is the data of license.created and license.renewed
+// (schema version 1); a renewal only carries id and valid_until.
+type licenseEvent struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Products   []string  `json:"products"`
+	Seats      int       `json:"seats"`
+	ValidFrom  time.Time `json:"valid_from"`
+	ValidUntil time.Time `json:"valid_until"`
+}
+
+// record is one pooled usage record and the stream sequence of its event.
+type record struct {
+	usageRecorded
+	seq uint64
+}
+
+// licence is a commercial licence as its events up to now made it.
+type licence struct {
+	products    []string
+	seats       int
+	from, until time.Time
+	seq         uint64 // of its newest event
+}
+
+func (l *licence) activeAt(t time.Time) bool { return !t.Before(l.from) && t.Before(l.until) }
+
+// The report, field for field in the order GET .../qtl writes it.
+type report struct {
+	Account  string          `json:"account"`
+	Quarter  string          `json:"quarter"`
+	AsOfSeq  uint64          `json:"as_of_seq"`
+	Products []productReport `json:"products"`
+}
+
+type productReport struct {
+	Product      string   `json:"product"`
+	PeakInterval *string  `json:"peak_interval"`
+	PeakCount    int      `json:"peak_count"`
+	Seats        int      `json:"seats"`
+	Units        int      `json:"units"`
+	Machines     []string `json:"machines"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("billing-replay", flag.ContinueOnError)
+	natsURL := fs.String("nats-url", "", "NATS server holding stream LEDGER (required)")
+	account := fs.String("account", "", "account id (required)")
+	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (required)")
+	asOfSeq := fs.Uint64("as-of-seq", 0, "use only the events at or below this stream sequence (default: the stream's last)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *natsURL == "" || *account == "" || *quarterFlag == "" {
+		return errors.New("--nats-url, --account and --quarter are required")
+	}
+	qStart, err := parseQuarter(*quarterFlag)
+	if err != nil {
+		return err
+	}
+	qEnd := qStart.AddDate(0, 3, 0)
+
+	nc, err := nats.Connect(*natsURL)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	stream, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	last := info.State.LastSeq
+	if *asOfSeq > last {
+		return fmt.Errorf("--as-of-seq %d is beyond the stream, whose last sequence is %d", *asOfSeq, last)
+	}
+	if *asOfSeq > 0 {
+		last = *asOfSeq
+	}
+
+	records, licences, err := readEvents(ctx, js, *account, last)
+	if err != nil {
+		return err
+	}
+	rep := qtl(records, licences, qStart, qEnd)
+	rep.Account, rep.Quarter = *account, *quarterFlag
+	if *asOfSeq > 0 {
+		rep.AsOfSeq = *asOfSeq
+	}
+	out, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(out, '\n'))
+	return err
+}
+
+// readEvents reads the account's events up to stream sequence last with an
+// ordered consumer and keeps what billing needs: the pooled usage records,
+// each usage_id once (the first one wins), and the commercial licences.
+func readEvents(ctx context.Context, js jetstream.JetStream, account string, last uint64) ([]record, map[string]*licence, error) {
+	cons, err := js.OrderedConsumer(ctx, "LEDGER", jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"ledger.events." + account + ".>"},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer msgs.Stop()
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ci.NumPending == 0 && ci.Delivered.Consumer == 0 {
+		return nil, nil, fmt.Errorf("account %q has no events on stream LEDGER", account)
+	}
+
+	var records []record
+	seen := map[string]bool{}
+	licences := map[string]*licence{}
+	for {
+		msg, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, nil, err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return nil, nil, err
+		}
+		seq := meta.Sequence.Stream
+		if seq > last {
+			break
+		}
+		var ev cloudEvent
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			return nil, nil, fmt.Errorf("event at sequence %d: %w", seq, err)
+		}
+		switch ev.Type {
+		case "usage.recorded", "license.created", "license.renewed":
+			if ev.SchemaVersion != 1 {
+				return nil, nil, fmt.Errorf("event at sequence %d: %s version %d is newer than this program", seq, ev.Type, ev.SchemaVersion)
+			}
+		}
+		switch ev.Type {
+		case "usage.recorded":
+			var u usageRecorded
+			if err := json.Unmarshal(ev.Data, &u); err != nil {
+				return nil, nil, fmt.Errorf("usage.recorded at sequence %d: %w", seq, err)
+			}
+			if seen[u.UsageID] {
+				break // a resent record counts once (F2)
+			}
+			seen[u.UsageID] = true
+			if u.Classification == "pooled" { // practitioner and trial use is never billed (F5)
+				records = append(records, record{u, seq})
+			}
+		case "license.created":
+			var l licenseEvent
+			if err := json.Unmarshal(ev.Data, &l); err != nil {
+				return nil, nil, fmt.Errorf("license.created at sequence %d: %w", seq, err)
+			}
+			if l.Kind == "commercial" {
+				licences[l.ID] = &licence{products: l.Products, seats: l.Seats, from: l.ValidFrom, until: l.ValidUntil, seq: seq}
+			}
+		case "license.renewed":
+			var l licenseEvent
+			if err := json.Unmarshal(ev.Data, &l); err != nil {
+				return nil, nil, fmt.Errorf("license.renewed at sequence %d: %w", seq, err)
+			}
+			if lic := licences[l.ID]; lic != nil {
+				lic.until, lic.seq = l.ValidUntil, seq
+			}
+		}
+		if seq == last || meta.NumPending == 0 {
+			break // nothing more of this account at or below last
+		}
+	}
+	return records, licences, nil
+}
+
+// qtl computes the report of the quarter [qStart, qEnd) (rules G1, G2).
+// Its as_of_seq is the newest event the report depends on.
+func qtl(records []record, licences map[string]*licence, qStart, qEnd time.Time) report {
+	rep := report{Products: []productReport{}}
+
+	// machines[product][interval start, in Unix seconds] holds the distinct
+	// machines counted in the interval. A record [s, e) counts in each
+	// interval starting at t with s <= t < e: in the interval it starts in
+	// only if it starts on its boundary (the first partial interval is not
+	// counted), and a zero-length record counts nowhere.
+	machines := map[string]map[int64]map[string]bool{}
+	for _, r := range records {
+		t := r.StartedAt.Truncate(interval)
+		if t.Before(r.StartedAt) {
+			t = t.Add(interval)
+		}
+		for ; t.Before(r.EndedAt) && t.Before(qEnd); t = t.Add(interval) {
+			if t.Before(qStart) {
+				continue
+			}
+			if machines[r.Product] == nil {
+				machines[r.Product] = map[int64]map[string]bool{}
+			}
+			if machines[r.Product][t.Unix()] == nil {
+				machines[r.Product][t.Unix()] = map[string]bool{}
+			}
+			machines[r.Product][t.Unix()][r.MachineID] = true
+			rep.AsOfSeq = max(rep.AsOfSeq, r.seq)
+		}
+	}
+
+	// The commercial licences whose term meets the quarter; each gives its
+	// full seats to every product it covers.
+	byProduct := map[string][]*licence{}
+	for _, l := range licences {
+		if l.from.Before(qEnd) && l.until.After(qStart) {
+			for _, p := range l.products {
+				byProduct[p] = append(byProduct[p], l)
+			}
+			rep.AsOfSeq = max(rep.AsOfSeq, l.seq)
+		}
+	}
+	seatsAt := func(product string, t time.Time) int {
+		n := 0
+		for _, l := range byProduct[product] {
+			if l.activeAt(t) {
+				n += l.seats
+			}
+		}
+		return n
+	}
+
+	// The products used in the quarter or licensed in it.
+	var products []string
+	for p := range machines {
+		products = append(products, p)
+	}
+	for p := range byProduct {
+		if machines[p] == nil {
+			products = append(products, p)
+		}
+	}
+	slices.Sort(products)
+
+	for _, p := range products {
+		line := productReport{Product: p, Seats: seatsAt(p, qStart), Machines: []string{}}
+		var starts []int64
+		for t := range machines[p] {
+			starts = append(starts, t)
+		}
+		slices.Sort(starts)
+		// The peak is the earliest interval with the greatest count - seats.
+		var peak int64
+		for i, t := range starts {
+			count, seats := len(machines[p][t]), seatsAt(p, time.Unix(t, 0))
+			if i == 0 || count-seats > line.PeakCount-line.Seats {
+				peak, line.PeakCount, line.Seats = t, count, seats
+			}
+		}
+		if len(starts) > 0 {
+			s := time.Unix(peak, 0).UTC().Format(time.RFC3339)
+			line.PeakInterval = &s
+			line.Units = max(0, line.PeakCount-line.Seats)
+			for m := range machines[p][peak] {
+				line.Machines = append(line.Machines, m)
+			}
+			slices.Sort(line.Machines)
+		}
+		rep.Products = append(rep.Products, line)
+	}
+	return rep
+}
+
+// parseQuarter reads "YYYY-Qn" and returns the quarter's first instant.
+func parseQuarter(s string) (time.Time, error) {
+	y, n, ok := strings.Cut(s, "-Q")
+	year, err1 := strconv.Atoi(y)
+	q, err2 := strconv.Atoi(n)
+	if !ok || len(y) != 4 || len(n) != 1 || err1 != nil || err2 != nil || q < 1 || q > 4 {
+		return time.Time{}, fmt.Errorf("--quarter %q: want YYYY-Qn, e.g. 2026-Q4", s)
+	}
+	return time.Date(year, time.Month(3*q-2), 1, 0, 0, 0, 0, time.UTC), nil
+}
