@@ -2,10 +2,14 @@ package ledger_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/ledger"
 )
 
 // e2eErrorWorld is the state every row of TestAPIErrorCodes runs against,
@@ -214,6 +218,48 @@ func TestAPIDecodingEdges(t *testing.T) {
 		r := tl.do("POST", "/v1/accounts/acme/licenses/P1/assign", tc.body)
 		if r.Status != 400 || r.code() != tc.code || (tc.field != "" && r.details()["field"] != tc.field) {
 			t.Errorf("%s: %d %s, want 400 %s naming %q", tc.body, r.Status, r.Raw, tc.code, tc.field)
+		}
+	}
+}
+
+// An unknown account is decided once, first, for every entry point: over
+// HTTP before the body's fields are looked at, and through the Go API the
+// same (it used to answer license_not_found there).
+func TestUnknownAccountFirstEverywhere(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/accounts/nope/licenses/P1/assign", map[string]any{"email": "not-an-email"}},
+		{"PATCH", "/v1/accounts/nope/users/a@x.example", map[string]any{"entitlement_country": "Germany"}},
+		{"POST", "/v1/accounts/nope/checks", map[string]any{"email": "a@x.example", "product": "revit", "machine_id": "m1", "client_version": "ten"}},
+		{"POST", "/v1/accounts/nope/usage", map[string]any{"records": []any{map[string]any{"usage_id": "u1", "email": "bad"}}}},
+		{"POST", "/v1/accounts/nope/sessions", map[string]any{"email": "a@x.example", "machine_id": "m1", "client_version": "x", "client_time": e2eTS(T0)}},
+		{"POST", "/v1/accounts/nope/licenses/P1/checkout", map[string]any{"email": "a@x.example", "machine_id": "m1", "until": e2eTS(T0.Add(time.Hour))}},
+	} {
+		r := e2eReject(tl, 404, "account_not_found", c.method, c.path, c.body)
+		e2eDetail(t, r, "account", "nope")
+	}
+	l := tl.srv.Ledger()
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"assign": func() error {
+			_, err := l.Assign(ctx, ledger.Meta{}, commands.Assign{Account: "nope", LicenseID: "P1", Email: "a@x.example"})
+			return err
+		}(),
+		"check": func() error {
+			_, err := l.Check(ctx, ledger.Meta{}, commands.Check{Account: "nope", Email: "a@x.example", Product: "revit", MachineID: "m1", ClientVersion: "10.00.18"})
+			return err
+		}(),
+		"usage": func() error {
+			_, err := l.RecordUsage(ctx, ledger.Meta{}, commands.RecordUsage{Account: "nope"})
+			return err
+		}(),
+	} {
+		if code := commands.CodeOf(err); code != commands.CodeAccountNotFound {
+			t.Errorf("Go API %s in an unknown account: %v, want account_not_found", name, err)
 		}
 	}
 }

@@ -39,6 +39,22 @@ func run[T any](ctx context.Context, l *Ledger, meta Meta, c command) (Result[T]
 	return res, nil
 }
 
+// requireAccount answers account_not_found for a command in an account that
+// does not exist, before anything else about the command is checked, so
+// that every entry point gives that answer first (the decision checks it
+// again on the state it decides on; see decide). A keyed request keeps the
+// answer, so its replay answers the same once the account exists.
+func (l *Ledger) requireAccount(ctx context.Context, meta Meta, account string) error {
+	if err := commands.AccountID("account", account); err != nil {
+		return err
+	}
+	acct, _, err := l.store.Account(account)
+	if err != nil {
+		return err
+	}
+	return l.keepRejection(ctx, meta, commands.AccountMustExist(acct, account))
+}
+
 // loadSession loads a user's session for a decision, with the user's latest
 // usage on its machine counted as activity (D3). A command that calls it
 // sets command.readsUsage.
@@ -76,6 +92,9 @@ func (l *Ledger) CreateAccount(ctx context.Context, meta Meta, c commands.Create
 
 // RegisterUser adds a user to an account (A2, A3).
 func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.RegisterUser) (Result[commands.User], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.User]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.User]{}, err
@@ -92,6 +111,9 @@ func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.Registe
 
 // ChangeUserCountry sets a user's entitlement country (A3).
 func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.ChangeUserCountry) (Result[commands.User], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.User]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.User]{}, err
@@ -105,6 +127,9 @@ func (l *Ledger) ChangeUserCountry(ctx context.Context, meta Meta, c commands.Ch
 
 // RemoveUser removes a user, unassigning the licence they hold (A4).
 func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUser) (Result[commands.User], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.User]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.User]{}, err
@@ -133,6 +158,9 @@ func (l *Ledger) RemoveUser(ctx context.Context, meta Meta, c commands.RemoveUse
 
 // CreateLicense records a licence (B1).
 func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.CreateLicense) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err
@@ -146,6 +174,9 @@ func (l *Ledger) CreateLicense(ctx context.Context, meta Meta, c commands.Create
 
 // RenewLicense extends a licence's term (B2).
 func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLicense) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err
@@ -159,6 +190,9 @@ func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLi
 
 // Assign assigns a practitioner licence (C1, C2).
 func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err
@@ -174,6 +208,9 @@ func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (Resu
 
 // Reassign moves a practitioner licence to another user (C3–C6).
 func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err
@@ -190,6 +227,9 @@ func (l *Ledger) Reassign(ctx context.Context, meta Meta, c commands.Reassign) (
 
 // Unassign takes a practitioner licence from its assignee (C3, C4).
 func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err
@@ -205,6 +245,9 @@ func (l *Ledger) Unassign(ctx context.Context, meta Meta, c commands.Unassign) (
 
 // SignIn signs a user in on a machine, or refreshes their session (D1–D4).
 func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Result[commands.Session], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.Session]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.Session]{}, err
@@ -219,6 +262,9 @@ func (l *Ledger) SignIn(ctx context.Context, meta Meta, c commands.SignIn) (Resu
 
 // Heartbeat keeps a live session alive (D3).
 func (l *Ledger) Heartbeat(ctx context.Context, meta Meta, c commands.Heartbeat) (Result[commands.Session], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.Session]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.Session]{}, err
@@ -232,6 +278,9 @@ func (l *Ledger) Heartbeat(ctx context.Context, meta Meta, c commands.Heartbeat)
 
 // SignOut ends a user's session (D3).
 func (l *Ledger) SignOut(ctx context.Context, meta Meta, c commands.SignOut) (Result[commands.Session], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.Session]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.Session]{}, err
@@ -245,6 +294,9 @@ func (l *Ledger) SignOut(ctx context.Context, meta Meta, c commands.SignOut) (Re
 
 // SetAccess sets the access control of pooled use of a product (E2).
 func (l *Ledger) SetAccess(ctx context.Context, meta Meta, c commands.SetAccess) (Result[commands.Access], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.Access]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.Access]{}, err
@@ -261,6 +313,9 @@ func (l *Ledger) SetAccess(ctx context.Context, meta Meta, c commands.SetAccess)
 // decides reads checks, so a check never waits for the projections to apply
 // the usage stored before it.
 func (l *Ledger) Check(ctx context.Context, meta Meta, c commands.Check) (Result[events.CheckRecorded], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[events.CheckRecorded]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[events.CheckRecorded]{}, err
@@ -313,6 +368,9 @@ type CheckoutResult struct {
 // Checkout takes a practitioner licence offline (F6) and returns its signed
 // token.
 func (l *Ledger) Checkout(ctx context.Context, meta Meta, c commands.Checkout) (CheckoutResult, error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return CheckoutResult{}, err
+	}
 	if l.checkoutKey == nil {
 		return CheckoutResult{}, commands.Reject(commands.CodeNotFound, "this ledger has no checkout key")
 	}
@@ -348,6 +406,9 @@ func (l *Ledger) Checkout(ctx context.Context, meta Meta, c commands.Checkout) (
 
 // Checkin ends a licence's offline checkout (F6).
 func (l *Ledger) Checkin(ctx context.Context, meta Meta, c commands.Checkin) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return Result[commands.License]{}, err

@@ -21,9 +21,9 @@
 //  4. await: the answer is read from the projections once they have applied
 //     the command's events, so a client reads its own writes.
 //
-// Usage batches (usage.go) skip the await: they are answered once JetStream
-// holds them, and whatever reads usage first waits for the usage this
-// process answered in that account. A product's usage is spread over shards
+// Usage batches (usage.go) and checks skip the await: they are answered once
+// JetStream holds them, and whatever reads usage first waits for the usage
+// this process answered in that account (nothing reads checks). A product's usage is spread over shards
 // (events.UsageShardSubject); a batch holds one shard while it is decided and
 // appended, so concurrent batches for one product do not conflict within one
 // process.

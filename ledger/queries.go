@@ -13,10 +13,10 @@ import (
 
 // Reads are served from the projections. A client that got an answer to a
 // command reads its effect: commands return only once the projections have
-// applied their events. Usage batches are the exception: they are answered
-// once JetStream has them, and the reads and decisions that depend on an
-// account's usage first wait for the projections to show every batch of that
-// account answered before them.
+// applied their events. Usage batches and checks are the exception: they are
+// answered once JetStream has them, and the reads and decisions that depend on
+// an account's usage first wait for the projections to show every batch of
+// that account answered before them (nothing reads checks).
 
 // Account returns an account, or account_not_found.
 func (l *Ledger) Account(id string) (commands.Account, error) {

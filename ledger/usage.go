@@ -46,19 +46,25 @@ func (l *Ledger) RecordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 }
 
 func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUsage) (UsageAnswer, error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return UsageAnswer{}, err
+	}
 	c, err := c.Normalize()
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	if err := l.catchUpForUsage(ctx); err != nil {
-		return UsageAnswer{}, err
-	}
+	// The shards first: the catch-up's promise (everything the projections
+	// lack is inside JetStream's duplicate window) must still hold when the
+	// batch is appended, so nothing unbounded may come between them.
 	shards, release, err := l.takeUsageShards(ctx, c)
 	if err != nil {
 		return UsageAnswer{}, err
 	}
 	contended := false
 	defer func() { release(contended) }()
+	if err := l.catchUpForUsage(ctx); err != nil {
+		return UsageAnswer{}, err
+	}
 	for attempt := 1; ; attempt++ {
 		if _, ok, err := l.replay(ctx, meta, attempt == 1); err != nil {
 			return UsageAnswer{}, err

@@ -35,15 +35,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			*pubPath = cfg.SigningKey + ".pub"
 		}
 	}
-	pub, err := events.LoadPublicKey(*pubPath)
-	if err != nil {
-		return fmt.Errorf("--public-key: %w", err)
-	}
+	// The stream first: with the embedded server it takes the data
+	// directory's lock and refuses one that holds no ledger, which says more
+	// than a missing key file would.
 	conn, err := server.DialExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	pub, err := events.LoadPublicKey(*pubPath)
+	if err != nil {
+		return fmt.Errorf("--public-key: %w", err)
+	}
 	rep, err := server.VerifyStream(ctx, conn.Stream, events.NewVerifier(pub))
 	if err != nil {
 		return err
