@@ -103,6 +103,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/qtl", a.qtl)
 	a.handle("GET /v1/qtl", a.qtlAll)
 	a.handle("GET /v1/accounts/{account}/peaks", a.peaks)
+	a.handle("GET /v1/accounts/{account}/usage/export", a.usageExport)
 	a.handle("GET /v1/accounts/{account}/peaks/{product}/{interval_start}", a.peakEvidence)
 	a.handle("POST /v1/accounts/{account}/sessions", a.signIn)
 	a.handle("POST /v1/accounts/{account}/sessions/{email}/heartbeat", a.heartbeat)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/ledger"
 )
 
 // qtl answers an account's quarterly term licence report (G2, G3, G6).
@@ -104,4 +105,54 @@ func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, ev)
 	return nil
+}
+
+// usageExport answers the account's usage events in stream order, one
+// {seq, event} per line, from from_seq (default 1) to to_seq (default the
+// stream's last): a billing system resumes at the sequence after the last
+// line it read.
+func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	bound := func(name string, def uint64) (uint64, error) {
+		if !q.Has(name) {
+			return def, nil
+		}
+		n, err := strconv.ParseUint(q.Get(name), 10, 64)
+		if err != nil || n < 1 {
+			return 0, commands.Invalid(name, "%q is not a stream sequence; want a whole number from 1", q.Get(name))
+		}
+		return n, nil
+	}
+	from, err := bound("from_seq", 1)
+	if err != nil {
+		return err
+	}
+	to, err := bound("to_seq", 0)
+	if err != nil {
+		return err
+	}
+	if to != 0 && to < from {
+		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
+	}
+	enc := json.NewEncoder(w)
+	started := false
+	begin := func() {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+	}
+	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error {
+		begin()
+		return enc.Encode(e)
+	})
+	if err != nil && started {
+		a.logger.Error("usage export cut short", "account", r.PathValue("account"), "err", err)
+		return nil
+	}
+	if err == nil {
+		begin()
+	}
+	return err
 }

@@ -70,4 +70,12 @@ func TestQTLAndPeaksCommands(t *testing.T) {
 	if rows := strings.Split(strings.TrimSpace(series), "\n"); len(rows) != 4 { // header + 3 intervals
 		t.Errorf("peaks series:\n%s\nwant 3 intervals", series)
 	}
+	export, err := cli(t, append([]string{"usage", "export"}, base...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(export), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `"seq":`) ||
+		!strings.Contains(lines[0], `"usage_id":"cli-0"`) || !strings.Contains(lines[1], `"usage_id":"cli-1"`) {
+		t.Errorf("usage export:\n%s\nwant the two records, one per line, with their sequences", export)
+	}
 }

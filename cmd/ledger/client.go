@@ -193,12 +193,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // minPractitionerVersion is commands.MinPractitionerVersion as people write it.
 const minPractitionerVersion = "10.00.18"
 
-const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags]
+const usageHelp = `Usage: ledger usage import FILE [flags] | ledger usage summary [flags] | ledger usage export [flags]
 
   import   send a usage file (NDJSON or CSV) in batches (F1-F5)
   summary  print usage per product and UTC day (F)
+  export   print the account's usage events in stream order, one {seq, event} per line
 
-Run 'ledger usage import -h' or 'ledger usage summary -h' for their flags.
+Run 'ledger usage import -h', 'ledger usage summary -h' or 'ledger usage export -h' for their flags.
 `
 
 // runUsage handles `ledger usage import FILE` and `ledger usage summary`.
@@ -207,15 +208,18 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, usageHelp)
 		return flag.ErrHelp
 	}
-	if len(args) == 0 || (args[0] != "import" && args[0] != "summary") {
+	if len(args) == 0 || (args[0] != "import" && args[0] != "summary" && args[0] != "export") {
 		fmt.Fprint(stderr, usageHelp)
 		if len(args) == 0 {
-			return &usageError{errors.New("usage: want import or summary")}
+			return &usageError{errors.New("usage: want import, summary or export")}
 		}
-		return &usageError{fmt.Errorf("usage: unknown subcommand %q; want import or summary", args[0])}
+		return &usageError{fmt.Errorf("usage: unknown subcommand %q; want import, summary or export", args[0])}
 	}
-	if args[0] == "summary" {
+	switch args[0] {
+	case "summary":
 		return runUsageSummary(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runUsageExport(ctx, args[1:], stdout, stderr)
 	}
 	return runUsageImport(ctx, args[1:], stdout, stderr)
 }
