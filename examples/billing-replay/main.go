@@ -57,7 +57,8 @@ type usageRecorded struct {
 }
 
 // licenseEvent is the data of license.created and license.renewed
-// (schema version 1); a renewal only carries id and valid_until.
+// (schema version 1); a renewal carries only id, valid_until and
+// previous_valid_until, so the rest is remembered from the creation.
 type licenseEvent struct {
 	ID         string    `json:"id"`
 	Kind       string    `json:"kind"`
@@ -344,7 +345,7 @@ func parseQuarter(s string) (time.Time, error) {
 	y, n, ok := strings.Cut(s, "-Q")
 	year, err1 := strconv.Atoi(y)
 	q, err2 := strconv.Atoi(n)
-	if !ok || len(y) != 4 || len(n) != 1 || err1 != nil || err2 != nil || q < 1 || q > 4 {
+	if !ok || len(y) != 4 || len(n) != 1 || err1 != nil || err2 != nil || year < 1970 || q < 1 || q > 4 {
 		return time.Time{}, fmt.Errorf("--quarter %q: want YYYY-Qn, e.g. 2026-Q4", s)
 	}
 	return time.Date(year, time.Month(3*q-2), 1, 0, 0, 0, 0, time.UTC), nil

@@ -268,15 +268,22 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	recs := quarterOfUsage()
 	half := len(recs) / 2
 	tl.record("acme", recs[:half], 100)
-	mid := tl.lastSeq()
-	tl.record("acme", recs[half:], 100)
 	var gx []usage
 	for m := 1; m <= 20; m++ {
 		gx = append(gx, use(fmt.Sprintf("g%02d", m), "g@globex.example", "microstation", fmt.Sprintf("m%02d", m), day(7, 9, 0), day(7, 11, 0)))
 	}
 	tl.record("globex", gx, 1000)
+	mid := tl.lastSeq() // an event of globex, not of acme
+	tl.record("acme", recs[half:], 100)
 	// A resent batch is all duplicates and appends nothing (F2).
 	tl.must(200, "POST", "/v1/accounts/acme/usage", map[string]any{"records": recs[:50]})
+	// Pooled use of revit in September, before C1 began: it belongs to the
+	// quarter before, even the record that ends as this one starts.
+	sep30 := time.Date(2026, 9, 30, 20, 0, 0, 0, time.UTC)
+	tl.record("acme", []usage{
+		use("sep-1", "b@acme.example", "revit", "m01", sep30, sep30.Add(3*time.Hour)),
+		use("sep-2", "c@acme.example", "revit", "m02", sep30.Add(3*time.Hour), sep30.Add(4*time.Hour)),
+	}, 1000)
 
 	first := tl.same("")
 	var rep report
