@@ -156,3 +156,66 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	return err
 }
+
+// ThresholdView is a product's threshold as the API shows it (G8).
+type ThresholdView struct {
+	Product     string    `json:"product"`
+	MaxMachines int       `json:"max_machines"`
+	SetAt       time.Time `json:"set_at"`
+	SetBy       string    `json:"set_by"`
+}
+
+func thresholdView(l commands.AlertLog) ThresholdView {
+	return ThresholdView{Product: l.Product, MaxMachines: l.MaxMachines, SetAt: l.SetAt, SetBy: l.SetBy}
+}
+
+// setThreshold sets a product's threshold (G8).
+func (a *API) setThreshold(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		MaxMachines *int `json:"max_machines"`
+		atField
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	if body.MaxMachines == nil {
+		return commands.Invalid("max_machines", "required: alert when more machines than this are in pooled use")
+	}
+	res, err := a.l.SetThreshold(r.Context(), req.meta, commands.SetThreshold{Account: r.PathValue("account"),
+		Product: r.PathValue("product"), MaxMachines: *body.MaxMachines, At: req.at})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, thresholdView(res.State))
+	return nil
+}
+
+// clearThreshold removes a product's threshold (G8).
+func (a *API) clearThreshold(w http.ResponseWriter, r *http.Request) error {
+	var body struct{ atField }
+	req, err := readCommand(w, r, &body, true)
+	if err != nil {
+		return err
+	}
+	if _, err := a.l.ClearThreshold(r.Context(), req.meta, commands.ClearThreshold{Account: r.PathValue("account"),
+		Product: r.PathValue("product"), At: req.at}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// thresholds lists the account's thresholds (G8).
+func (a *API) thresholds(w http.ResponseWriter, r *http.Request) error {
+	logs, err := a.l.Thresholds(r.PathValue("account"))
+	if err != nil {
+		return err
+	}
+	out := make([]ThresholdView, len(logs))
+	for i, l := range logs {
+		out[i] = thresholdView(l)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"thresholds": out})
+	return nil
+}

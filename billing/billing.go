@@ -254,9 +254,20 @@ type Report struct {
 // stream sequence it depends on: of the records counted in the quarter and
 // of the licences.
 func Peak(product string, records []Record, lics []Licence, q Quarter) (ProductReport, uint64) {
+	peak, seq := PeakInterval(records, lics, q)
+	if peak == nil {
+		return NoPeak(product, lics, q), seq
+	}
+	return PeakLine(product, EvidenceAt(records, lics, *peak)), seq
+}
+
+// PeakInterval finds the quarter's peak interval (nil when no interval has
+// pooled use) and the newest stream sequence the report depends on. It
+// reads only the machines and times of records, so a caller may leave their
+// usage ids out and read the evidence of the peak alone (EvidenceAt).
+func PeakInterval(records []Record, lics []Licence, q Quarter) (*time.Time, uint64) {
 	lo, hi := slot(q.Start()), slot(q.End())
 	c := countMachines(records, lo, hi)
-	rep := ProductReport{Product: product, Machines: []string{}, Seats: SeatsAt(lics, q.Start())}
 	best, peak := 0, int64(-1)
 	for i, n := range c.n {
 		if n == 0 {
@@ -277,15 +288,28 @@ func Peak(product string, records []Record, lics []Licence, q Quarter) (ProductR
 		}
 	}
 	if peak < 0 {
-		return rep, seq
+		return nil, seq
 	}
-	ev := EvidenceAt(records, lics, slotStart(peak))
+	start := slotStart(peak)
+	return &start, seq
+}
+
+// PeakLine is the report line of a product whose peak interval has the
+// evidence ev.
+func PeakLine(product string, ev Evidence) ProductReport {
 	start := ev.Start
-	rep.PeakInterval, rep.PeakCount, rep.Seats, rep.Units = &start, ev.Count, ev.Seats, ev.Over
+	line := ProductReport{Product: product, PeakInterval: &start, PeakCount: ev.Count, Seats: ev.Seats, Units: ev.Over,
+		Machines: make([]string, 0, len(ev.Machines))}
 	for _, m := range ev.Machines {
-		rep.Machines = append(rep.Machines, m.MachineID)
+		line.Machines = append(line.Machines, m.MachineID)
 	}
-	return rep, seq
+	return line
+}
+
+// NoPeak is the report line of a product without pooled use in the quarter:
+// no peak, 0 units, the seats at the quarter's start.
+func NoPeak(product string, lics []Licence, q Quarter) ProductReport {
+	return ProductReport{Product: product, Machines: []string{}, Seats: SeatsAt(lics, q.Start())}
 }
 
 // Overlaps reports whether a licence's term meets the quarter.

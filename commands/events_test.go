@@ -44,6 +44,13 @@ func TestEmittedEventsMarshal(t *testing.T) {
 		Decide(*w.accounts[acct], commands.Access{}, late.Add(3*time.Hour)))
 	w.must(t)(commands.Check{Account: acct, Email: "d@x.com", Product: "prod", MachineID: "m1", ClientVersion: "10.00.18"}.
 		Decide(*w.accounts[acct], w.user(acct, "d@x.com"), w.license(acct, "P1"), nil, commands.Access{}, commands.CheckLog{}, late.Add(4*time.Hour)))
+	set, err := commands.SetThreshold{Account: acct, Product: "prod", MaxMachines: 10}.Decide(commands.AlertLog{}, late.Add(5*time.Hour))
+	w.must(t)(set, err)
+	var log commands.AlertLog
+	for _, e := range set {
+		log.Apply(e)
+	}
+	w.must(t)(commands.ClearThreshold{Account: acct, Product: "prod"}.Decide(log, late.Add(6*time.Hour)))
 
 	seen := map[string]bool{}
 	for i, e := range w.log {

@@ -31,6 +31,8 @@ const (
 	TypeAccessSet           = "access.set"
 	TypeCheckRecorded       = "check.recorded"
 	TypeUsageRecorded       = "usage.recorded"
+	TypeThresholdSet        = "threshold.set"
+	TypeThresholdCleared    = "threshold.cleared"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -337,6 +339,24 @@ type UsageRecorded struct {
 func (UsageRecorded) EventType() string { return TypeUsageRecorded }
 func (UsageRecorded) Aggregate() string { return AggregateUsage }
 
+// ThresholdSet: an admin asks to be alerted when more than MaxMachines
+// machines are in pooled use of a product at once (G4, G8). It replaces the
+// product's previous threshold.
+type ThresholdSet struct {
+	Product     string `json:"product"`
+	MaxMachines int    `json:"max_machines"`
+}
+
+// ThresholdCleared: the product's threshold is removed (G8).
+type ThresholdCleared struct {
+	Product string `json:"product"`
+}
+
+func (ThresholdSet) EventType() string     { return TypeThresholdSet }
+func (ThresholdCleared) EventType() string { return TypeThresholdCleared }
+func (ThresholdSet) Aggregate() string     { return AggregateAlert }
+func (ThresholdCleared) Aggregate() string { return AggregateAlert }
+
 // entry describes one event type in the catalogue.
 type entry struct {
 	version int              // current schema version
@@ -386,6 +406,8 @@ var catalogue = map[string]entry{
 	TypeAccessSet:           register[AccessSet](1, nil),
 	TypeCheckRecorded:       register[CheckRecorded](1, nil),
 	TypeUsageRecorded:       register[UsageRecorded](1, nil),
+	TypeThresholdSet:        register[ThresholdSet](1, nil),
+	TypeThresholdCleared:    register[ThresholdCleared](1, nil),
 }
 
 // Types lists every known event type name, sorted.

@@ -110,6 +110,17 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.AccessSet{Product: "microstation", Default: "deny", Allow: []string{sampleEmail}, Deny: []string{}}
 		return e
 	},
+	events.TypeThresholdSet: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.PrevHash = ""
+		e.Data = events.ThresholdSet{Product: "microstation", MaxMachines: 40}
+		return e
+	},
+	events.TypeThresholdCleared: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.Data = events.ThresholdCleared{Product: "microstation"}
+		return e
+	},
 	events.TypeCheckRecorded: func(e events.Event) events.Event {
 		e.AggregateID = "microstation"
 		e.Data = events.CheckRecorded{Email: sampleEmail, Product: "microstation", MachineID: "WS-0042.acme",

@@ -26,6 +26,7 @@ const (
 	AggregateAccess  = "access" // id: the product
 	AggregateCheck   = "check"  // id: the product
 	AggregateUsage   = "usage"  // id: the product
+	AggregateAlert   = "alert"  // id: the product: its threshold and alerts (G4, G8)
 )
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
@@ -61,7 +62,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, AggregateUsage, "alert": // the contract's aggregates, some not built yet
+		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert:
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}
@@ -95,6 +96,9 @@ func AccessSubject(account, product string) string { return Subject(account, Agg
 
 // CheckSubject is the subject of a product's entitlement checks (E3).
 func CheckSubject(account, product string) string { return Subject(account, AggregateCheck, product) }
+
+// AlertSubject is the subject of a product's threshold and alerts (G4, G8).
+func AlertSubject(account, product string) string { return Subject(account, AggregateAlert, product) }
 
 // UsageSubject is the subject of a product's usage aggregate. Usage events
 // are stored below it, on UsageShardSubject, so that concurrent writers of

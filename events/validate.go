@@ -272,6 +272,19 @@ func (d AccessSet) validate() error {
 	return errors.Join(productID("product", d.Product), defErr, listErr)
 }
 
+// MaxThreshold bounds a threshold's max_machines.
+const MaxThreshold = 1_000_000
+
+func (d ThresholdSet) validate() error {
+	var maxErr error
+	if d.MaxMachines < 0 || d.MaxMachines > MaxThreshold {
+		maxErr = fmt.Errorf("max_machines %d: want 0 to %d", d.MaxMachines, MaxThreshold)
+	}
+	return errors.Join(productID("product", d.Product), maxErr)
+}
+
+func (d ThresholdCleared) validate() error { return productID("product", d.Product) }
+
 func (d CheckRecorded) validate() error {
 	err := errors.Join(email("email", d.Email), productID("product", d.Product),
 		match("machine_id", d.MachineID, MachineIDPattern), version("client_version", d.ClientVersion))

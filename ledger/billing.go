@@ -7,6 +7,7 @@ import (
 
 	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
 )
 
 // MaxPeakRange is the longest range of a peaks series one request may ask
@@ -47,7 +48,11 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (bil
 	rep := billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}
 	var newest uint64
 	for _, p := range products {
-		records, lics, err := l.billingInput(account, p, q.Start(), q.End(), asOf)
+		records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
+		if err != nil {
+			return billing.Report{}, err
+		}
+		lics, err := l.store.CommercialLicences(account, p, asOf)
 		if err != nil {
 			return billing.Report{}, err
 		}
@@ -57,8 +62,19 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (bil
 				inQuarter = append(inQuarter, lic)
 			}
 		}
-		line, seq := billing.Peak(p, records, inQuarter, q)
-		if line.PeakInterval == nil && len(inQuarter) == 0 {
+		peak, seq := billing.PeakInterval(records, inQuarter, q)
+		var line billing.ProductReport
+		switch {
+		case peak != nil:
+			// The evidence of the peak alone needs the usage ids.
+			ev, err := l.store.PooledUsage(account, p, *peak, peak.Add(billing.Interval), asOf)
+			if err != nil {
+				return billing.Report{}, err
+			}
+			line = billing.PeakLine(p, billing.EvidenceAt(ev, inQuarter, *peak))
+		case len(inQuarter) > 0:
+			line = billing.NoPeak(p, inQuarter, q)
+		default:
 			continue // neither licensed nor used this quarter
 		}
 		rep.Products = append(rep.Products, line)
@@ -220,4 +236,46 @@ func (c *reportCache) put(k reportKey, version uint64, rep billing.Report) {
 		c.m = map[reportKey]cachedReport{}
 	}
 	c.m[k] = cachedReport{version: version, report: rep}
+}
+
+// SetThreshold sets a product's threshold: alert when more than MaxMachines
+// machines are in pooled use (G8). The alerts themselves (G4) are not built
+// yet.
+func (l *Ledger) SetThreshold(ctx context.Context, meta Meta, c commands.SetThreshold) (Result[commands.AlertLog], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.AlertLog]{}, err
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.AlertLog]{}, err
+	}
+	subj := events.AlertSubject(c.Account, c.Product)
+	return run[commands.AlertLog](ctx, l, meta, command{name: "set_threshold", account: c.Account, primary: subj,
+		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
+			return c.Decide(load[commands.AlertLog](ld, subj), now)
+		}})
+}
+
+// ClearThreshold removes a product's threshold (G8).
+func (l *Ledger) ClearThreshold(ctx context.Context, meta Meta, c commands.ClearThreshold) (Result[commands.AlertLog], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.AlertLog]{}, err
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.AlertLog]{}, err
+	}
+	subj := events.AlertSubject(c.Account, c.Product)
+	return run[commands.AlertLog](ctx, l, meta, command{name: "clear_threshold", account: c.Account, primary: subj,
+		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
+			return c.Decide(load[commands.AlertLog](ld, subj), now)
+		}})
+}
+
+// Thresholds returns the account's thresholds in force, by product.
+func (l *Ledger) Thresholds(account string) ([]commands.AlertLog, error) {
+	if _, err := l.Account(account); err != nil {
+		return nil, err
+	}
+	return l.store.Thresholds(account)
 }

@@ -271,3 +271,49 @@ func TestUsageExport(t *testing.T) {
 	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "GET", "/v1/accounts/acme/usage/export?from_seq=0", nil), "field", "from_seq")
 	e2eReject(tl, 404, "account_not_found", "GET", "/v1/accounts/nope/usage/export", nil)
 }
+
+// rule G8: thresholds are set, changed and cleared by events, so alert
+// history can be explained: the list says who set each and when, and the
+// stream holds every change.
+func TestRuleG8Thresholds(t *testing.T) {
+	tl := bilStart(t, "")
+	th := "/v1/accounts/acme/thresholds"
+	tl.must(200, "GET", th, nil)
+	r := tl.must(200, "PUT", th+"/microstation", map[string]any{"max_machines": 40}, "Ledger-Actor", "alice")
+	want := fmt.Sprintf(`{"product":"microstation","max_machines":40,"set_at":"%s","set_by":"alice"}`+"\n", e2eTS(bilNow))
+	if string(r.Raw) != want {
+		t.Errorf("set: %s, want %s", r.Raw, want)
+	}
+	before := e2eStreamLen(t, tl.srv)
+	tl.must(200, "PUT", th+"/microstation", map[string]any{"max_machines": 40}) // the same: nothing appended
+	if got := e2eStreamLen(t, tl.srv); got != before {
+		t.Errorf("setting the threshold in force appended %d events", got-before)
+	}
+	tl.clock.Advance(time.Minute)
+	tl.must(200, "PUT", th+"/microstation", map[string]any{"max_machines": 45})
+	tl.must(200, "PUT", th+"/revit", map[string]any{"max_machines": 0})
+	list := tl.must(200, "GET", th, nil)
+	ths := list.Body["thresholds"].([]any)
+	if len(ths) != 2 || ths[0].(map[string]any)["max_machines"] != float64(45) || ths[1].(map[string]any)["product"] != "revit" {
+		t.Errorf("list: %s, want microstation at 45 and revit at 0", list.Raw)
+	}
+	tl.must(204, "DELETE", th+"/revit", nil)
+	e2eReject(tl, 404, "not_found", "DELETE", th+"/revit", nil)
+	if list := tl.must(200, "GET", th, nil); len(list.Body["thresholds"].([]any)) != 1 {
+		t.Errorf("after clearing revit: %s", list.Raw)
+	}
+	for _, bad := range []any{map[string]any{}, map[string]any{"max_machines": -1}, map[string]any{"max_machines": 1_000_001},
+		map[string]any{"max_machines": "ten"}} {
+		e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "PUT", th+"/microstation", bad), "field", "max_machines")
+	}
+	e2eReject(tl, 404, "account_not_found", "PUT", "/v1/accounts/nope/thresholds/microstation", map[string]any{"max_machines": 1})
+	var types []string
+	for _, e := range tl.checkStream() {
+		if e.Aggregate() == "alert" {
+			types = append(types, e.Type())
+		}
+	}
+	if strings.Join(types, " ") != "threshold.set threshold.set threshold.set threshold.cleared" {
+		t.Errorf("alert events %v, want three sets and one clear", types)
+	}
+}

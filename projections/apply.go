@@ -384,6 +384,8 @@ func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
 		st = new(commands.CheckLog)
 	case events.AggregateUsage:
 		st = new(commands.UsageLog)
+	case events.AggregateAlert:
+		st = new(commands.AlertLog)
 	default:
 		return nil, fmt.Errorf("no fold for aggregate %q", aggregate)
 	}
@@ -404,6 +406,10 @@ func (a *applier) index(e events.Event, state any) error {
 		return a.indexUsage(e, d)
 	case events.AccountCreated:
 		return a.b.Set(accountKey(d.ID), nil, nil)
+	case events.ThresholdSet:
+		return a.b.Set(thresholdKey(e.Account, d.Product), nil, nil)
+	case events.ThresholdCleared:
+		return a.b.Delete(thresholdKey(e.Account, d.Product), nil)
 	}
 	l, ok := state.(*commands.License)
 	if !ok {

@@ -39,6 +39,10 @@ func pooledProductKey(account, product string) []byte { return []byte("pp/" + ac
 
 func accountKey(account string) []byte { return []byte("ac/" + account) }
 
+// thresholdKey is present while a product has a threshold (G8):
+// th/<account>/<product>.
+func thresholdKey(account, product string) []byte { return []byte("th/" + account + "/" + product) }
+
 // indexPooledUsage records a pooled usage record for billing.
 func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
 	v := binary.BigEndian.AppendUint64(nil, a.seq)
@@ -60,6 +64,17 @@ func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error
 // record may have, to) — recorded at or below stream sequence asOf (0: all),
 // in started_at order.
 func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
+	return s.pooledUsage(account, product, from, to, asOf, true)
+}
+
+// PooledSpans is PooledUsage without the usage ids: the machines and times
+// that counting needs, read with fewer allocations (a quarter may hold
+// millions of records, on a few hundred machines).
+func (s *Store) PooledSpans(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
+	return s.pooledUsage(account, product, from, to, asOf, false)
+}
+
+func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf uint64, withIDs bool) ([]billing.Record, error) {
 	release, err := s.read()
 	if err != nil {
 		return nil, err
@@ -72,6 +87,7 @@ func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf ui
 		return nil, fmt.Errorf("projections: pooled usage: %w", err)
 	}
 	var out []billing.Record
+	machines := map[string]string{} // one string per machine, however many records
 	n := len(pooledUsagePrefix(account, product))
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
@@ -83,13 +99,21 @@ func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf ui
 		if asOf > 0 && seq > asOf {
 			continue
 		}
-		out = append(out, billing.Record{
-			UsageID:   string(k[n+9:]),
-			MachineID: string(v[16:]),
+		machine, ok := machines[string(v[16:])]
+		if !ok {
+			machine = string(v[16:])
+			machines[machine] = machine
+		}
+		r := billing.Record{
+			MachineID: machine,
 			StartedAt: time.Unix(0, int64(binary.BigEndian.Uint64(k[n:]))).UTC(),
 			EndedAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
 			Seq:       seq,
-		})
+		}
+		if withIDs {
+			r.UsageID = string(k[n+9:])
+		}
+		out = append(out, r)
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("projections: pooled usage: %w", err)
@@ -201,4 +225,23 @@ func (s *Store) noteBilling(run map[string]uint64) {
 	for account, seq := range run {
 		s.billing.seq[account] = seq
 	}
+}
+
+// Thresholds returns the thresholds in force in the account, by product.
+func (s *Store) Thresholds(account string) ([]commands.AlertLog, error) {
+	products, err := s.keysAfter(thresholdKey(account, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]commands.AlertLog, 0, len(products))
+	for _, p := range products {
+		log, _, err := Load[commands.AlertLog](s, events.AlertSubject(account, p))
+		if err != nil {
+			return nil, err
+		}
+		if log.Set {
+			out = append(out, log)
+		}
+	}
+	return out, nil
 }

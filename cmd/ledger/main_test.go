@@ -49,7 +49,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"checkout", "verify", "-h"}, 0, "", "Usage: ledger checkout verify [flags]"},
 		{[]string{"version", "-h"}, 0, "", "Usage: ledger version [flags]"},
 		{[]string{"usage"}, 2, "", "ledger: usage: want import or summary"},
-		{[]string{"usage", "export"}, 2, "", `ledger: usage: unknown subcommand "export"`},
+		{[]string{"usage", "exports"}, 2, "", `ledger: usage: unknown subcommand "exports"`},
 		{[]string{"checkout"}, 2, "", "ledger: checkout: want the subcommand verify"},
 		{[]string{"check", "--no-such-flag"}, 2, "", "ledger: flag provided but not defined: -no-such-flag"},
 		{[]string{"serve", "--replicas", "two"}, 2, "", "ledger: invalid value \"two\" for flag -replicas: want a whole number\n"},

@@ -1,0 +1,94 @@
+package commands
+
+import (
+	"time"
+
+	"github.com/entledger/ledger/events"
+)
+
+// SetThreshold asks to be alerted when more than MaxMachines machines are in
+// pooled use of a product (G4, G8).
+type SetThreshold struct {
+	Account     string
+	Product     string
+	MaxMachines int
+	At          time.Time
+}
+
+// Normalize validates the command.
+func (c SetThreshold) Normalize() (SetThreshold, error) {
+	if err := AccountID("account", c.Account); err != nil {
+		return c, err
+	}
+	if err := ProductID("product", c.Product); err != nil {
+		return c, err
+	}
+	if c.MaxMachines < 0 || c.MaxMachines > events.MaxThreshold {
+		return c, Invalid("max_machines", "%d; want 0 to %d (alert when more machines than this are in pooled use)",
+			c.MaxMachines, events.MaxThreshold)
+	}
+	return c, nil
+}
+
+// Decide sets the product's threshold; setting the one in force changes
+// nothing.
+func (c SetThreshold) Decide(log AlertLog, now time.Time) ([]events.Event, error) {
+	if log.Set && log.MaxMachines == c.MaxMachines {
+		return nil, nil
+	}
+	at, err := businessTime(c.At, now, log.LastEventAt)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Event{event(c.Account, c.Product, at, events.ThresholdSet{Product: c.Product, MaxMachines: c.MaxMachines})}, nil
+}
+
+// ClearThreshold removes a product's threshold (G8).
+type ClearThreshold struct {
+	Account string
+	Product string
+	At      time.Time
+}
+
+// Normalize validates the command.
+func (c ClearThreshold) Normalize() (ClearThreshold, error) {
+	if err := AccountID("account", c.Account); err != nil {
+		return c, err
+	}
+	return c, ProductID("product", c.Product)
+}
+
+// Decide clears the threshold; a product without one is not_found.
+func (c ClearThreshold) Decide(log AlertLog, now time.Time) ([]events.Event, error) {
+	if !log.Set {
+		return nil, Reject(CodeNotFound, "product %q has no threshold in account %q", c.Product, c.Account).
+			With("product", c.Product)
+	}
+	at, err := businessTime(c.At, now, log.LastEventAt)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Event{event(c.Account, c.Product, at, events.ThresholdCleared{Product: c.Product})}, nil
+}
+
+// AlertLog is the state of a product's alert aggregate: the threshold in
+// force and who set it when.
+type AlertLog struct {
+	Product     string    `json:"product"`
+	Set         bool      `json:"set"`
+	MaxMachines int       `json:"max_machines"`
+	SetAt       time.Time `json:"set_at"`
+	SetBy       string    `json:"set_by"`
+	LastEventAt time.Time `json:"last_event_at"`
+}
+
+// Apply folds one event of the alert subject into the state.
+func (l *AlertLog) Apply(e events.Event) {
+	l.LastEventAt = e.OccurredAt
+	switch d := e.Data.(type) {
+	case events.ThresholdSet:
+		l.Product, l.Set, l.MaxMachines, l.SetAt, l.SetBy = d.Product, true, d.MaxMachines, e.OccurredAt, e.Actor
+	case events.ThresholdCleared:
+		l.Product, l.Set, l.MaxMachines, l.SetAt, l.SetBy = d.Product, false, 0, time.Time{}, ""
+	}
+}
