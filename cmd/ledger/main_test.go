@@ -48,7 +48,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"checkout", "-h"}, 0, "", "Usage: ledger checkout verify"},
 		{[]string{"checkout", "verify", "-h"}, 0, "", "Usage: ledger checkout verify [flags]"},
 		{[]string{"version", "-h"}, 0, "", "Usage: ledger version [flags]"},
-		{[]string{"usage"}, 2, "", "ledger: usage: want import or summary"},
+		{[]string{"usage"}, 2, "", "ledger: usage: want import, summary or export"},
 		{[]string{"usage", "exports"}, 2, "", `ledger: usage: unknown subcommand "exports"`},
 		{[]string{"checkout"}, 2, "", "ledger: checkout: want the subcommand verify"},
 		{[]string{"check", "--no-such-flag"}, 2, "", "ledger: flag provided but not defined: -no-such-flag"},
