@@ -105,6 +105,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/peaks", a.peaks)
 	a.handle("GET /v1/accounts/{account}/usage/export", a.usageExport)
 	a.handle("GET /v1/accounts/{account}/thresholds", a.thresholds)
+	a.handle("GET /v1/accounts/{account}/alerts", a.alerts)
 	a.handle("PUT /v1/accounts/{account}/thresholds/{product}", a.setThreshold)
 	a.handle("DELETE /v1/accounts/{account}/thresholds/{product}", a.clearThreshold)
 	a.handle("GET /v1/accounts/{account}/peaks/{product}/{interval_start}", a.peakEvidence)

@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -50,6 +51,11 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	for _, e := range set {
 		log.Apply(e)
 	}
+	over := &commands.Crossing{IntervalStart: late.Truncate(24 * time.Hour).Add(10 * time.Hour), Count: 11, Machines: make([]string, 11)}
+	for i := range over.Machines {
+		over.Machines[i] = fmt.Sprintf("m%02d", i)
+	}
+	w.must(t)(commands.RaiseAlert{Account: acct, Product: "prod", Day: over.IntervalStart.Format(time.DateOnly)}.Decide(log, over, late.Add(5*time.Hour+time.Minute)))
 	w.must(t)(commands.ClearThreshold{Account: acct, Product: "prod"}.Decide(log, late.Add(6*time.Hour)))
 
 	seen := map[string]bool{}

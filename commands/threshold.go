@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"time"
 
 	"github.com/entledger/ledger/events"
@@ -72,7 +73,7 @@ func (c ClearThreshold) Decide(log AlertLog, now time.Time) ([]events.Event, err
 }
 
 // AlertLog is the state of a product's alert aggregate: the threshold in
-// force and who set it when.
+// force, who set it when, and the UTC days already alerted.
 type AlertLog struct {
 	Product     string    `json:"product"`
 	Set         bool      `json:"set"`
@@ -80,6 +81,13 @@ type AlertLog struct {
 	SetAt       time.Time `json:"set_at"`
 	SetBy       string    `json:"set_by"`
 	LastEventAt time.Time `json:"last_event_at"`
+	AlertedDays []string  `json:"alerted_days"` // sorted, YYYY-MM-DD
+}
+
+// Alerted reports whether day already has its alert (G4).
+func (l AlertLog) Alerted(day string) bool {
+	_, found := slices.BinarySearch(l.AlertedDays, day)
+	return found
 }
 
 // Apply folds one event of the alert subject into the state.
@@ -90,5 +98,41 @@ func (l *AlertLog) Apply(e events.Event) {
 		l.Product, l.Set, l.MaxMachines, l.SetAt, l.SetBy = d.Product, true, d.MaxMachines, e.OccurredAt, e.Actor
 	case events.ThresholdCleared:
 		l.Product, l.Set, l.MaxMachines, l.SetAt, l.SetBy = d.Product, false, 0, time.Time{}, ""
+	case events.ThresholdExceeded:
+		if i, found := slices.BinarySearch(l.AlertedDays, d.Day); !found {
+			l.AlertedDays = slices.Insert(l.AlertedDays, i, d.Day)
+		}
 	}
+}
+
+// Crossing is the first interval of a day found with more machines in
+// pooled use than the threshold, and those machines, sorted.
+type Crossing struct {
+	IntervalStart time.Time
+	Count         int
+	Machines      []string
+}
+
+// RaiseAlert decides the alert of one (account, product, UTC day) (G4):
+// one threshold.exceeded when a threshold is in force, the day has no alert
+// yet, and over is the first interval of the day found over it (nil: none
+// is). It is decided in stream order against the threshold in force, and
+// nothing later repeats or changes an alert.
+type RaiseAlert struct {
+	Account string
+	Product string
+	Day     string // YYYY-MM-DD
+}
+
+// Decide raises the day's alert, or nothing.
+func (c RaiseAlert) Decide(log AlertLog, over *Crossing, now time.Time) ([]events.Event, error) {
+	if !log.Set || log.Alerted(c.Day) || over == nil || over.Count <= log.MaxMachines {
+		return nil, nil
+	}
+	at, err := businessTime(time.Time{}, now, log.LastEventAt)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Event{event(c.Account, c.Product, at, events.ThresholdExceeded{Product: c.Product, Day: c.Day,
+		IntervalStart: over.IntervalStart.UTC(), Count: over.Count, MaxMachines: log.MaxMachines, Machines: over.Machines})}, nil
 }

@@ -33,6 +33,7 @@ const (
 	TypeUsageRecorded       = "usage.recorded"
 	TypeThresholdSet        = "threshold.set"
 	TypeThresholdCleared    = "threshold.cleared"
+	TypeThresholdExceeded   = "threshold.exceeded"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -352,6 +353,22 @@ type ThresholdCleared struct {
 	Product string `json:"product"`
 }
 
+// ThresholdExceeded: on Day (a UTC day, YYYY-MM-DD), the interval starting
+// at IntervalStart was the first found with more than MaxMachines machines in
+// pooled use (G4): Count of them, listed in Machines. There is one per
+// (account, product, day), emitted by the ledger itself.
+type ThresholdExceeded struct {
+	Product       string    `json:"product"`
+	Day           string    `json:"day"`
+	IntervalStart time.Time `json:"interval_start"`
+	Count         int       `json:"count"`
+	MaxMachines   int       `json:"max_machines"`
+	Machines      []string  `json:"machines"`
+}
+
+func (ThresholdExceeded) EventType() string { return TypeThresholdExceeded }
+func (ThresholdExceeded) Aggregate() string { return AggregateAlert }
+
 func (ThresholdSet) EventType() string     { return TypeThresholdSet }
 func (ThresholdCleared) EventType() string { return TypeThresholdCleared }
 func (ThresholdSet) Aggregate() string     { return AggregateAlert }
@@ -408,6 +425,7 @@ var catalogue = map[string]entry{
 	TypeUsageRecorded:       register[UsageRecorded](1, nil),
 	TypeThresholdSet:        register[ThresholdSet](1, nil),
 	TypeThresholdCleared:    register[ThresholdCleared](1, nil),
+	TypeThresholdExceeded:   register[ThresholdExceeded](1, nil),
 }
 
 // Types lists every known event type name, sorted.

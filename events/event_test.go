@@ -116,6 +116,12 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.ThresholdSet{Product: "microstation", MaxMachines: 40}
 		return e
 	},
+	events.TypeThresholdExceeded: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.Data = events.ThresholdExceeded{Product: "microstation", Day: "2025-01-01",
+			IntervalStart: time.Date(2025, 1, 1, 10, 10, 0, 0, time.UTC), Count: 2, MaxMachines: 1, Machines: []string{"WS-0042.acme", "WS-0043.acme"}}
+		return e
+	},
 	events.TypeThresholdCleared: func(e events.Event) events.Event {
 		e.AggregateID = "microstation"
 		e.Data = events.ThresholdCleared{Product: "microstation"}

@@ -285,6 +285,23 @@ func (d ThresholdSet) validate() error {
 
 func (d ThresholdCleared) validate() error { return productID("product", d.Product) }
 
+func (d ThresholdExceeded) validate() error {
+	var errs []error
+	day, err := time.Parse(time.DateOnly, d.Day)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("day %q: want YYYY-MM-DD", d.Day))
+	} else if !d.IntervalStart.UTC().Truncate(24*time.Hour).Equal(day) || d.IntervalStart.UTC().Truncate(10*time.Minute) != d.IntervalStart.UTC() {
+		errs = append(errs, fmt.Errorf("interval_start %s: want a 10-minute interval of day %s", d.IntervalStart, d.Day))
+	}
+	if d.MaxMachines < 0 || d.MaxMachines > MaxThreshold || d.Count <= d.MaxMachines || d.Count != len(d.Machines) {
+		errs = append(errs, fmt.Errorf("count %d of %d machines over max_machines %d", d.Count, len(d.Machines), d.MaxMachines))
+	}
+	for _, m := range d.Machines {
+		errs = append(errs, match("machines", m, MachineIDPattern))
+	}
+	return errors.Join(append(errs, productID("product", d.Product))...)
+}
+
 func (d CheckRecorded) validate() error {
 	err := errors.Join(email("email", d.Email), productID("product", d.Product),
 		match("machine_id", d.MachineID, MachineIDPattern), version("client_version", d.ClientVersion))

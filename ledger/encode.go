@@ -19,8 +19,11 @@ import (
 // refused as a duplicate, and is answered from the first once the
 // projections catch up. Any other event gets a new ULID.
 func eventID(e events.Event, meta Meta, i int) string {
-	if u, ok := e.Data.(events.UsageRecorded); ok {
-		return events.DerivedID("usage", e.Account, u.UsageID)
+	switch d := e.Data.(type) {
+	case events.UsageRecorded:
+		return events.DerivedID("usage", e.Account, d.UsageID)
+	case events.ThresholdExceeded: // one per (account, product, day), whoever raises it
+		return events.DerivedID("alert", e.Account, d.Product, d.Day)
 	}
 	if meta.FromIdempotencyKey {
 		return events.DerivedID("command", meta.CommandID, strconv.Itoa(i))

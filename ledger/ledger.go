@@ -58,6 +58,7 @@ type Ledger struct {
 	checkQueues   subjectQueues // checks wait their turn per product (subjectqueue.go)
 	usageShards   *usageShards  // the free usage shards of each product
 	reports       reportCache   // computed QTL reports (billing.go)
+	alertPause    time.Duration // see Options.AlertPause
 }
 
 // Options configure New.
@@ -88,6 +89,9 @@ type Options struct {
 	Exclusive bool
 	// Registerer gets the ledger's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
+	// AlertPause is the least time between two rounds of RunAlerter;
+	// defaults to DefaultAlertPause.
+	AlertPause time.Duration
 }
 
 // New returns a Ledger writing to stream through nc and reading state from
@@ -124,6 +128,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	}
 	if l.logger == nil {
 		l.logger = slog.Default()
+	}
+	if l.alertPause = o.AlertPause; l.alertPause <= 0 {
+		l.alertPause = DefaultAlertPause
 	}
 	if l.maxAttempts <= 0 {
 		l.maxAttempts = DefaultMaxAttempts

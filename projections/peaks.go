@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,6 +53,9 @@ func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error
 		return err
 	}
 	a.noteBilling(account)
+	if err := a.queueAlertChecks(account, u); err != nil {
+		return err
+	}
 	key := pooledProductKey(account, u.Product)
 	if seen, err := a.getKV(key); err != nil || seen != nil {
 		return err
@@ -242,6 +246,165 @@ func (s *Store) Thresholds(account string) ([]commands.AlertLog, error) {
 		if log.Set {
 			out = append(out, log)
 		}
+	}
+	return out, nil
+}
+
+// Alert keys:
+//
+//	aq/<account>/<product>/<day>   a UTC day to check against the product's threshold: seq
+//	al/<account>/<day>/<product>   the day's alert (G4): JSON Alert
+//
+// A pooled record applied while its product has a threshold queues the days
+// its counted intervals fall on, with its sequence; so does a threshold set,
+// for its own day. The ledger's alerter checks the queued days and raises an
+// alert for each that has crossed; the alert's event removes the day from
+// the queue. Both are derived from the stream alone, so a rebuilt store holds
+// the same.
+
+func alertCheckKey(account, product, day string) []byte {
+	return []byte("aq/" + account + "/" + product + "/" + day)
+}
+
+func alertKey(account, day, product string) []byte {
+	return []byte("al/" + account + "/" + day + "/" + product)
+}
+
+// queueAlertChecks queues the days a pooled record counts on, if its
+// product has a threshold in force at this point of the stream.
+func (a *applier) queueAlertChecks(account string, u events.UsageRecorded) error {
+	first, end := billing.Counted(u.StartedAt, u.EndedAt)
+	if !first.Before(end) {
+		return nil // it counts nowhere
+	}
+	if set, err := a.thresholdSet(account, u.Product); err != nil || !set {
+		return err
+	}
+	last := end.Add(-billing.Interval)
+	for d := first.Truncate(24 * time.Hour); !d.After(last); d = d.Add(24 * time.Hour) {
+		if err := a.queueAlertCheck(account, u.Product, d.Format(time.DateOnly)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) queueAlertCheck(account, product, day string) error {
+	return a.b.Set(alertCheckKey(account, product, day), binary.BigEndian.AppendUint64(nil, a.seq), nil)
+}
+
+// thresholdSet reports whether the product has a threshold in force after
+// the events applied so far.
+func (a *applier) thresholdSet(account, product string) (bool, error) {
+	subject := events.AlertSubject(account, product)
+	if r, ok := a.aggs[subject]; ok { // changed in this run
+		if r.value != nil {
+			return r.value.(*commands.AlertLog).Set, nil
+		}
+		st, err := decodeState(events.AggregateAlert, r.State)
+		return err == nil && st.(*commands.AlertLog).Set, err
+	}
+	if set, ok := a.thresholds[subject]; ok {
+		return set, nil
+	}
+	raw, err := get(a.db, aggKey(subject))
+	if err != nil {
+		return false, err
+	}
+	set := false
+	if raw != nil {
+		var r record
+		if err := r.unmarshal(raw); err != nil {
+			return false, err
+		}
+		st, err := decodeState(events.AggregateAlert, r.State)
+		if err != nil {
+			return false, err
+		}
+		set = st.(*commands.AlertLog).Set
+	}
+	if a.thresholds == nil {
+		a.thresholds = map[string]bool{}
+	}
+	a.thresholds[subject] = set
+	return set, nil
+}
+
+// Alert is one raised alert (G4, G8).
+type Alert struct {
+	Product       string    `json:"product"`
+	Day           string    `json:"day"`
+	IntervalStart time.Time `json:"interval_start"`
+	Count         int       `json:"count"`
+	MaxMachines   int       `json:"max_machines"`
+	Machines      []string  `json:"machines"`
+	Seq           uint64    `json:"seq"`
+}
+
+func (a *applier) indexAlert(e events.Event, d events.ThresholdExceeded) error {
+	if err := a.b.Delete(alertCheckKey(e.Account, d.Product, d.Day), nil); err != nil {
+		return err
+	}
+	return putJSON(a.b, alertKey(e.Account, d.Day, d.Product), Alert{Product: d.Product, Day: d.Day,
+		IntervalStart: d.IntervalStart, Count: d.Count, MaxMachines: d.MaxMachines, Machines: d.Machines, Seq: a.seq})
+}
+
+// AlertCheck is a queued day to check against a product's threshold.
+type AlertCheck struct {
+	Account, Product, Day string
+	Seq                   uint64 // the last event that queued it
+}
+
+// AlertChecks returns the queued days, in key order.
+func (s *Store) AlertChecks() ([]AlertCheck, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	prefix := []byte("aq/")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: alert checks: %w", err)
+	}
+	var out []AlertCheck
+	for ok := it.First(); ok; ok = it.Next() {
+		parts := strings.SplitN(string(it.Key()[len(prefix):]), "/", 3)
+		if len(parts) != 3 || len(it.Value()) != 8 {
+			continue
+		}
+		out = append(out, AlertCheck{Account: parts[0], Product: parts[1], Day: parts[2], Seq: binary.BigEndian.Uint64(it.Value())})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: alert checks: %w", err)
+	}
+	return out, nil
+}
+
+// Alerts returns the account's alerts of the UTC days in [fromDay, toDay]
+// (YYYY-MM-DD), by day then product.
+func (s *Store) Alerts(account, fromDay, toDay string) ([]Alert, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	lo, hi := alertKey(account, fromDay, ""), alertKey(account, toDay+"\xff", "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("projections: alerts: %w", err)
+	}
+	out := []Alert{}
+	for ok := it.First(); ok; ok = it.Next() {
+		var al Alert
+		if err := json.Unmarshal(it.Value(), &al); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("projections: alert %s: %w", it.Key(), err)
+		}
+		out = append(out, al)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: alerts: %w", err)
 	}
 	return out, nil
 }

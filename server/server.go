@@ -31,8 +31,10 @@ type Server struct {
 	logger *slog.Logger
 
 	cancel     context.CancelFunc
-	followErr  chan error    // the projections' error, if they stop by themselves
-	followDone chan struct{} // closed when the projections have stopped
+	followErr  chan error      // the projections' error, if they stop by themselves
+	followDone chan struct{}   // closed when the projections have stopped
+	followCtx  context.Context // cancelled by Close: the projections and the alerter stop
+	alertsDone chan struct{}   // closed when the alerter has stopped
 }
 
 // Start starts a ledger server and returns once its HTTP API is listening.
@@ -90,6 +92,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger,
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
+	s.raiseAlerts()
 	s.serveHTTP(api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger}))
 	return s, nil
 }
@@ -115,10 +118,22 @@ func loadCheckoutKey(cfg Config) (ed25519.PrivateKey, error) {
 func (s *Server) follow() {
 	var fctx context.Context
 	fctx, s.cancel = context.WithCancel(context.Background())
+	s.followCtx = fctx
 	go func() {
 		defer close(s.followDone)
 		if err := s.store.Follow(fctx, s.conn.Stream); err != nil || fctx.Err() == nil {
 			s.followErr <- err
+		}
+	}()
+}
+
+// raiseAlerts runs the ledger's alerter (G4) until Close.
+func (s *Server) raiseAlerts() {
+	s.alertsDone = make(chan struct{})
+	go func() {
+		defer close(s.alertsDone)
+		if err := s.ledger.RunAlerter(s.followCtx); err != nil {
+			s.logger.Error("threshold alerts stopped", "err", err)
 		}
 	}()
 }
@@ -197,6 +212,7 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) Close(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
+	<-s.alertsDone
 	<-s.followDone
 	s.conn.Close()
 	if cerr := s.store.Close(); err == nil {

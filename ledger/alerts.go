@@ -1,0 +1,119 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/entledger/ledger/billing"
+	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
+)
+
+// alertActor is the actor of the events the ledger emits itself (S3).
+const alertActor = "ledger"
+
+// DefaultAlertPause is the least time between two rounds of the alerter.
+const DefaultAlertPause = 200 * time.Millisecond
+
+// RunAlerter raises threshold alerts (G4) until ctx is done. The projections
+// queue every UTC day on which pooled usage was applied while its product had
+// a threshold, and the day a threshold was set (projections.AlertChecks);
+// after each move of the projections the alerter checks the days whose entry
+// changed since it last did: the first interval of the day with more
+// machines in pooled use than the threshold raises one threshold.exceeded.
+//
+// Exactly once: the alert is appended to the product's alert subject with the
+// expected-sequence check, decided against the days it already holds, and its
+// event id is derived from (account, product, day), so another ledger process
+// raising the same alert at the same time, or a retry after a crash between
+// deciding and appending, appends nothing twice. A queued day survives a
+// restart (it is in the projections until its alert lands); after a restart
+// every queued day is checked once more.
+func (l *Ledger) RunAlerter(ctx context.Context) error {
+	checked := map[projections.AlertCheck]bool{}
+	for {
+		cp := l.store.Checkpoint()
+		checks, err := l.store.AlertChecks()
+		if err != nil {
+			return err
+		}
+		for _, c := range checks {
+			if checked[c] {
+				continue
+			}
+			if err := l.checkAlert(ctx, c); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				l.logger.Warn("threshold alert not decided; will retry", "account", c.Account, "product", c.Product, "day", c.Day, "err", err)
+				continue
+			}
+			checked[c] = true
+		}
+		if err := l.store.WaitFor(ctx, cp+1); err != nil {
+			if ctx.Err() != nil || errors.Is(err, projections.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-time.After(l.alertPause):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// checkAlert decides the alert of one queued day.
+func (l *Ledger) checkAlert(ctx context.Context, c projections.AlertCheck) error {
+	subj := events.AlertSubject(c.Account, c.Product)
+	_, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "raise_alert", account: c.Account, primary: subj,
+		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
+			log := load[commands.AlertLog](ld, subj)
+			if !log.Set || log.Alerted(c.Day) {
+				return nil, nil
+			}
+			over, err := l.firstCrossing(c.Account, c.Product, c.Day, log.MaxMachines)
+			if err != nil {
+				return nil, err
+			}
+			return commands.RaiseAlert{Account: c.Account, Product: c.Product, Day: c.Day}.Decide(log, over, now)
+		}})
+	return err
+}
+
+// firstCrossing is the first interval of day with more than max machines in
+// pooled use, or nil.
+func (l *Ledger) firstCrossing(account, product, day string, max int) (*commands.Crossing, error) {
+	from, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return nil, err
+	}
+	to := from.Add(24 * time.Hour)
+	spans, err := l.store.PooledSpans(account, product, from, to, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range billing.Series(spans, nil, from, to) {
+		if p.Count > max {
+			ev := billing.EvidenceAt(spans, nil, p.Start)
+			c := &commands.Crossing{IntervalStart: p.Start, Count: ev.Count, Machines: make([]string, 0, len(ev.Machines))}
+			for _, m := range ev.Machines {
+				c.Machines = append(c.Machines, m.MachineID)
+			}
+			return c, nil
+		}
+	}
+	return nil, nil
+}
+
+// Alerts returns the account's alerts of the UTC days in [fromDay, toDay]
+// (G4, G8).
+func (l *Ledger) Alerts(account, fromDay, toDay string) ([]projections.Alert, error) {
+	if _, err := l.Account(account); err != nil {
+		return nil, err
+	}
+	return l.store.Alerts(account, fromDay, toDay)
+}
