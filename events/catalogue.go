@@ -34,6 +34,7 @@ const (
 	TypeThresholdSet        = "threshold.set"
 	TypeThresholdCleared    = "threshold.cleared"
 	TypeThresholdExceeded   = "threshold.exceeded"
+	TypeUnassignedReminder  = "license.unassigned_reminder"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -366,6 +367,21 @@ type ThresholdExceeded struct {
 	Machines      []string  `json:"machines"`
 }
 
+// UnassignedReminder: on Day (a UTC day, YYYY-MM-DD), the practitioner
+// licence LicenseID was active and unassigned, since Since, and can be
+// assigned from AssignableFrom (C7, G5). There is one per licence and day
+// while it stays unassigned, emitted by the ledger itself on the licence's
+// reminder subject.
+type UnassignedReminder struct {
+	LicenseID      string    `json:"license_id"`
+	Day            string    `json:"day"`
+	Since          time.Time `json:"since"`
+	AssignableFrom time.Time `json:"assignable_from"`
+}
+
+func (UnassignedReminder) EventType() string { return TypeUnassignedReminder }
+func (UnassignedReminder) Aggregate() string { return AggregateReminder }
+
 func (ThresholdExceeded) EventType() string { return TypeThresholdExceeded }
 func (ThresholdExceeded) Aggregate() string { return AggregateAlert }
 
@@ -426,6 +442,7 @@ var catalogue = map[string]entry{
 	TypeThresholdSet:        register[ThresholdSet](1, nil),
 	TypeThresholdCleared:    register[ThresholdCleared](1, nil),
 	TypeThresholdExceeded:   register[ThresholdExceeded](1, nil),
+	TypeUnassignedReminder:  register[UnassignedReminder](1, nil),
 }
 
 // Types lists every known event type name, sorted.

@@ -18,15 +18,16 @@ const GlobalAccount = "_global"
 
 // Aggregate kinds: the third token of a subject.
 const (
-	AggregateAccount = "account"
-	AggregateUser    = "user"
-	AggregateLicense = "license"
-	AggregateEmail   = "email" // in GlobalAccount only: which account an email belongs to
-	AggregateSession = "session"
-	AggregateAccess  = "access" // id: the product
-	AggregateCheck   = "check"  // id: the product
-	AggregateUsage   = "usage"  // id: the product
-	AggregateAlert   = "alert"  // id: the product: its threshold and alerts (G4, G8)
+	AggregateAccount  = "account"
+	AggregateUser     = "user"
+	AggregateLicense  = "license"
+	AggregateEmail    = "email" // in GlobalAccount only: which account an email belongs to
+	AggregateSession  = "session"
+	AggregateAccess   = "access"   // id: the product
+	AggregateCheck    = "check"    // id: the product
+	AggregateUsage    = "usage"    // id: the product
+	AggregateAlert    = "alert"    // id: the product: its threshold and alerts (G4, G8)
+	AggregateReminder = "reminder" // id: the licence: its daily reminders while unassigned (G5)
 )
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
@@ -62,7 +63,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert:
+		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert, AggregateReminder:
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}
@@ -99,6 +100,11 @@ func CheckSubject(account, product string) string { return Subject(account, Aggr
 
 // AlertSubject is the subject of a product's threshold and alerts (G4, G8).
 func AlertSubject(account, product string) string { return Subject(account, AggregateAlert, product) }
+
+// ReminderSubject is the subject of a licence's reminders (G5).
+func ReminderSubject(account, licenseID string) string {
+	return Subject(account, AggregateReminder, licenseID)
+}
 
 // UsageSubject is the subject of a product's usage aggregate. Usage events
 // are stored below it, on UsageShardSubject, so that concurrent writers of

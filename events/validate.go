@@ -285,6 +285,14 @@ func (d ThresholdSet) validate() error {
 
 func (d ThresholdCleared) validate() error { return productID("product", d.Product) }
 
+func (d UnassignedReminder) validate() error {
+	var dayErr error
+	if _, err := time.Parse(time.DateOnly, d.Day); err != nil {
+		dayErr = fmt.Errorf("day %q: want YYYY-MM-DD", d.Day)
+	}
+	return errors.Join(match("license_id", d.LicenseID, LicenseIDPattern), dayErr)
+}
+
 func (d ThresholdExceeded) validate() error {
 	var errs []error
 	day, err := time.Parse(time.DateOnly, d.Day)

@@ -24,6 +24,8 @@ func eventID(e events.Event, meta Meta, i int) string {
 		return events.DerivedID("usage", e.Account, d.UsageID)
 	case events.ThresholdExceeded: // one per (account, product, day), whoever raises it
 		return events.DerivedID("alert", e.Account, d.Product, d.Day)
+	case events.UnassignedReminder: // one per (account, licence, day)
+		return events.DerivedID("reminder", e.Account, d.LicenseID, d.Day)
 	}
 	if meta.FromIdempotencyKey {
 		return events.DerivedID("command", meta.CommandID, strconv.Itoa(i))

@@ -58,7 +58,22 @@ type testLedger struct {
 }
 
 // startLedger starts a server on dir (a fresh temporary directory if "").
+// It emits no daily reminders (G5), which would land in the stream at any
+// moment of a test that counts its events; startReminding starts one that
+// does.
 func startLedger(tb testing.TB, dir string, c *clock) *testLedger {
+	tb.Helper()
+	return startServer(tb, dir, c, true)
+}
+
+// startReminding is startLedger with the daily reminders on, looking at the
+// (fake) clock every few milliseconds.
+func startReminding(tb testing.TB, dir string, c *clock) *testLedger {
+	tb.Helper()
+	return startServer(tb, dir, c, false)
+}
+
+func startServer(tb testing.TB, dir string, c *clock, noReminders bool) *testLedger {
 	tb.Helper()
 	if dir == "" {
 		dir = tb.TempDir()
@@ -67,7 +82,7 @@ func startLedger(tb testing.TB, dir string, c *clock) *testLedger {
 		c = newClock(T0)
 	}
 	srv, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now,
+		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, ReminderPoll: 5 * time.Millisecond, NoReminders: noReminders,
 	})
 	if err != nil {
 		tb.Fatalf("start ledger: %v", err)

@@ -59,6 +59,7 @@ type Ledger struct {
 	usageShards   *usageShards  // the free usage shards of each product
 	reports       reportCache   // computed QTL reports (billing.go)
 	alertPause    time.Duration // see Options.AlertPause
+	reminderPoll  time.Duration // see Options.ReminderPoll
 }
 
 // Options configure New.
@@ -92,6 +93,10 @@ type Options struct {
 	// AlertPause is the least time between two rounds of RunAlerter;
 	// defaults to DefaultAlertPause.
 	AlertPause time.Duration
+	// ReminderPoll bounds how long RunReminders waits before it looks at
+	// the clock again; defaults to DefaultReminderPoll. A test with a fake
+	// clock sets it short.
+	ReminderPoll time.Duration
 }
 
 // New returns a Ledger writing to stream through nc and reading state from
@@ -131,6 +136,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	}
 	if l.alertPause = o.AlertPause; l.alertPause <= 0 {
 		l.alertPause = DefaultAlertPause
+	}
+	if l.reminderPoll = o.ReminderPoll; l.reminderPoll <= 0 {
+		l.reminderPoll = DefaultReminderPoll
 	}
 	if l.maxAttempts <= 0 {
 		l.maxAttempts = DefaultMaxAttempts

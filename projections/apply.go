@@ -389,6 +389,8 @@ func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
 		st = new(commands.UsageLog)
 	case events.AggregateAlert:
 		st = new(commands.AlertLog)
+	case events.AggregateReminder:
+		st = new(commands.ReminderLog)
 	default:
 		return nil, fmt.Errorf("no fold for aggregate %q", aggregate)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -67,6 +68,25 @@ func (s *Store) License(account, id string) (commands.License, Version, error) {
 // the time asked about.
 func (s *Store) Unassigned(account string) ([]commands.License, error) {
 	return s.indexedLicences(account, unassignedKey(account, ""), "reminders")
+}
+
+// LicenceRef names a licence of an account.
+type LicenceRef struct{ Account, ID string }
+
+// UnassignedLicences returns every unassigned practitioner licence of every
+// account, in key order (G5).
+func (s *Store) UnassignedLicences() ([]LicenceRef, error) {
+	keys, err := s.keysAfter(prefixUnasg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LicenceRef, 0, len(keys))
+	for _, k := range keys {
+		if account, id, ok := strings.Cut(k, "/"); ok {
+			out = append(out, LicenceRef{Account: account, ID: id})
+		}
+	}
+	return out, nil
 }
 
 // Pooled returns the account's commercial and trial licences that cover

@@ -37,6 +37,14 @@ type Config struct {
 	UsageShards  int           // subjects per product's usage; 0 means ledger.DefaultUsageShards
 	UsageHorizon time.Duration // late-arrival horizon of usage (F3); 0 means commands.DefaultUsageHorizon
 
+	// ReminderPoll bounds how long the reminders wait before they look at
+	// the clock again; 0 means ledger.DefaultReminderPoll. Tests with a fake
+	// clock set it short.
+	ReminderPoll time.Duration
+	// NoReminders stops the ledger from emitting the daily reminders of
+	// unassigned licences (G5): for tests that count the stream's events.
+	NoReminders bool
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }

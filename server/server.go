@@ -30,11 +30,12 @@ type Server struct {
 	ln     net.Listener
 	logger *slog.Logger
 
-	cancel     context.CancelFunc
-	followErr  chan error      // the projections' error, if they stop by themselves
-	followDone chan struct{}   // closed when the projections have stopped
-	followCtx  context.Context // cancelled by Close: the projections and the alerter stop
-	alertsDone chan struct{}   // closed when the alerter has stopped
+	cancel      context.CancelFunc
+	followErr   chan error      // the projections' error, if they stop by themselves
+	followDone  chan struct{}   // closed when the projections have stopped
+	followCtx   context.Context // cancelled by Close: the projections and the alerter stop
+	noReminders bool            // see Config.NoReminders
+	alertsDone  chan struct{}   // closed when the alerter has stopped
 }
 
 // Start starts a ledger server and returns once its HTTP API is listening.
@@ -85,11 +86,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	l := ledger.New(conn.NC, conn.JS, conn.Stream, store, ledger.Options{
 		Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, UsageHorizon: cfg.UsageHorizon,
 		UsageShards: cfg.UsageShards, ReplayAnswers: replayKV, Now: cfg.Now, Logger: logger, Registerer: reg,
+		ReminderPoll: cfg.ReminderPoll,
 		// An embedded server that listens nowhere has no other client:
 		// no other ledger can write to its stream.
 		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
 	})
-	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger,
+	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders,
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
 	s.raiseAlerts()
@@ -127,14 +129,29 @@ func (s *Server) follow() {
 	}()
 }
 
-// raiseAlerts runs the ledger's alerter (G4) until Close.
+// raiseAlerts runs the ledger's alerter (G4) and reminders (G5) until
+// Close.
 func (s *Server) raiseAlerts() {
 	s.alertsDone = make(chan struct{})
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(s.alertsDone)
 		if err := s.ledger.RunAlerter(s.followCtx); err != nil {
 			s.logger.Error("threshold alerts stopped", "err", err)
 		}
+		done <- struct{}{}
+	}()
+	go func() {
+		if !s.noReminders {
+			if err := s.ledger.RunReminders(s.followCtx); err != nil {
+				s.logger.Error("reminders stopped", "err", err)
+			}
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		<-done
+		<-done
+		close(s.alertsDone)
 	}()
 }
 
