@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/entledger/ledger/billing"
 )
@@ -175,4 +176,50 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	_, err = io.Copy(stdout, resp.Body)
 	return err
+}
+
+// runAlerts prints an account's threshold alerts (G4).
+func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("alerts", "Print the account's threshold alerts (G4): per product and UTC day at most one, "+
+		"naming the first interval over the threshold and its machines.", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	from := fs.String("from", "", "first UTC day, YYYY-MM-DD (default: 30 days ago)")
+	to := fs.String("to", "", "last UTC day, YYYY-MM-DD (default: today)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/alerts?"+q.Encode()), nil)
+	if err != nil || cf.json {
+		if err == nil {
+			_, err = stdout.Write(raw)
+		}
+		return err
+	}
+	var ans struct {
+		Alerts []struct {
+			Product       string    `json:"product"`
+			Day           string    `json:"day"`
+			IntervalStart time.Time `json:"interval_start"`
+			Count         int       `json:"count"`
+			MaxMachines   int       `json:"max_machines"`
+			Machines      []string  `json:"machines"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-10s %-20s %-18s %6s %6s  %s\n", "DAY", "PRODUCT", "INTERVAL", "COUNT", "MAX", "MACHINES")
+	for _, a := range ans.Alerts {
+		fmt.Fprintf(stdout, "%-10s %-20s %-18s %6d %6d  %s\n", a.Day, a.Product, a.IntervalStart.Format("2006-01-02T15:04Z"),
+			a.Count, a.MaxMachines, strings.Join(a.Machines, " "))
+	}
+	return nil
 }

@@ -26,6 +26,9 @@ func TestQTLAndPeaksCommands(t *testing.T) {
 		recs = append(recs, commands.UsageRecord{UsageID: fmt.Sprintf("cli-%d", i), Email: "b@x.example", Product: "ms",
 			MachineID: m, ClientVersion: "10.00.18.25", StartedAt: start, EndedAt: start.Add(30 * time.Minute)})
 	}
+	if _, err := l.SetThreshold(ctx, ledger.Meta{}, commands.SetThreshold{Account: "acme", Product: "ms", MaxMachines: 1}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.RecordUsage(ctx, ledger.Meta{}, commands.RecordUsage{Account: "acme", Records: recs}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +72,20 @@ func TestQTLAndPeaksCommands(t *testing.T) {
 	}
 	if rows := strings.Split(strings.TrimSpace(series), "\n"); len(rows) != 4 { // header + 3 intervals
 		t.Errorf("peaks series:\n%s\nwant 3 intervals", series)
+	}
+	// The threshold of 1 machine, set before the usage: the interval with 2
+	// raises an alert.
+	var alerts string
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(alerts, "ws-1 ws-2") && time.Now().Before(deadline); {
+		if alerts, err = cli(t, append([]string{"alerts"}, base...)...); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		srv.Store().WaitFor(wctx, srv.Store().Checkpoint()+1)
+		cancel()
+	}
+	if !strings.Contains(alerts, peak.Format("2006-01-02T15:04Z")) || !strings.Contains(alerts, "ws-1 ws-2") {
+		t.Errorf("alerts:\n%s\nwant the interval at %s with ws-1 and ws-2", alerts, peak.Format("15:04"))
 	}
 	export, err := cli(t, append([]string{"usage", "export"}, base...)...)
 	if err != nil {

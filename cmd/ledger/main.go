@@ -109,6 +109,7 @@ Client commands (talk to a running ledger, --url, --account, --json):
   usage     usage import FILE (NDJSON or CSV, in batches) | usage summary
   qtl       an account's quarterly term licence report (--quarter, --as-of-seq, --csv)
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
+  alerts    an account's threshold alerts
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
@@ -184,6 +185,8 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runQTL
 	case "peaks":
 		return runPeaks
+	case "alerts":
+		return runAlerts
 	case "version", "--version":
 		return runVersion
 	}

@@ -78,7 +78,7 @@ func TestExitCodes(t *testing.T) {
 func TestHelpIsDashH(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"rebuild"}, {"digest"}, {"verify"}, {"bench"}, {"signin"}, {"signout"},
 		{"check"}, {"usage"}, {"usage", "import"}, {"usage", "summary"}, {"checkout"}, {"checkout", "verify"}, {"version"},
-		{"qtl"}, {"peaks"}, {"usage", "export"}} {
+		{"qtl"}, {"peaks"}, {"usage", "export"}, {"alerts"}} {
 		_, help, _ := run(append([]string{"help"}, cmd...)...)
 		_, _, dashH := run(append(cmd, "-h")...)
 		if help == "" || help != dashH {
