@@ -72,7 +72,10 @@ func (l *Ledger) checkAlert(ctx context.Context, c projections.AlertCheck) error
 	_, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "raise_alert", account: c.Account, primary: subj,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			log := load[commands.AlertLog](ld, subj)
-			if !log.Set || log.Alerted(c.Day) {
+			if !log.Set || log.Alerted(c.Day) || log.MaxMachines != c.MaxMachines {
+				// No threshold, the day's alert is there, or the day was
+				// queued under a threshold no longer in force: a threshold
+				// set since queued its own day.
 				return nil, nil
 			}
 			over, err := l.firstCrossing(c.Account, c.Product, c.Day, log.MaxMachines)

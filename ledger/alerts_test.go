@@ -118,3 +118,44 @@ func TestRuleG4ThresholdAlerts(t *testing.T) {
 		t.Errorf("alerts in the stream: %v, want one per product and day, never repeated", days)
 	}
 }
+
+// rule G4: a day is decided against the threshold in force at that point of
+// the stream. A day checked under one threshold and found under it is not
+// alerted later because the threshold was lowered since: not after a
+// restart, not after a rebuild.
+func TestRuleG4LoweredThresholdRaisesNoOldAlert(t *testing.T) {
+	dir := t.TempDir()
+	tl := bilStart(t, dir)
+	tl.must(200, "PUT", "/v1/accounts/acme/thresholds/microstation", map[string]any{"max_machines": 10})
+	tl.must(200, "PUT", "/v1/accounts/acme/thresholds/revit", map[string]any{"max_machines": 1})
+	var batch []any
+	for i := range 3 {
+		batch = append(batch, bilUse(fmt.Sprintf("ms-%d", i), fmt.Sprintf("m%d", i), bilPeak, time.Hour))
+	}
+	tl.must(200, "POST", "/v1/accounts/acme/usage", useBatch(batch...))
+	// revit's alert, queued after microstation's day and after it in key
+	// order, shows that day was checked.
+	revit := func(id string, at time.Time) {
+		tl.must(200, "POST", "/v1/accounts/acme/usage", useBatch(
+			bilUse(id+"a", "r1", at, time.Hour).set("product", "revit"), bilUse(id+"b", "r2", at, time.Hour).set("product", "revit")))
+	}
+	revit("r1", bilPeak.Add(24*time.Hour))
+	alerts(tl, 1)
+	tl.must(200, "PUT", "/v1/accounts/acme/thresholds/microstation", map[string]any{"max_machines": 2})
+	clk := tl.clock
+	tl.stop()
+	tl = startLedger(t, dir, clk)
+	revit("r2", bilPeak.Add(48*time.Hour))
+	alerts(tl, 2)
+	tl.stop()
+	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	tl = startLedger(t, dir, clk)
+	revit("r3", bilPeak.Add(72*time.Hour))
+	for _, a := range alerts(tl, 3) {
+		if p := a.(map[string]any)["product"]; p != "revit" {
+			t.Errorf("alert %v: microstation's day was checked under 10 and must not be alerted under 2", a)
+		}
+	}
+}

@@ -32,29 +32,46 @@ func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) 
 	if rep, ok := l.reports.get(key, version); ok {
 		return rep, nil
 	}
-	rep, err := l.computeQTL(account, q, asOf)
-	if err == nil {
-		l.reports.put(key, version, rep)
+	// A report of everything is computed as of the projections' checkpoint
+	// when it starts: every read below stops there, so the events applied
+	// meanwhile cannot tear it, and its as_of_seq reproduces it.
+	bound := asOf
+	if bound == 0 {
+		bound = l.store.Checkpoint()
 	}
-	return rep, err
-}
-
-// computeQTL computes the report QTL answers.
-func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (billing.Report, error) {
-	products, err := l.store.BillingProducts(account)
+	rep, err := l.computeQTL(account, q, bound)
 	if err != nil {
 		return billing.Report{}, err
+	}
+	if asOf == 0 {
+		rep.AsOfSeq = rep.newest
+	}
+	l.reports.put(key, version, rep.Report)
+	return rep.Report, nil
+}
+
+// computedReport is a report with the newest sequence it depends on.
+type computedReport struct {
+	billing.Report
+	newest uint64
+}
+
+// computeQTL computes the report of the events at or below asOf.
+func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (computedReport, error) {
+	products, err := l.store.BillingProducts(account)
+	if err != nil {
+		return computedReport{}, err
 	}
 	rep := billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}
 	var newest uint64
 	for _, p := range products {
 		records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
 		if err != nil {
-			return billing.Report{}, err
+			return computedReport{}, err
 		}
 		lics, err := l.store.CommercialLicences(account, p, asOf)
 		if err != nil {
-			return billing.Report{}, err
+			return computedReport{}, err
 		}
 		var inQuarter []billing.Licence
 		for _, lic := range lics {
@@ -69,7 +86,7 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (bil
 			// The evidence of the peak alone needs the usage ids.
 			ev, err := l.store.PooledUsage(account, p, *peak, peak.Add(billing.Interval), asOf)
 			if err != nil {
-				return billing.Report{}, err
+				return computedReport{}, err
 			}
 			line = billing.PeakLine(p, billing.EvidenceAt(ev, inQuarter, *peak))
 		case len(inQuarter) > 0:
@@ -80,10 +97,7 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (bil
 		rep.Products = append(rep.Products, line)
 		newest = max(newest, seq)
 	}
-	if asOf == 0 {
-		rep.AsOfSeq = newest
-	}
-	return rep, nil
+	return computedReport{Report: rep, newest: newest}, nil
 }
 
 // Accounts returns the ids of every account, sorted.
@@ -92,6 +106,9 @@ func (l *Ledger) Accounts() ([]string, error) { return l.store.Accounts() }
 // Peaks returns the 10-minute series of a product's pooled use in [from, to)
 // (G7): the intervals with pooled use, each with its count, seats and over.
 func (l *Ledger) Peaks(ctx context.Context, account, product string, from, to time.Time) ([]billing.Point, error) {
+	if _, err := l.Account(account); err != nil {
+		return nil, err
+	}
 	if err := commands.ProductID("product", product); err != nil {
 		return nil, err
 	}
@@ -114,6 +131,9 @@ func (l *Ledger) Peaks(ctx context.Context, account, product string, from, to ti
 // PeakEvidence returns one interval of a product's pooled use with every
 // machine counted in it and the usage ids that put each there (G7).
 func (l *Ledger) PeakEvidence(ctx context.Context, account, product string, start time.Time) (billing.Evidence, error) {
+	if _, err := l.Account(account); err != nil {
+		return billing.Evidence{}, err
+	}
 	if err := commands.ProductID("product", product); err != nil {
 		return billing.Evidence{}, err
 	}

@@ -317,3 +317,53 @@ func TestRuleG8Thresholds(t *testing.T) {
 		t.Errorf("alert events %v, want three sets and one clear", types)
 	}
 }
+
+// rule G6: a live report is computed as of one sequence, so its as_of_seq
+// reproduces it exactly, even while usage for its peak interval keeps
+// arriving.
+func TestRuleG6LiveReportIsNotTorn(t *testing.T) {
+	tl := bilStart(t, "")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 40 {
+			tl.do("POST", "/v1/accounts/acme/usage", useBatch(bilUse(fmt.Sprintf("t%d", i), fmt.Sprintf("m%d", i), bilPeak, time.Hour)))
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		live := tl.must(200, "GET", bilQTL, nil)
+		seq := uint64(live.Body["as_of_seq"].(float64))
+		if seq == 0 {
+			continue
+		}
+		if again := tl.must(200, "GET", fmt.Sprintf("%s&as_of_seq=%d", bilQTL, seq), nil); string(again.Raw) != string(live.Raw) {
+			t.Fatalf("read %d: live report\n%s\nbut as of its own as_of_seq %d\n%s", i, live.Raw, seq, again.Raw)
+		}
+	}
+}
+
+// An export leaves no JetStream consumer behind.
+func TestUsageExportLeavesNoConsumer(t *testing.T) {
+	tl := bilStart(t, "")
+	useAccepted(tl, 1, 0, bilUse("c1", "m1", bilPeak, time.Hour))
+	consumers := func() int {
+		info, err := tl.srv.Conn().Stream.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Consumers
+	}
+	before := consumers()
+	for range 10 {
+		bilExport(t, tl, "")
+		bilExport(t, tl, "from_seq=999999")
+	}
+	if after := consumers(); after > before {
+		t.Errorf("%d consumers after 20 exports, %d before", after, before)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -49,6 +50,16 @@ func (l *Ledger) ExportUsage(ctx context.Context, account string, fromSeq, toSeq
 	if err != nil {
 		return fmt.Errorf("ledger: export: %w", err)
 	}
+	// The consumer lives on the server: delete it when the export ends,
+	// rather than leave it to expire, so that exports polled often do not
+	// pile consumers up.
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			l.stream.DeleteConsumer(dctx, info.Name)
+		}
+	}()
 	ci, err := cons.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: export: %w", err)

@@ -188,9 +188,9 @@ type applier struct {
 	// billing holds, by account, the sequence of the last event of this run
 	// that billing reads (a pooled usage record, a commercial licence's).
 	billing map[string]uint64
-	// thresholds caches, by alert subject, whether a threshold is in force,
-	// for subjects this run has not applied an event to (see thresholdSet).
-	thresholds map[string]bool
+	// thresholds caches, by alert subject, the threshold in force, for
+	// subjects this run has not applied an event to (see threshold).
+	thresholds map[string]commands.AlertLog
 }
 
 // noteBilling records that the event being applied changes what billing
@@ -414,7 +414,7 @@ func (a *applier) index(e events.Event, state any) error {
 	case events.ThresholdSet:
 		// A threshold set is checked against the current day (G4).
 		day := e.OccurredAt.UTC().Format(time.DateOnly)
-		return errors.Join(a.b.Set(thresholdKey(e.Account, d.Product), nil, nil), a.queueAlertCheck(e.Account, d.Product, day))
+		return errors.Join(a.b.Set(thresholdKey(e.Account, d.Product), nil, nil), a.queueAlertCheck(e.Account, d.Product, day, d.MaxMachines))
 	case events.ThresholdCleared:
 		return a.b.Delete(thresholdKey(e.Account, d.Product), nil)
 	case events.ThresholdExceeded:

@@ -252,7 +252,7 @@ func (s *Store) Thresholds(account string) ([]commands.AlertLog, error) {
 
 // Alert keys:
 //
-//	aq/<account>/<product>/<day>   a UTC day to check against the product's threshold: seq
+//	aq/<account>/<product>/<day>   a UTC day to check against the product's threshold: seq, max_machines
 //	al/<account>/<day>/<product>   the day's alert (G4): JSON Alert
 //
 // A pooled record applied while its product has a threshold queues the days
@@ -277,57 +277,66 @@ func (a *applier) queueAlertChecks(account string, u events.UsageRecorded) error
 	if !first.Before(end) {
 		return nil // it counts nowhere
 	}
-	if set, err := a.thresholdSet(account, u.Product); err != nil || !set {
+	th, err := a.threshold(account, u.Product)
+	if err != nil || !th.Set {
 		return err
 	}
 	last := end.Add(-billing.Interval)
 	for d := first.Truncate(24 * time.Hour); !d.After(last); d = d.Add(24 * time.Hour) {
-		if err := a.queueAlertCheck(account, u.Product, d.Format(time.DateOnly)); err != nil {
+		if err := a.queueAlertCheck(account, u.Product, d.Format(time.DateOnly), th.MaxMachines); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *applier) queueAlertCheck(account, product, day string) error {
-	return a.b.Set(alertCheckKey(account, product, day), binary.BigEndian.AppendUint64(nil, a.seq), nil)
+// queueAlertCheck queues day with the threshold in force at this point of
+// the stream: the alerter decides it against that threshold, and only while
+// it is still the one in force, so a day checked under one threshold is
+// never alerted later under another (after a restart, say).
+func (a *applier) queueAlertCheck(account, product, day string, max int) error {
+	v := binary.BigEndian.AppendUint64(nil, a.seq)
+	v = binary.BigEndian.AppendUint64(v, uint64(max))
+	return a.b.Set(alertCheckKey(account, product, day), v, nil)
 }
 
-// thresholdSet reports whether the product has a threshold in force after
-// the events applied so far.
-func (a *applier) thresholdSet(account, product string) (bool, error) {
+// threshold is the product's threshold after the events applied so far.
+func (a *applier) threshold(account, product string) (commands.AlertLog, error) {
 	subject := events.AlertSubject(account, product)
 	if r, ok := a.aggs[subject]; ok { // changed in this run
 		if r.value != nil {
-			return r.value.(*commands.AlertLog).Set, nil
-		}
-		st, err := decodeState(events.AggregateAlert, r.State)
-		return err == nil && st.(*commands.AlertLog).Set, err
-	}
-	if set, ok := a.thresholds[subject]; ok {
-		return set, nil
-	}
-	raw, err := get(a.db, aggKey(subject))
-	if err != nil {
-		return false, err
-	}
-	set := false
-	if raw != nil {
-		var r record
-		if err := r.unmarshal(raw); err != nil {
-			return false, err
+			return *r.value.(*commands.AlertLog), nil
 		}
 		st, err := decodeState(events.AggregateAlert, r.State)
 		if err != nil {
-			return false, err
+			return commands.AlertLog{}, err
 		}
-		set = st.(*commands.AlertLog).Set
+		return *st.(*commands.AlertLog), nil
+	}
+	if th, ok := a.thresholds[subject]; ok {
+		return th, nil
+	}
+	raw, err := get(a.db, aggKey(subject))
+	if err != nil {
+		return commands.AlertLog{}, err
+	}
+	var th commands.AlertLog
+	if raw != nil {
+		var r record
+		if err := r.unmarshal(raw); err != nil {
+			return th, err
+		}
+		st, err := decodeState(events.AggregateAlert, r.State)
+		if err != nil {
+			return th, err
+		}
+		th = *st.(*commands.AlertLog)
 	}
 	if a.thresholds == nil {
-		a.thresholds = map[string]bool{}
+		a.thresholds = map[string]commands.AlertLog{}
 	}
-	a.thresholds[subject] = set
-	return set, nil
+	a.thresholds[subject] = th
+	return th, nil
 }
 
 // Alert is one raised alert (G4, G8).
@@ -353,6 +362,7 @@ func (a *applier) indexAlert(e events.Event, d events.ThresholdExceeded) error {
 type AlertCheck struct {
 	Account, Product, Day string
 	Seq                   uint64 // the last event that queued it
+	MaxMachines           int    // the threshold in force when it did
 }
 
 // AlertChecks returns the queued days, in key order.
@@ -370,10 +380,12 @@ func (s *Store) AlertChecks() ([]AlertCheck, error) {
 	var out []AlertCheck
 	for ok := it.First(); ok; ok = it.Next() {
 		parts := strings.SplitN(string(it.Key()[len(prefix):]), "/", 3)
-		if len(parts) != 3 || len(it.Value()) != 8 {
+		v := it.Value()
+		if len(parts) != 3 || len(v) != 16 {
 			continue
 		}
-		out = append(out, AlertCheck{Account: parts[0], Product: parts[1], Day: parts[2], Seq: binary.BigEndian.Uint64(it.Value())})
+		out = append(out, AlertCheck{Account: parts[0], Product: parts[1], Day: parts[2], Seq: binary.BigEndian.Uint64(v),
+			MaxMachines: int(binary.BigEndian.Uint64(v[8:]))})
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("projections: alert checks: %w", err)
