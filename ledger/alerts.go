@@ -39,6 +39,7 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		failed := false
 		for _, c := range checks {
 			if checked[c] {
 				continue
@@ -48,14 +49,23 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 					return nil
 				}
 				l.logger.Warn("threshold alert not decided; will retry", "account", c.Account, "product", c.Product, "day", c.Day, "err", err)
+				failed = true
 				continue
 			}
 			checked[c] = true
 		}
-		if err := l.store.WaitFor(ctx, cp+1); err != nil {
-			if ctx.Err() != nil || errors.Is(err, projections.ErrClosed) {
-				return nil
-			}
+		// Wait for the projections to move; after a failed check, at most
+		// a second, so the retry does not wait for unrelated traffic.
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if failed {
+			wctx, cancel = context.WithTimeout(ctx, time.Second)
+		}
+		err = l.store.WaitFor(wctx, cp+1)
+		cancel()
+		switch {
+		case ctx.Err() != nil || errors.Is(err, projections.ErrClosed):
+			return nil
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			return err
 		}
 		select {
