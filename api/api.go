@@ -89,6 +89,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/licenses/{id}", a.getLicense)
 	a.handle("GET /v1/accounts/{account}/licenses/{id}/history", a.licenseHistory)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/renew", a.renewLicense)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/cancel", a.cancelLicense)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/assign", a.assign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", a.reassign)
 	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", a.unassign)

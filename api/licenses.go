@@ -167,3 +167,21 @@ func (a *API) checkin(w http.ResponseWriter, r *http.Request) error {
 	c := commands.Checkin{Account: r.PathValue("account"), LicenseID: r.PathValue("id")}
 	return answerLicense(w, func() (ledger.Result[commands.License], error) { return a.l.Checkin(r.Context(), req.meta, c) })
 }
+
+// cancelLicense cancels a licence from an effective time (H1).
+func (a *API) cancelLicense(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		EffectiveAt string `json:"effective_at"`
+		Reason      string `json:"reason"`
+		atField
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	c := commands.CancelLicense{Account: r.PathValue("account"), ID: r.PathValue("id"), Reason: body.Reason, At: req.at}
+	if c.EffectiveAt, err = requiredTime("effective_at", body.EffectiveAt); err != nil {
+		return err
+	}
+	return answerLicense(w, func() (ledger.Result[commands.License], error) { return a.l.CancelLicense(r.Context(), req.meta, c) })
+}

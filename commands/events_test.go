@@ -57,6 +57,8 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	}
 	w.must(t)(commands.RaiseAlert{Account: acct, Product: "prod", Day: over.IntervalStart.Format(time.DateOnly)}.Decide(log, over, late.Add(5*time.Hour+time.Minute)))
 	w.must(t)(commands.ClearThreshold{Account: acct, Product: "prod"}.Decide(log, late.Add(6*time.Hour)))
+	w.must(t)(commands.CancelLicense{Account: acct, ID: "P2", EffectiveAt: termUntil, Reason: "sold by mistake"}.
+		Decide(w.license(acct, "P2"), late.Add(6*time.Hour+time.Minute)))
 	remindAt := late.Add(7 * time.Hour) // P2 is unassigned since its user was removed
 	w.must(t)(commands.RemindUnassigned{Account: acct, LicenseID: "P2", Day: remindAt.Format(time.DateOnly)}.
 		Decide(commands.ReminderLog{}, w.license(acct, "P2"), remindAt))

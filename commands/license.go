@@ -122,6 +122,54 @@ func (c RenewLicense) Decide(lic License, now time.Time) ([]events.Event, error)
 	})}, nil
 }
 
+// CancelLicense cancels a licence sold by mistake from EffectiveAt (H1): its
+// term, and with it its seats and entitlements, end there. Reports as of a
+// stream sequence before the cancellation still show the licence as it was.
+type CancelLicense struct {
+	Account     string
+	ID          string
+	EffectiveAt time.Time
+	Reason      string
+	At          time.Time
+}
+
+// Normalize validates the command.
+func (c CancelLicense) Normalize() (CancelLicense, error) {
+	if err := AccountID("account", c.Account); err != nil {
+		return c, err
+	}
+	if err := LicenseID("id", c.ID); err != nil {
+		return c, err
+	}
+	var err error
+	if c.EffectiveAt, err = Instant("effective_at", c.EffectiveAt); err != nil {
+		return c, err
+	}
+	if c.EffectiveAt.IsZero() {
+		return c, Invalid("effective_at", "required: when the licence's term ends")
+	}
+	c.Reason, err = Name("reason", c.Reason)
+	return c, err
+}
+
+// Decide ends the licence's term at EffectiveAt, which must lie inside it.
+func (c CancelLicense) Decide(lic License, now time.Time) ([]events.Event, error) {
+	if !lic.Exists() {
+		return nil, licenseNotFound(c.Account, c.ID)
+	}
+	if c.EffectiveAt.Before(lic.ValidFrom) || !c.EffectiveAt.Before(lic.ValidUntil) {
+		return nil, Invalid("effective_at", "%s is outside the licence's term [%s, %s): a cancellation ends the term earlier",
+			c.EffectiveAt.Format(time.RFC3339), lic.ValidFrom.Format(time.RFC3339), lic.ValidUntil.Format(time.RFC3339)).
+			With("valid_from", lic.ValidFrom).With("valid_until", lic.ValidUntil)
+	}
+	at, err := businessTime(c.At, now, lic.LastEventAt)
+	if err != nil {
+		return nil, err
+	}
+	return []events.Event{event(c.Account, c.ID, at, events.LicenseCancelled{
+		ID: c.ID, EffectiveAt: c.EffectiveAt, PreviousValidUntil: lic.ValidUntil, Reason: c.Reason})}, nil
+}
+
 // Assign gives an unassigned practitioner licence to a user (C1, C2).
 type Assign struct {
 	Account   string

@@ -189,6 +189,8 @@ func (l *License) Apply(e events.Event) {
 		}
 	case events.LicenseRenewed:
 		l.ValidUntil = d.ValidUntil
+	case events.LicenseCancelled:
+		l.ValidUntil = d.EffectiveAt
 	case events.LicenseAssigned:
 		l.Assignee, l.AssignedAt, l.UnassignedSince, l.UnassignedReason = d.Email, e.OccurredAt, time.Time{}, ""
 		l.WindowOpenedAt, l.WindowClosesAt, l.LockedUntil = d.WindowOpenedAt, d.WindowClosesAt, d.LockedUntil

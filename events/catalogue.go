@@ -35,6 +35,7 @@ const (
 	TypeThresholdCleared    = "threshold.cleared"
 	TypeThresholdExceeded   = "threshold.exceeded"
 	TypeUnassignedReminder  = "license.unassigned_reminder"
+	TypeLicenseCancelled    = "license.cancelled"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -118,6 +119,19 @@ type LicenseRenewed struct {
 	ValidUntil         time.Time `json:"valid_until"`
 	PreviousValidUntil time.Time `json:"previous_valid_until"`
 }
+
+// LicenseCancelled: a licence sold by mistake is cancelled from EffectiveAt
+// (H1: a correction is a new event): its term, and its seats, end there.
+// PreviousValidUntil is the end it had.
+type LicenseCancelled struct {
+	ID                 string    `json:"id"`
+	EffectiveAt        time.Time `json:"effective_at"`
+	PreviousValidUntil time.Time `json:"previous_valid_until"`
+	Reason             string    `json:"reason"`
+}
+
+func (LicenseCancelled) EventType() string { return TypeLicenseCancelled }
+func (LicenseCancelled) Aggregate() string { return AggregateLicense }
 
 // LicenseAssigned: a practitioner licence was assigned to Email (C1, C2, C8).
 // The timers are the ones in force after the assignment; NewWindow says
@@ -443,6 +457,7 @@ var catalogue = map[string]entry{
 	TypeThresholdCleared:    register[ThresholdCleared](1, nil),
 	TypeThresholdExceeded:   register[ThresholdExceeded](1, nil),
 	TypeUnassignedReminder:  register[UnassignedReminder](1, nil),
+	TypeLicenseCancelled:    register[LicenseCancelled](1, nil),
 }
 
 // Types lists every known event type name, sorted.

@@ -122,6 +122,12 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 			IntervalStart: time.Date(2025, 1, 1, 10, 10, 0, 0, time.UTC), Count: 2, MaxMachines: 1, Machines: []string{"WS-0042.acme", "WS-0043.acme"}}
 		return e
 	},
+	events.TypeLicenseCancelled: func(e events.Event) events.Event {
+		e.AggregateID = sampleLicense
+		e.Data = events.LicenseCancelled{ID: sampleLicense, EffectiveAt: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC),
+			PreviousValidUntil: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Reason: "sold to the wrong account"}
+		return e
+	},
 	events.TypeUnassignedReminder: func(e events.Event) events.Event {
 		e.AggregateID = sampleLicense
 		e.Data = events.UnassignedReminder{LicenseID: sampleLicense, Day: "2025-01-02",

@@ -285,6 +285,17 @@ func (d ThresholdSet) validate() error {
 
 func (d ThresholdCleared) validate() error { return productID("product", d.Product) }
 
+func (d LicenseCancelled) validate() error {
+	var errs []error
+	if !d.EffectiveAt.Before(d.PreviousValidUntil) {
+		errs = append(errs, fmt.Errorf("effective_at %s is not before previous_valid_until %s", d.EffectiveAt, d.PreviousValidUntil))
+	}
+	if d.Reason == "" || len(d.Reason) > 1000 {
+		errs = append(errs, errors.New("reason: 1 to 1000 bytes"))
+	}
+	return errors.Join(append(errs, licenseID("id", d.ID))...)
+}
+
 func (d UnassignedReminder) validate() error {
 	var dayErr error
 	if _, err := time.Parse(time.DateOnly, d.Day); err != nil {

@@ -367,3 +367,52 @@ func TestUsageExportLeavesNoConsumer(t *testing.T) {
 		t.Errorf("%d consumers after 20 exports, %d before", after, before)
 	}
 }
+
+// rules H1, G2, G6: a licence sold by mistake is cancelled from an effective
+// time, by a new event: its seats end there, so the report counts them only
+// before; the report as of a sequence before the cancellation still shows
+// them; checks after it are no longer granted by it.
+func TestLicenceCancelled(t *testing.T) {
+	tl := bilStart(t, "")
+	var recs []any
+	for i := range 4 {
+		recs = append(recs, bilUse(fmt.Sprintf("k%d", i), fmt.Sprintf("m%d", i), bilPeak, time.Hour))
+	}
+	tl.must(200, "POST", "/v1/accounts/acme/usage", useBatch(recs...))
+	before := tl.must(200, "GET", bilQTL, nil)
+	if !strings.Contains(string(before.Raw), `"peak_count":4,"seats":2,"units":2`) {
+		t.Fatalf("before: %s", before.Raw)
+	}
+	seq := uint64(before.Body["as_of_seq"].(float64))
+	cancelled := time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC)
+	lic := tl.must(200, "POST", "/v1/accounts/acme/licenses/C1/cancel", map[string]any{"effective_at": e2eTS(cancelled), "reason": "sold to the wrong account"})
+	if lic.Body["valid_until"] != e2eTS(cancelled) {
+		t.Errorf("cancelled licence: valid_until %v, want %s", lic.Body["valid_until"], e2eTS(cancelled))
+	}
+	after := tl.must(200, "GET", bilQTL, nil)
+	if !strings.Contains(string(after.Raw), `"product":"microstation","peak_interval":"2026-10-05T10:00:00Z","peak_count":4,"seats":0,"units":4`) {
+		t.Errorf("after the cancellation: %s, want the 4 machines over 0 seats", after.Raw)
+	}
+	if again := tl.must(200, "GET", fmt.Sprintf("%s&as_of_seq=%d", bilQTL, seq), nil); string(again.Raw) != string(before.Raw) {
+		t.Errorf("as of %d:\n%s\nwant the report before the cancellation\n%s", seq, again.Raw, before.Raw)
+	}
+	r := tl.must(200, "POST", "/v1/accounts/acme/checks", chkReq("b@x.example", "microstation", "m1", chkNew))
+	if r.Body["granted"] != false {
+		t.Errorf("a check after the cancellation: %s, want it not granted by C1", r.Raw)
+	}
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "POST", "/v1/accounts/acme/licenses/C1/cancel",
+		map[string]any{"effective_at": e2eTS(cancelled.Add(24 * time.Hour)), "reason": "again"}), "field", "effective_at")
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "POST", "/v1/accounts/acme/licenses/C1/cancel",
+		map[string]any{"effective_at": e2eTS(cancelled.Add(-time.Hour))}), "field", "reason")
+	e2eReject(tl, 404, "license_not_found", "POST", "/v1/accounts/acme/licenses/NOPE/cancel",
+		map[string]any{"effective_at": e2eTS(cancelled), "reason": "x"})
+	var types []string
+	for _, e := range tl.checkStream() {
+		if e.Type() == "license.cancelled" {
+			types = append(types, e.Type())
+		}
+	}
+	if len(types) != 1 {
+		t.Errorf("%d license.cancelled events, want 1", len(types))
+	}
+}

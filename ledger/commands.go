@@ -188,6 +188,22 @@ func (l *Ledger) RenewLicense(ctx context.Context, meta Meta, c commands.RenewLi
 		}})
 }
 
+// CancelLicense cancels a licence from an effective time (H1).
+func (l *Ledger) CancelLicense(ctx context.Context, meta Meta, c commands.CancelLicense) (Result[commands.License], error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return Result[commands.License]{}, err
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return Result[commands.License]{}, err
+	}
+	subj := events.LicenseSubject(c.Account, c.ID)
+	return run[commands.License](ctx, l, meta, command{name: "cancel_license", account: c.Account, primary: subj,
+		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
+			return c.Decide(load[commands.License](ld, subj), now)
+		}})
+}
+
 // Assign assigns a practitioner licence (C1, C2).
 func (l *Ledger) Assign(ctx context.Context, meta Meta, c commands.Assign) (Result[commands.License], error) {
 	if err := l.requireAccount(ctx, meta, c.Account); err != nil {

@@ -66,6 +66,8 @@ type licenseEvent struct {
 	Seats      int       `json:"seats"`
 	ValidFrom  time.Time `json:"valid_from"`
 	ValidUntil time.Time `json:"valid_until"`
+	// EffectiveAt is set by license.cancelled: the term ends there.
+	EffectiveAt time.Time `json:"effective_at"`
 }
 
 // record is one pooled usage record and the stream sequence of its event.
@@ -205,7 +207,7 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 			return nil, nil, fmt.Errorf("event at sequence %d: %w", seq, err)
 		}
 		switch ev.Type {
-		case "usage.recorded", "license.created", "license.renewed":
+		case "usage.recorded", "license.created", "license.renewed", "license.cancelled":
 			if ev.SchemaVersion != 1 {
 				return nil, nil, fmt.Errorf("event at sequence %d: %s version %d is newer than this program", seq, ev.Type, ev.SchemaVersion)
 			}
@@ -238,6 +240,14 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 			}
 			if lic := licences[l.ID]; lic != nil {
 				lic.until, lic.seq = l.ValidUntil, seq
+			}
+		case "license.cancelled": // a licence sold by mistake: its term ends at effective_at
+			var l licenseEvent
+			if err := json.Unmarshal(ev.Data, &l); err != nil {
+				return nil, nil, fmt.Errorf("license.cancelled at sequence %d: %w", seq, err)
+			}
+			if lic := licences[l.ID]; lic != nil {
+				lic.until, lic.seq = l.EffectiveAt, seq
 			}
 		}
 		if seq == last || meta.NumPending == 0 {

@@ -317,6 +317,13 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	if later == first || !strings.Contains(later, `"peak_interval":"2026-10-28T14:00:00Z"`) {
 		t.Fatalf("late usage did not change the report as it should:\n%s", later)
 	}
+	// A licence sold by mistake, cancelled from its first day (H1): its
+	// seats never count, and the replay agrees.
+	tl.must(200, "POST", "/v1/accounts/acme/licenses/C5/cancel", map[string]any{"effective_at": ts(day(1, 0, 0)),
+		"reason": "sold to the wrong account"})
+	if cancelled := tl.same(""); cancelled == later {
+		t.Fatalf("cancelling C5 did not change the report:\n%s", cancelled)
+	}
 	asOf := fmt.Sprintf("%d", rep.AsOfSeq)
 	if again := tl.same("&as_of_seq="+asOf, "--as-of-seq", asOf); again != first {
 		t.Fatalf("as of %s:\n%s\nwant the first report:\n%s", asOf, again, first)
