@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxPeakRange is the longest range of a peaks series one request may ask
@@ -56,48 +58,70 @@ type computedReport struct {
 	newest uint64
 }
 
-// computeQTL computes the report of the events at or below asOf.
+// computeQTL computes the report of the events at or below asOf. Products
+// are computed concurrently (each reads and counts its own records).
 func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (computedReport, error) {
 	products, err := l.store.BillingProducts(account)
 	if err != nil {
 		return computedReport{}, err
 	}
-	rep := billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}
-	var newest uint64
-	for _, p := range products {
-		records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
-		if err != nil {
-			return computedReport{}, err
-		}
-		lics, err := l.store.CommercialLicences(account, p, asOf)
-		if err != nil {
-			return computedReport{}, err
-		}
-		var inQuarter []billing.Licence
-		for _, lic := range lics {
-			if lic.Overlaps(q) {
-				inQuarter = append(inQuarter, lic)
-			}
-		}
-		peak, seq := billing.PeakInterval(records, inQuarter, q)
-		var line billing.ProductReport
-		switch {
-		case peak != nil:
-			// The evidence of the peak alone needs the usage ids.
-			ev, err := l.store.PooledUsage(account, p, *peak, peak.Add(billing.Interval), asOf)
-			if err != nil {
-				return computedReport{}, err
-			}
-			line = billing.PeakLine(p, billing.EvidenceAt(ev, inQuarter, *peak))
-		case len(inQuarter) > 0:
-			line = billing.NoPeak(p, inQuarter, q)
-		default:
-			continue // neither licensed nor used this quarter
-		}
-		rep.Products = append(rep.Products, line)
-		newest = max(newest, seq)
+	lines := make([]*billing.ProductReport, len(products))
+	seqs := make([]uint64, len(products))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range products {
+		g.Go(func() error {
+			line, seq, err := l.productLine(account, p, q, asOf)
+			lines[i], seqs[i] = line, seq
+			return err
+		})
 	}
-	return computedReport{Report: rep, newest: newest}, nil
+	if err := g.Wait(); err != nil {
+		return computedReport{}, err
+	}
+	rep := computedReport{Report: billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}}
+	for i, line := range lines {
+		if line != nil {
+			rep.Products = append(rep.Products, *line)
+			rep.newest = max(rep.newest, seqs[i])
+		}
+	}
+	return rep, nil
+}
+
+// productLine is one product's line of the quarter's report as of asOf,
+// or nil when the product was neither licensed nor used in the quarter, and
+// the newest sequence the line depends on.
+func (l *Ledger) productLine(account, p string, q billing.Quarter, asOf uint64) (*billing.ProductReport, uint64, error) {
+	records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
+	if err != nil {
+		return nil, 0, err
+	}
+	lics, err := l.store.CommercialLicences(account, p, asOf)
+	if err != nil {
+		return nil, 0, err
+	}
+	var inQuarter []billing.Licence
+	for _, lic := range lics {
+		if lic.Overlaps(q) {
+			inQuarter = append(inQuarter, lic)
+		}
+	}
+	peak, seq := billing.PeakInterval(records, inQuarter, q)
+	switch {
+	case peak != nil:
+		// The evidence of the peak alone needs the usage ids.
+		ev, err := l.store.PooledUsage(account, p, *peak, peak.Add(billing.Interval), asOf)
+		if err != nil {
+			return nil, 0, err
+		}
+		line := billing.PeakLine(p, billing.EvidenceAt(ev, inQuarter, *peak))
+		return &line, seq, nil
+	case len(inQuarter) > 0:
+		line := billing.NoPeak(p, inQuarter, q)
+		return &line, seq, nil
+	}
+	return nil, 0, nil // neither licensed nor used this quarter
 }
 
 // Accounts returns the ids of every account, sorted.
