@@ -98,6 +98,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
 	a.handle("POST /v1/accounts/{account}/usage", a.recordUsage)
 	a.handle("GET /v1/accounts/{account}/usage/summary", a.usageSummary)
+	a.handle("POST /v1/accounts/{account}/usage/void", a.voidUsage)
 	a.handle("PUT /v1/accounts/{account}/access/{product}", a.setAccess)
 	a.handle("GET /v1/accounts/{account}/access/{product}", a.getAccess)
 	a.handle("POST /v1/accounts/{account}/checks", a.check)

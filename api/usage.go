@@ -110,3 +110,23 @@ func summaryDay(field, v string) (string, error) {
 	}
 	return "", commands.Invalid(field, "%q is neither a UTC day (YYYY-MM-DD) nor an RFC 3339 time", v)
 }
+
+// voidUsage voids mis-recorded usage records (H1).
+func (a *API) voidUsage(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		UsageIDs []string `json:"usage_ids"`
+		Reason   string   `json:"reason"`
+		atField
+	}
+	req, err := readCommand(w, r, &body, false)
+	if err != nil {
+		return err
+	}
+	ids, err := a.l.VoidUsage(r.Context(), req.meta, commands.VoidUsage{Account: r.PathValue("account"),
+		UsageIDs: body.UsageIDs, Reason: body.Reason, At: req.at})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"voided": ids})
+	return nil
+}

@@ -41,6 +41,8 @@ func TestEmittedEventsMarshal(t *testing.T) {
 		Product: "p1", MachineID: "m1", ClientVersion: "10.00.18", StartedAt: late, EndedAt: late.Add(time.Hour)}}}
 	uevs, _, err := usage.Decide(uctx, late.Add(2*time.Hour+2*time.Minute))
 	w.must(t)(uevs, err)
+	w.must(t)(commands.VoidUsage{Account: acct, UsageIDs: []string{"u1"}, Reason: "recorded by a broken client"}.Decide(
+		map[string]commands.KnownUsage{"u1": {Product: "p1"}}, nil, late.Add(2*time.Hour+3*time.Minute)))
 	w.must(t)(commands.SetAccess{Account: acct, Product: "prod", Default: "deny", Allow: []string{"d@x.com"}, Deny: []string{}}.
 		Decide(*w.accounts[acct], commands.Access{}, late.Add(3*time.Hour)))
 	w.must(t)(commands.Check{Account: acct, Email: "d@x.com", Product: "prod", MachineID: "m1", ClientVersion: "10.00.18"}.

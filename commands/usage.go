@@ -168,10 +168,19 @@ func (c RecordUsage) Normalize() (RecordUsage, error) {
 
 // KnownUsage is what the ledger already recorded under a usage id.
 type KnownUsage struct {
-	Digest         string `json:"digest"`
-	Classification string `json:"classification"`
-	LicenseID      string `json:"license_id"`
-	CommandID      string `json:"command_id"`
+	Digest         string    `json:"digest"`
+	Classification string    `json:"classification"`
+	LicenseID      string    `json:"license_id"`
+	CommandID      string    `json:"command_id"`
+	Product        string    `json:"product"`
+	Email          string    `json:"email"`
+	MachineID      string    `json:"machine_id"`
+	StartedAt      time.Time `json:"started_at"`
+	EndedAt        time.Time `json:"ended_at"`
+	// VoidedSeq is the stream sequence of the usage.voided event that
+	// corrected it (0: not voided). A voided record stays known: sent again,
+	// it is a duplicate (F2), and it never counts again.
+	VoidedSeq uint64 `json:"voided_seq,omitempty"`
 }
 
 // UsageResult is the answer for one record.
@@ -332,4 +341,66 @@ func (l *UsageLog) Apply(e events.Event) {
 	if _, ok := e.Data.(events.UsageRecorded); ok {
 		l.Records++
 	}
+}
+
+// VoidUsage voids mis-recorded usage records (H1: a correction is a new
+// event): from the usage.voided event on, they count in no peak, QTL or
+// summary; reports as of an earlier sequence still count them.
+type VoidUsage struct {
+	Account  string
+	UsageIDs []string
+	Reason   string
+	At       time.Time
+}
+
+// Normalize validates the command: 1 to MaxUsageBatch usage ids, sorted,
+// without repeats, and a reason.
+func (c VoidUsage) Normalize() (VoidUsage, error) {
+	if err := AccountID("account", c.Account); err != nil {
+		return c, err
+	}
+	if len(c.UsageIDs) == 0 || len(c.UsageIDs) > MaxUsageBatch {
+		return c, Invalid("usage_ids", "1 to %d usage ids, not %d", MaxUsageBatch, len(c.UsageIDs))
+	}
+	ids := slices.Clone(c.UsageIDs)
+	for _, id := range ids {
+		if !events.UsageIDPattern.MatchString(id) {
+			return c, Invalid("usage_ids", "%q is not a usage id", id)
+		}
+	}
+	slices.Sort(ids)
+	c.UsageIDs = slices.Compact(ids)
+	var err error
+	c.Reason, err = Name("reason", c.Reason)
+	return c, err
+}
+
+// Decide voids every known record of the command that is not voided yet,
+// each with a usage.voided event on its product's usage subject; logs holds
+// the time of the last event of each product's usage subject. A usage id the
+// ledger never recorded is not_found, and nothing is voided.
+func (c VoidUsage) Decide(known map[string]KnownUsage, logs map[string]time.Time, now time.Time) ([]events.Event, error) {
+	var unknown []string
+	for _, id := range c.UsageIDs {
+		if _, ok := known[id]; !ok {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, Reject(CodeNotFound, "%d of the usage ids were never recorded in account %q (first: %s); nothing was voided",
+			len(unknown), c.Account, unknown[0]).With("usage_ids", unknown)
+	}
+	var out []events.Event
+	for _, id := range c.UsageIDs {
+		k := known[id]
+		if k.VoidedSeq != 0 {
+			continue // voided before
+		}
+		at, err := businessTime(c.At, now, logs[k.Product])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, event(c.Account, k.Product, at, events.UsageVoided{UsageID: id, Product: k.Product, Reason: c.Reason}))
+	}
+	return out, nil
 }

@@ -36,6 +36,7 @@ const (
 	TypeThresholdExceeded   = "threshold.exceeded"
 	TypeUnassignedReminder  = "license.unassigned_reminder"
 	TypeLicenseCancelled    = "license.cancelled"
+	TypeUsageVoided         = "usage.voided"
 )
 
 // Data is the typed payload of an event. Each implementation is one event type
@@ -352,6 +353,18 @@ type UsageRecorded struct {
 	Digest         string    `json:"digest"`
 }
 
+// UsageVoided: a mis-recorded usage record is voided (H1): from this event on
+// it counts in no peak, QTL or summary. It is stored on the product's usage
+// subject (without a shard).
+type UsageVoided struct {
+	UsageID string `json:"usage_id"`
+	Product string `json:"product"`
+	Reason  string `json:"reason"`
+}
+
+func (UsageVoided) EventType() string { return TypeUsageVoided }
+func (UsageVoided) Aggregate() string { return AggregateUsage }
+
 func (UsageRecorded) EventType() string { return TypeUsageRecorded }
 func (UsageRecorded) Aggregate() string { return AggregateUsage }
 
@@ -458,6 +471,7 @@ var catalogue = map[string]entry{
 	TypeThresholdExceeded:   register[ThresholdExceeded](1, nil),
 	TypeUnassignedReminder:  register[UnassignedReminder](1, nil),
 	TypeLicenseCancelled:    register[LicenseCancelled](1, nil),
+	TypeUsageVoided:         register[UsageVoided](1, nil),
 }
 
 // Types lists every known event type name, sorted.

@@ -122,6 +122,11 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 			IntervalStart: time.Date(2025, 1, 1, 10, 10, 0, 0, time.UTC), Count: 2, MaxMachines: 1, Machines: []string{"WS-0042.acme", "WS-0043.acme"}}
 		return e
 	},
+	events.TypeUsageVoided: func(e events.Event) events.Event {
+		e.AggregateID = "microstation"
+		e.Data = events.UsageVoided{UsageID: "01JGZ8Y0000000000000000009", Product: "microstation", Reason: "recorded twice by a bad client"}
+		return e
+	},
 	events.TypeLicenseCancelled: func(e events.Event) events.Event {
 		e.AggregateID = sampleLicense
 		e.Data = events.LicenseCancelled{ID: sampleLicense, EffectiveAt: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC),

@@ -285,6 +285,14 @@ func (d ThresholdSet) validate() error {
 
 func (d ThresholdCleared) validate() error { return productID("product", d.Product) }
 
+func (d UsageVoided) validate() error {
+	var errs []error
+	if d.Reason == "" || len(d.Reason) > 1000 {
+		errs = append(errs, errors.New("reason: 1 to 1000 bytes"))
+	}
+	return errors.Join(append(errs, match("usage_id", d.UsageID, UsageIDPattern), productID("product", d.Product))...)
+}
+
 func (d LicenseCancelled) validate() error {
 	var errs []error
 	if !d.EffectiveAt.Before(d.PreviousValidUntil) {

@@ -416,3 +416,56 @@ func TestLicenceCancelled(t *testing.T) {
 		t.Errorf("%d license.cancelled events, want 1", len(types))
 	}
 }
+
+// rules H1, G2, G6, F2: a billing engineer voids mis-recorded usage with new
+// events: voided records stop counting in the report and the summary from
+// then on, the report as of an earlier sequence still counts them, a voided
+// record sent again is a duplicate, and voiding twice voids once.
+func TestUsageVoided(t *testing.T) {
+	tl := bilStart(t, "")
+	var recs []useRec
+	for i := range 4 {
+		recs = append(recs, bilUse(fmt.Sprintf("v%d", i), fmt.Sprintf("m%d", i), bilPeak, time.Hour))
+	}
+	useAccepted(tl, 4, 0, recs...)
+	before := tl.must(200, "GET", bilQTL, nil)
+	seq := uint64(before.Body["as_of_seq"].(float64))
+	void := map[string]any{"usage_ids": []string{"v2", "v1", "v2"}, "reason": "recorded twice by a broken client"}
+	if r := tl.must(200, "POST", "/v1/accounts/acme/usage/void", void); fmt.Sprint(r.Body["voided"]) != "[v1 v2]" {
+		t.Errorf("void: %s", r.Raw)
+	}
+	after := tl.must(200, "GET", bilQTL, nil)
+	if !strings.Contains(string(after.Raw), `"peak_count":2,"seats":2,"units":0,"machines":["m0","m3"]`) {
+		t.Errorf("after the void: %s, want m0 and m3 only", after.Raw)
+	}
+	if again := tl.must(200, "GET", fmt.Sprintf("%s&as_of_seq=%d", bilQTL, seq), nil); string(again.Raw) != string(before.Raw) {
+		t.Errorf("as of %d:\n%s\nwant\n%s", seq, again.Raw, before.Raw)
+	}
+	sum := tl.must(200, "GET", "/v1/accounts/acme/usage/summary?from=2026-10-05&to=2026-10-05", nil)
+	if !strings.Contains(string(sum.Raw), `"pooled":{"hours":2,"machines":2,"sessions":2,"users":1}`) {
+		t.Errorf("summary after the void: %s, want 2 sessions on 2 machines", sum.Raw)
+	}
+	useAccepted(tl, 0, 1, recs[1]) // sent again: a duplicate, it does not count again
+	if r := tl.must(200, "GET", bilQTL, nil); string(r.Raw) != string(after.Raw) {
+		t.Errorf("a voided record sent again changed the report: %s", r.Raw)
+	}
+	streamLen := e2eStreamLen(t, tl.srv)
+	tl.must(200, "POST", "/v1/accounts/acme/usage/void", void)
+	if got := e2eStreamLen(t, tl.srv); got != streamLen {
+		t.Errorf("voiding again appended %d events", got-streamLen)
+	}
+	r := e2eReject(tl, 404, "not_found", "POST", "/v1/accounts/acme/usage/void", map[string]any{"usage_ids": []string{"v0", "never"}, "reason": "x"})
+	if fmt.Sprint(r.details()["usage_ids"]) != "[never]" {
+		t.Errorf("unknown usage id: %s", r.Raw)
+	}
+	e2eDetail(t, e2eReject(tl, 400, "invalid_argument", "POST", "/v1/accounts/acme/usage/void", map[string]any{"usage_ids": []string{}, "reason": "x"}), "field", "usage_ids")
+	n := 0
+	for _, e := range tl.checkStream() {
+		if e.Type() == "usage.voided" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d usage.voided events, want 2", n)
+	}
+}

@@ -290,3 +290,40 @@ func (l *Ledger) awaitUsage(ctx context.Context, account string) error {
 	}
 	return nil
 }
+
+// VoidUsage voids mis-recorded usage records (H1): from the usage.voided
+// events on they count in no peak, QTL or summary, while reports as of an
+// earlier sequence still count them. Each event goes on its product's usage
+// subject; a record voided before is left as it is. It returns the usage
+// ids, all voided once it returns (the same answer for a replay).
+func (l *Ledger) VoidUsage(ctx context.Context, meta Meta, c commands.VoidUsage) ([]string, error) {
+	if err := l.requireAccount(ctx, meta, c.Account); err != nil {
+		return nil, err
+	}
+	c, err := c.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	// Usage answered but not applied yet must be known to be voided.
+	if err := l.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	_, err = l.execute(ctx, meta, command{name: "void_usage", account: c.Account, primary: events.AccountSubject(c.Account),
+		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
+			known, err := l.store.KnownUsage(c.Account, c.UsageIDs)
+			if err != nil {
+				return nil, err
+			}
+			logs := map[string]time.Time{}
+			for _, k := range known {
+				if _, ok := logs[k.Product]; !ok {
+					logs[k.Product] = load[commands.UsageLog](ld, events.UsageSubject(c.Account, k.Product)).LastEventAt
+				}
+			}
+			return c.Decide(known, logs, now)
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return c.UsageIDs, nil
+}

@@ -221,6 +221,15 @@ func (a *applier) getKV(key []byte) ([]byte, error) {
 	return v, nil
 }
 
+// deleteKV removes an index entry.
+func (a *applier) deleteKV(key []byte) error {
+	if a.kv == nil {
+		a.kv = map[string][]byte{}
+	}
+	a.kv[string(key)] = nil
+	return a.b.Delete(key, nil)
+}
+
 // setKV writes an index entry.
 func (a *applier) setKV(key, value []byte) error {
 	if a.kv == nil {
@@ -409,6 +418,8 @@ func (a *applier) index(e events.Event, state any) error {
 	switch d := e.Data.(type) {
 	case events.UsageRecorded:
 		return a.indexUsage(e, d)
+	case events.UsageVoided:
+		return a.voidUsage(e, d)
 	case events.AccountCreated:
 		return a.b.Set(accountKey(d.ID), nil, nil)
 	case events.ThresholdSet:

@@ -17,7 +17,7 @@ import (
 
 // Billing keys:
 //
-//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, machine
+//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, voided seq, machine
 //	pp/<account>/<product>                              the product has pooled usage
 //
 // started_at and ended_at are Unix nanoseconds, 8 bytes big endian, so the
@@ -44,12 +44,32 @@ func accountKey(account string) []byte { return []byte("ac/" + account) }
 // th/<account>/<product>.
 func thresholdKey(account, product string) []byte { return []byte("th/" + account + "/" + product) }
 
+// pooledUsageValue encodes a pk/ entry: the record's sequence, its end, the
+// sequence of its usage.voided event (0: counts) and its machine.
+func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string) []byte {
+	v := binary.BigEndian.AppendUint64(nil, seq)
+	v = binary.BigEndian.AppendUint64(v, uint64(ended.UnixNano()))
+	v = binary.BigEndian.AppendUint64(v, voided)
+	return append(v, machine...)
+}
+
+// voidPooledUsage marks a voided record's billing entry with the sequence
+// of its usage.voided event: reports as of an earlier sequence still count
+// it, later ones do not (H1, G6).
+func (a *applier) voidPooledUsage(account, usageID string, k commands.KnownUsage) error {
+	key := pooledUsageKey(account, k.Product, k.StartedAt, usageID)
+	old, err := a.getKV(key)
+	if err != nil || len(old) < 24 {
+		return err
+	}
+	a.noteBilling(account)
+	return a.setKV(key, pooledUsageValue(binary.BigEndian.Uint64(old), k.EndedAt, a.seq, k.MachineID))
+}
+
 // indexPooledUsage records a pooled usage record for billing.
 func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
-	v := binary.BigEndian.AppendUint64(nil, a.seq)
-	v = binary.BigEndian.AppendUint64(v, uint64(u.EndedAt.UnixNano()))
-	v = append(v, u.MachineID...)
-	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
+	v := pooledUsageValue(a.seq, u.EndedAt, 0, u.MachineID)
+	if err := a.setKV(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v); err != nil {
 		return err
 	}
 	a.noteBilling(account)
@@ -95,17 +115,20 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 	n := len(pooledUsagePrefix(account, product))
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) < n+9 || len(v) < 16 {
+		if len(k) < n+9 || len(v) < 24 {
 			it.Close()
 			return nil, fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
 		}
-		seq := binary.BigEndian.Uint64(v)
+		seq, voided := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[16:])
 		if asOf > 0 && seq > asOf {
 			continue
 		}
-		machine, ok := machines[string(v[16:])]
+		if voided != 0 && (asOf == 0 || voided <= asOf) {
+			continue // voided at or before the report's sequence (H1)
+		}
+		machine, ok := machines[string(v[24:])]
 		if !ok {
-			machine = string(v[16:])
+			machine = string(v[24:])
 			machines[machine] = machine
 		}
 		r := billing.Record{

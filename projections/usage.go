@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -45,8 +46,10 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 	} else if prev != nil {
 		return nil // recorded before: counted once, forever (F2)
 	}
-	known, err := json.Marshal(commands.KnownUsage{Digest: u.Digest, Classification: u.Classification,
-		LicenseID: u.LicenseID, CommandID: e.CommandID})
+	k := commands.KnownUsage{Digest: u.Digest, Classification: u.Classification, LicenseID: u.LicenseID,
+		CommandID: e.CommandID, Product: u.Product, Email: u.Email, MachineID: u.MachineID,
+		StartedAt: u.StartedAt, EndedAt: u.EndedAt}
+	known, err := json.Marshal(k)
 	if err != nil {
 		return err
 	}
@@ -61,8 +64,46 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 			return err
 		}
 	}
-	day := u.StartedAt.UTC().Format(time.DateOnly)
-	base := usageDayPrefix(e.Account, u.Product) + day + "/" + u.Classification
+	return a.countUsage(e.Account, k, 1)
+}
+
+// voidUsage applies a usage.voided event (H1): the record stays known (a
+// resend is a duplicate), stops counting in its day's summary, and its
+// billing entry says from which sequence it no longer counts.
+func (a *applier) voidUsage(e events.Event, d events.UsageVoided) error {
+	key := usageIDKey(e.Account, d.UsageID)
+	raw, err := a.getKV(key)
+	if err != nil || raw == nil {
+		return err // never recorded: nothing to void
+	}
+	var k commands.KnownUsage
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return fmt.Errorf("usage id %s: %w", key, err)
+	}
+	if k.VoidedSeq != 0 {
+		return nil
+	}
+	k.VoidedSeq = a.seq
+	if raw, err = json.Marshal(k); err != nil {
+		return err
+	}
+	if err := a.setKV(key, raw); err != nil {
+		return err
+	}
+	if k.Classification == events.ClassPooled {
+		if err := a.voidPooledUsage(e.Account, d.UsageID, k); err != nil {
+			return err
+		}
+	}
+	return a.countUsage(e.Account, k, -1)
+}
+
+// countUsage adds a record to its day's summary (delta 1) or takes it out
+// (delta -1). Users and machines are counted once a day however many records
+// they have: each has a counter of its records.
+func (a *applier) countUsage(account string, k commands.KnownUsage, delta int) error {
+	day := k.StartedAt.UTC().Format(time.DateOnly)
+	base := usageDayPrefix(account, k.Product) + day + "/" + k.Classification
 	var tot UsageTotals
 	if raw, err := a.getKV([]byte(base)); err != nil {
 		return err
@@ -71,17 +112,31 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 			return fmt.Errorf("usage totals %s: %w", base, err)
 		}
 	}
-	tot.Sessions++
-	tot.Seconds += int64(u.EndedAt.Sub(u.StartedAt) / time.Second)
+	tot.Sessions += delta
+	tot.Seconds += int64(delta) * int64(k.EndedAt.Sub(k.StartedAt)/time.Second)
 	for _, m := range []struct {
 		key   string
 		count *int
-	}{{"uu" + base[2:] + "/" + u.Email, &tot.Users}, {"um" + base[2:] + "/" + u.MachineID, &tot.Machines}} {
-		if v, err := a.getKV([]byte(m.key)); err != nil {
+	}{{"uu" + base[2:] + "/" + k.Email, &tot.Users}, {"um" + base[2:] + "/" + k.MachineID, &tot.Machines}} {
+		v, err := a.getKV([]byte(m.key))
+		if err != nil {
 			return err
-		} else if v == nil {
-			*m.count++
-			if err := a.setKV([]byte(m.key), []byte{1}); err != nil {
+		}
+		n := int64(0)
+		if len(v) > 0 {
+			n, _ = binary.Varint(v)
+		}
+		switch n += int64(delta); {
+		case n <= 0:
+			*m.count--
+			if err := a.deleteKV([]byte(m.key)); err != nil {
+				return err
+			}
+		default:
+			if n == 1 && delta > 0 {
+				*m.count++
+			}
+			if err := a.setKV([]byte(m.key), binary.AppendVarint(nil, n)); err != nil {
 				return err
 			}
 		}

@@ -188,6 +188,7 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 
 	var records []record
 	seen := map[string]bool{}
+	voided := map[string]bool{} // usage.voided at or before the last sequence read (H1)
 	licences := map[string]*licence{}
 	for {
 		msg, err := msgs.Next(jetstream.NextContext(ctx))
@@ -207,7 +208,7 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 			return nil, nil, fmt.Errorf("event at sequence %d: %w", seq, err)
 		}
 		switch ev.Type {
-		case "usage.recorded", "license.created", "license.renewed", "license.cancelled":
+		case "usage.recorded", "usage.voided", "license.created", "license.renewed", "license.cancelled":
 			if ev.SchemaVersion != 1 {
 				return nil, nil, fmt.Errorf("event at sequence %d: %s version %d is newer than this program", seq, ev.Type, ev.SchemaVersion)
 			}
@@ -225,6 +226,14 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 			if u.Classification == "pooled" { // practitioner and trial use is never billed (F5)
 				records = append(records, record{u, seq})
 			}
+		case "usage.voided": // a mis-recorded record: it no longer counts
+			var v struct {
+				UsageID string `json:"usage_id"`
+			}
+			if err := json.Unmarshal(ev.Data, &v); err != nil {
+				return nil, nil, fmt.Errorf("usage.voided at sequence %d: %w", seq, err)
+			}
+			voided[v.UsageID] = true
 		case "license.created":
 			var l licenseEvent
 			if err := json.Unmarshal(ev.Data, &l); err != nil {
@@ -254,7 +263,13 @@ func readEvents(ctx context.Context, js jetstream.JetStream, account string, las
 			break // nothing more of this account at or below last
 		}
 	}
-	return records, licences, nil
+	kept := records[:0]
+	for _, r := range records {
+		if !voided[r.UsageID] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, licences, nil
 }
 
 // qtl computes the report of the quarter [qStart, qEnd) (rules G1, G2).

@@ -324,6 +324,12 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	if cancelled := tl.same(""); cancelled == later {
 		t.Fatalf("cancelling C5 did not change the report:\n%s", cancelled)
 	}
+	// Mis-recorded usage voided (H1): the replay leaves it out too.
+	tl.must(200, "POST", "/v1/accounts/acme/usage/void", map[string]any{"usage_ids": []string{"late-01", "late-02", "late-03"},
+		"reason": "recorded by a broken client"})
+	if voided := tl.same(""); !strings.Contains(voided, `"peak_interval"`) {
+		t.Fatalf("after the void:\n%s", voided)
+	}
 	asOf := fmt.Sprintf("%d", rep.AsOfSeq)
 	if again := tl.same("&as_of_seq="+asOf, "--as-of-seq", asOf); again != first {
 		t.Fatalf("as of %s:\n%s\nwant the first report:\n%s", asOf, again, first)
