@@ -177,6 +177,7 @@ type KnownUsage struct {
 	MachineID      string    `json:"machine_id"`
 	StartedAt      time.Time `json:"started_at"`
 	EndedAt        time.Time `json:"ended_at"`
+	Seq            uint64    `json:"seq"` // the stream sequence of its usage.recorded event
 	// VoidedSeq is the stream sequence of the usage.voided event that
 	// corrected it (0: not voided). A voided record stays known: sent again,
 	// it is a duplicate (F2), and it never counts again.

@@ -442,8 +442,11 @@ func TestUsageVoided(t *testing.T) {
 		t.Errorf("as of %d:\n%s\nwant\n%s", seq, again.Raw, before.Raw)
 	}
 	sum := tl.must(200, "GET", "/v1/accounts/acme/usage/summary?from=2026-10-05&to=2026-10-05", nil)
-	if !strings.Contains(string(sum.Raw), `"pooled":{"hours":2,"machines":2,"sessions":2,"users":1}`) {
-		t.Errorf("summary after the void: %s, want 2 sessions on 2 machines", sum.Raw)
+	// Sessions and hours leave the summary; a day's distinct machines and
+	// users keep the voided records' (documented: counting them exactly would
+	// cost every record two more writes).
+	if !strings.Contains(string(sum.Raw), `"pooled":{"hours":2,"machines":4,"sessions":2,"users":1}`) {
+		t.Errorf("summary after the void: %s, want 2 sessions, 2 hours", sum.Raw)
 	}
 	useAccepted(tl, 0, 1, recs[1]) // sent again: a duplicate, it does not count again
 	if r := tl.must(200, "GET", bilQTL, nil); string(r.Raw) != string(after.Raw) {

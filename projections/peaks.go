@@ -57,19 +57,14 @@ func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string
 // of its usage.voided event: reports as of an earlier sequence still count
 // it, later ones do not (H1, G6).
 func (a *applier) voidPooledUsage(account, usageID string, k commands.KnownUsage) error {
-	key := pooledUsageKey(account, k.Product, k.StartedAt, usageID)
-	old, err := a.getKV(key)
-	if err != nil || len(old) < 24 {
-		return err
-	}
 	a.noteBilling(account)
-	return a.setKV(key, pooledUsageValue(binary.BigEndian.Uint64(old), k.EndedAt, a.seq, k.MachineID))
+	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID), pooledUsageValue(k.Seq, k.EndedAt, a.seq, k.MachineID), nil)
 }
 
 // indexPooledUsage records a pooled usage record for billing.
 func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
 	v := pooledUsageValue(a.seq, u.EndedAt, 0, u.MachineID)
-	if err := a.setKV(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v); err != nil {
+	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
 		return err
 	}
 	a.noteBilling(account)
