@@ -165,14 +165,7 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(resp.Body)
-		var e struct {
-			Error apiError `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			return fmt.Errorf("ledger answered %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
-		}
-		e.Error.Status = resp.StatusCode
-		return &e.Error
+		return answerError(resp.StatusCode, raw)
 	}
 	_, err = io.Copy(stdout, resp.Body)
 	return err

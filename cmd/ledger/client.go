@@ -82,16 +82,22 @@ func (c *clientFlags) call(ctx context.Context, method, path string, body any, h
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error apiError `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			return nil, fmt.Errorf("ledger answered %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
-		}
-		e.Error.Status = resp.StatusCode
-		return nil, &e.Error
+		return nil, answerError(resp.StatusCode, raw)
 	}
 	return raw, nil
+}
+
+// answerError is the error of an answer with a status of 300 or more: the
+// API's error, or the raw answer when it is not one.
+func answerError(status int, raw []byte) error {
+	var e struct {
+		Error apiError `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
+		return fmt.Errorf("ledger answered %d: %s", status, bytes.TrimSpace(raw))
+	}
+	e.Error.Status = status
+	return &e.Error
 }
 
 func (c *clientFlags) accountPath(rest string) string { return "/v1/accounts/" + c.account + rest }

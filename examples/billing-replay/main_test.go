@@ -54,7 +54,7 @@ func startLedger(t *testing.T) *testLedger {
 		defer cancel()
 		srv.Close(ctx)
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		if resp, err := http.Get(tl.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -64,6 +64,10 @@ func startLedger(t *testing.T) *testLedger {
 		if time.Now().After(deadline) {
 			t.Fatal("ledger not ready after 30s")
 		}
+		// Wait for the projections to move, or a short bound: no fixed sleep.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		srv.Store().WaitFor(ctx, srv.Store().Checkpoint()+1)
+		cancel()
 	}
 	return tl
 }
