@@ -32,7 +32,10 @@ const DefaultAlertPause = 200 * time.Millisecond
 // restart (it is in the projections until its alert lands); after a restart
 // every queued day is checked once more.
 func (l *Ledger) RunAlerter(ctx context.Context) error {
-	checked := map[projections.AlertCheck]bool{}
+	// checked holds, per queued day, the entry last decided: a day is
+	// decided again only when its entry moves (more usage, another threshold).
+	type day struct{ account, product, day string }
+	checked := map[day]projections.AlertCheck{}
 	for {
 		cp := l.store.Checkpoint()
 		checks, err := l.store.AlertChecks()
@@ -41,7 +44,8 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 		}
 		failed := false
 		for _, c := range checks {
-			if checked[c] {
+			k := day{c.Account, c.Product, c.Day}
+			if checked[k] == c {
 				continue
 			}
 			if err := l.checkAlert(ctx, c); err != nil {
@@ -52,7 +56,7 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 				failed = true
 				continue
 			}
-			checked[c] = true
+			checked[k] = c
 		}
 		// Wait for the projections to move; after a failed check, at most
 		// a second, so the retry does not wait for unrelated traffic.
