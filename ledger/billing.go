@@ -222,7 +222,7 @@ func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.R
 	if err := l.store.WaitFor(ctx, asOf); err != nil {
 		return err
 	}
-	accounts, err := l.store.Accounts()
+	accounts, err := l.store.AccountsAsOf(asOf) // the accounts the reports' sequence knows
 	if err != nil {
 		return err
 	}

@@ -421,7 +421,7 @@ func (a *applier) index(e events.Event, state any) error {
 	case events.UsageVoided:
 		return a.voidUsage(e, d)
 	case events.AccountCreated:
-		return a.b.Set(accountKey(d.ID), nil, nil)
+		return a.b.Set(accountKey(d.ID), binary.BigEndian.AppendUint64(nil, a.seq), nil)
 	case events.ThresholdSet:
 		// A threshold set is checked against the current day (G4).
 		day := e.OccurredAt.UTC().Format(time.DateOnly)

@@ -164,7 +164,33 @@ func (s *Store) BillingProducts(account string) ([]string, error) {
 }
 
 // Accounts returns the ids of every account, sorted.
-func (s *Store) Accounts() ([]string, error) { return s.keysAfter([]byte("ac/")) }
+func (s *Store) Accounts() ([]string, error) { return s.AccountsAsOf(0) }
+
+// AccountsAsOf returns the ids of the accounts created at or below stream
+// sequence asOf (0: all), sorted.
+func (s *Store) AccountsAsOf(asOf uint64) ([]string, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	prefix := []byte("ac/")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("projections: accounts: %w", err)
+	}
+	var out []string
+	for ok := it.First(); ok; ok = it.Next() {
+		if v := it.Value(); asOf > 0 && len(v) == 8 && binary.BigEndian.Uint64(v) > asOf {
+			continue
+		}
+		out = append(out, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("projections: accounts: %w", err)
+	}
+	return out, nil
+}
 
 // keysAfter returns the rest of every key with prefix, in key order.
 func (s *Store) keysAfter(prefix []byte) ([]string, error) {
