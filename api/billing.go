@@ -223,19 +223,9 @@ func (a *API) thresholds(w http.ResponseWriter, r *http.Request) error {
 // alerts lists the account's threshold alerts of the UTC days in [from, to]
 // (default: the last 30 days) (G4, G8).
 func (a *API) alerts(w http.ResponseWriter, r *http.Request) error {
-	to := a.l.Now().Format(time.DateOnly)
-	from := a.l.Now().AddDate(0, 0, -30).Format(time.DateOnly)
-	for name, dst := range map[string]*string{"from": &from, "to": &to} {
-		if v := r.URL.Query().Get(name); v != "" {
-			day, err := summaryDay(name, v)
-			if err != nil {
-				return err
-			}
-			*dst = day
-		}
-	}
-	if from > to {
-		return commands.Invalid("from", "from %s is after to %s", from, to)
+	from, to, err := a.dayRange(r)
+	if err != nil {
+		return err
 	}
 	alerts, err := a.l.Alerts(r.PathValue("account"), from, to)
 	if err != nil {

@@ -66,19 +66,9 @@ func (a *API) usageSummary(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.l.Account(account); err != nil {
 		return err
 	}
-	to := a.l.Now().Format(time.DateOnly)
-	from := a.l.Now().AddDate(0, 0, -30).Format(time.DateOnly)
-	for name, dst := range map[string]*string{"from": &from, "to": &to} {
-		if v := r.URL.Query().Get(name); v != "" {
-			day, err := summaryDay(name, v)
-			if err != nil {
-				return err
-			}
-			*dst = day
-		}
-	}
-	if from > to {
-		return commands.Invalid("from", "from %s is after to %s", from, to)
+	from, to, err := a.dayRange(r)
+	if err != nil {
+		return err
 	}
 	days, err := a.l.UsageSummary(r.Context(), account, from, to)
 	if err != nil {
@@ -96,6 +86,24 @@ func (a *API) usageSummary(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"account": account, "from": from, "to": to, "days": out})
 	return nil
+}
+
+// dayRange reads the from and to query parameters of a range of UTC days
+// (inclusive; by default the last 30 days of the ledger's clock).
+func (a *API) dayRange(r *http.Request) (from, to string, err error) {
+	to = a.l.Now().Format(time.DateOnly)
+	from = a.l.Now().AddDate(0, 0, -30).Format(time.DateOnly)
+	for name, dst := range map[string]*string{"from": &from, "to": &to} {
+		if v := r.URL.Query().Get(name); v != "" {
+			if *dst, err = summaryDay(name, v); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	if from > to {
+		return "", "", commands.Invalid("from", "from %s is after to %s", from, to)
+	}
+	return from, to, nil
 }
 
 // summaryDay reads a usage summary bound: a UTC day (YYYY-MM-DD), or an

@@ -169,48 +169,41 @@ func (s *Store) Accounts() ([]string, error) { return s.AccountsAsOf(0) }
 // AccountsAsOf returns the ids of the accounts created at or below stream
 // sequence asOf (0: all), sorted.
 func (s *Store) AccountsAsOf(asOf uint64) ([]string, error) {
-	release, err := s.read()
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	prefix := []byte("ac/")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("projections: accounts: %w", err)
-	}
 	var out []string
-	for ok := it.First(); ok; ok = it.Next() {
-		if v := it.Value(); asOf > 0 && len(v) == 8 && binary.BigEndian.Uint64(v) > asOf {
-			continue
+	err := s.eachKey([]byte("ac/"), func(rest string, v []byte) {
+		if asOf == 0 || len(v) != 8 || binary.BigEndian.Uint64(v) <= asOf {
+			out = append(out, rest)
 		}
-		out = append(out, string(it.Key()[len(prefix):]))
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("projections: accounts: %w", err)
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 // keysAfter returns the rest of every key with prefix, in key order.
 func (s *Store) keysAfter(prefix []byte) ([]string, error) {
+	var out []string
+	err := s.eachKey(prefix, func(rest string, _ []byte) { out = append(out, rest) })
+	return out, err
+}
+
+// eachKey calls fn with the rest and the value of every key with prefix, in
+// key order.
+func (s *Store) eachKey(prefix []byte, fn func(rest string, value []byte)) error {
 	release, err := s.read()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return nil, fmt.Errorf("projections: %w", err)
+		return fmt.Errorf("projections: %w", err)
 	}
-	var out []string
 	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, string(it.Key()[len(prefix):]))
+		fn(string(it.Key()[len(prefix):]), it.Value())
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("projections: %w", err)
+		return fmt.Errorf("projections: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // CommercialLicences returns the commercial licences covering product as
