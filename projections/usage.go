@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -14,8 +13,8 @@ import (
 
 // Usage keys:
 //
-//	ud/<account>/<usage id>                              what was recorded under a usage id (F2)
-//	us/<account>/<product>/<day>/<class>                 a day's usage summary: JSON UsageTotals
+//	ud/<account>/<usage id>                              what was recorded under a usage id (F2): KnownUsage (codec.go)
+//	us/<account>/<product>/<day>/<class>                 a day's usage summary: UsageTotals (codec.go)
 //	uu/<account>/<product>/<day>/<class>/<email>         the users counted in it
 //	um/<account>/<product>/<day>/<class>/<machine>       the machines counted in it
 //	ul/<account>/<email>\x00<machine>                    the latest ended_at of the user's usage on a machine (D3)
@@ -32,10 +31,10 @@ func usageDayPrefix(account, product string) string { return "us/" + account + "
 
 // UsageTotals sums one (product, day, class).
 type UsageTotals struct {
-	Sessions int   `json:"sessions"`
-	Seconds  int64 `json:"seconds"`
-	Users    int   `json:"users"`
-	Machines int   `json:"machines"`
+	Sessions int
+	Seconds  int64
+	Users    int
+	Machines int
 }
 
 func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
@@ -48,11 +47,7 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 	k := commands.KnownUsage{Digest: u.Digest, Classification: u.Classification, LicenseID: u.LicenseID,
 		CommandID: e.CommandID, Product: u.Product, Email: u.Email, MachineID: u.MachineID,
 		StartedAt: u.StartedAt, EndedAt: u.EndedAt, Seq: a.seq}
-	known, err := json.Marshal(k)
-	if err != nil {
-		return err
-	}
-	if err := a.setKV(key, known); err != nil {
+	if err := a.setKV(key, appendKnown(nil, k)); err != nil {
 		return err
 	}
 	if err := a.noteLastUsage(e.Account, u); err != nil {
@@ -75,18 +70,15 @@ func (a *applier) voidUsage(e events.Event, d events.UsageVoided) error {
 	if err != nil || raw == nil {
 		return err // never recorded: nothing to void
 	}
-	var k commands.KnownUsage
-	if err := json.Unmarshal(raw, &k); err != nil {
+	k, err := decodeKnown(raw)
+	if err != nil {
 		return fmt.Errorf("usage id %s: %w", key, err)
 	}
 	if k.VoidedSeq != 0 {
 		return nil
 	}
 	k.VoidedSeq = a.seq
-	if raw, err = json.Marshal(k); err != nil {
-		return err
-	}
-	if err := a.setKV(key, raw); err != nil {
+	if err := a.setKV(key, appendKnown(nil, k)); err != nil {
 		return err
 	}
 	if k.Classification == events.ClassPooled {
@@ -110,7 +102,7 @@ func (a *applier) countUsage(account string, k commands.KnownUsage, delta int) e
 	if raw, err := a.getKV([]byte(base)); err != nil {
 		return err
 	} else if raw != nil {
-		if err := json.Unmarshal(raw, &tot); err != nil {
+		if tot, err = decodeTotals(raw); err != nil {
 			return fmt.Errorf("usage totals %s: %w", base, err)
 		}
 	}
@@ -132,11 +124,7 @@ func (a *applier) countUsage(account string, k commands.KnownUsage, delta int) e
 			}
 		}
 	}
-	raw, err := json.Marshal(tot)
-	if err != nil {
-		return err
-	}
-	return a.setKV([]byte(base), raw)
+	return a.setKV([]byte(base), appendTotals(nil, tot))
 }
 
 // KnownUsage returns what was recorded under each of ids (absent: never).
@@ -154,8 +142,8 @@ func (s *Store) KnownUsage(account string, ids []string) (map[string]commands.Kn
 	}
 	out := map[string]commands.KnownUsage{}
 	err = lookupSorted(s.db, keys, func(key, raw []byte) error {
-		var k commands.KnownUsage
-		if err := json.Unmarshal(raw, &k); err != nil {
+		k, err := decodeKnown(raw)
+		if err != nil {
 			return fmt.Errorf("projections: usage id %s: %w", key, err)
 		}
 		out[string(key[len(usageIDKey(account, "")):])] = k
@@ -192,8 +180,8 @@ func (s *Store) UsageSummary(account, from, to string) ([]UsageDay, error) {
 		if n, _ := fmt.Sscanf(splitSlash(rest), "%s %s %s", &product, &day, &class); n != 3 || day < from || day > to {
 			continue
 		}
-		var tot UsageTotals
-		if err := json.Unmarshal(it.Value(), &tot); err != nil {
+		tot, err := decodeTotals(it.Value())
+		if err != nil {
 			it.Close()
 			return nil, fmt.Errorf("projections: usage summary %s: %w", rest, err)
 		}
