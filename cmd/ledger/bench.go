@@ -30,6 +30,8 @@ type benchConfig struct {
 	syncInterval   time.Duration
 	dir            string
 	keep           bool
+	importBinary   string // the import phase compares this binary's serve with this one's
+	importRuns     int
 	phases         map[string]bool // which of writes, usage, serve run
 }
 
@@ -68,8 +70,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
-	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve, billing (not by default: it imports --billing-records)")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing and import (not by default: each imports --billing-records)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
+	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
+	intVar(fs, &bc.importRuns, "import-runs", 1, "runs of each binary in the import phase (medians are printed with --import-binary)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
@@ -78,10 +82,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing":
+		case "writes", "usage", "serve", "billing", "import":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve or billing)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing or import)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -90,6 +94,9 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 			return f, fmt.Errorf("bench: --usage-clients: %q is not a client count; want e.g. 1,4,16,64", field)
 		}
 		bc.usageClients = append(bc.usageClients, n)
+	}
+	if bc.importRuns < 1 {
+		return f, fmt.Errorf("bench: --import-runs: %d; want 1 or more", bc.importRuns)
 	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
 		return f, fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
@@ -166,6 +173,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["billing"] && bc.billingRecords > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchBilling(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["import"] && bc.billingRecords > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchImport(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}

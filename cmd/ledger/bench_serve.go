@@ -192,8 +192,15 @@ func startServe(ctx context.Context, dir string, sync time.Duration) (*serveChil
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "",
-		"--sync-interval", sync.String(), "--log-level", "warn")
+	return startServeBinary(ctx, exe, dir, sync)
+}
+
+// startServeBinary starts `exe serve` on dir with extra flags and waits
+// until it is ready.
+func startServeBinary(ctx context.Context, exe, dir string, sync time.Duration, extra ...string) (*serveChild, error) {
+	args := append([]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "",
+		"--sync-interval", sync.String(), "--log-level", "warn"}, extra...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -234,19 +241,29 @@ func startServe(ctx context.Context, dir string, sync time.Duration) (*serveChil
 
 // peak is the child's peak resident memory (VmHWM), read from /proc.
 func (c *serveChild) peak() string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	mib, err := c.peakMiB()
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%.0f MiB", mib)
+}
+
+// peakMiB is the child's peak resident memory in MiB.
+func (c *serveChild) peakMiB() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err == nil {
-				return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+			if err != nil {
+				return 0, err
 			}
+			return float64(kb) / 1024, nil
 		}
 	}
-	return "unknown"
+	return 0, errors.New("no VmHWM in /proc status")
 }
 
 func (c *serveChild) stop() error {
