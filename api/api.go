@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/entledger/ledger/auth"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/ledger"
 )
@@ -22,7 +23,6 @@ const MaxBodyBytes = 1 << 20
 // Request headers the API reads.
 const (
 	HeaderIdempotencyKey = "Idempotency-Key"
-	HeaderActor          = "Ledger-Actor"
 	HeaderCorrelationID  = "Ledger-Correlation-Id"
 	HeaderCausationID    = "Ledger-Causation-Id"
 )
@@ -35,6 +35,7 @@ type API struct {
 	mux       *http.ServeMux
 	paths     *http.ServeMux // every route's path without its method, to tell 405 from 404
 	pathSet   map[string]struct{}
+	table     []Route
 	gatherer  prometheus.Gatherer
 	ready     func(context.Context) error
 	responses *prometheus.CounterVec
@@ -75,45 +76,48 @@ func (a *API) routes() {
 	if a.gatherer != nil {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer, promhttp.HandlerOpts{}))
 	}
-	a.handle("GET /v1/keys/events", a.eventKey)
-	a.handle("GET /v1/keys/checkout", a.checkoutKey)
-	a.handle("POST /v1/accounts", a.createAccount)
-	a.handle("GET /v1/accounts/{account}", a.getAccount)
-	a.handle("GET /v1/accounts/{account}/history", a.accountHistory)
-	a.handle("POST /v1/accounts/{account}/users", a.registerUser)
-	a.handle("GET /v1/accounts/{account}/users/{email}", a.getUser)
-	a.handle("PATCH /v1/accounts/{account}/users/{email}", a.patchUser)
-	a.handle("DELETE /v1/accounts/{account}/users/{email}", a.removeUser)
-	a.handle("GET /v1/accounts/{account}/users/{email}/history", a.userHistory)
-	a.handle("POST /v1/accounts/{account}/licenses", a.createLicense)
-	a.handle("GET /v1/accounts/{account}/licenses/{id}", a.getLicense)
-	a.handle("GET /v1/accounts/{account}/licenses/{id}/history", a.licenseHistory)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/renew", a.renewLicense)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/cancel", a.cancelLicense)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/assign", a.assign)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", a.reassign)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", a.unassign)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkout", a.checkout)
-	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkin", a.checkin)
-	a.handle("GET /v1/accounts/{account}/reminders", a.reminders)
-	a.handle("POST /v1/accounts/{account}/usage", a.recordUsage)
-	a.handle("GET /v1/accounts/{account}/usage/summary", a.usageSummary)
-	a.handle("POST /v1/accounts/{account}/usage/void", a.voidUsage)
-	a.handle("PUT /v1/accounts/{account}/access/{product}", a.setAccess)
-	a.handle("GET /v1/accounts/{account}/access/{product}", a.getAccess)
-	a.handle("POST /v1/accounts/{account}/checks", a.check)
-	a.handle("GET /v1/accounts/{account}/qtl", a.qtl)
-	a.handle("GET /v1/qtl", a.qtlAll)
-	a.handle("GET /v1/accounts/{account}/peaks", a.peaks)
-	a.handle("GET /v1/accounts/{account}/usage/export", a.usageExport)
-	a.handle("GET /v1/accounts/{account}/thresholds", a.thresholds)
-	a.handle("GET /v1/accounts/{account}/alerts", a.alerts)
-	a.handle("PUT /v1/accounts/{account}/thresholds/{product}", a.setThreshold)
-	a.handle("DELETE /v1/accounts/{account}/thresholds/{product}", a.clearThreshold)
-	a.handle("GET /v1/accounts/{account}/peaks/{product}/{interval_start}", a.peakEvidence)
-	a.handle("POST /v1/accounts/{account}/sessions", a.signIn)
-	a.handle("POST /v1/accounts/{account}/sessions/{email}/heartbeat", a.heartbeat)
-	a.handle("DELETE /v1/accounts/{account}/sessions/{email}", a.signOut)
+	a.handle("GET /v1/keys/events", auth.Public, a.eventKey)
+	a.handle("GET /v1/keys/checkout", auth.Public, a.checkoutKey)
+	a.handle("POST /v1/accounts", auth.Vendor, a.createAccount)
+	a.handle("GET /v1/accounts/{account}", auth.Read, a.getAccount)
+	a.handle("GET /v1/accounts/{account}/history", auth.Read, a.accountHistory)
+	a.handle("POST /v1/accounts/{account}/users", auth.Manage, a.registerUser)
+	a.handle("GET /v1/accounts/{account}/users/{email}", auth.Read, a.getUser)
+	a.handle("PATCH /v1/accounts/{account}/users/{email}", auth.Manage, a.patchUser)
+	a.handle("DELETE /v1/accounts/{account}/users/{email}", auth.Manage, a.removeUser)
+	a.handle("GET /v1/accounts/{account}/users/{email}/history", auth.Read, a.userHistory)
+	a.handle("POST /v1/accounts/{account}/licenses", auth.Vendor, a.createLicense)
+	a.handle("GET /v1/accounts/{account}/licenses/{id}", auth.Read, a.getLicense)
+	a.handle("GET /v1/accounts/{account}/licenses/{id}/history", auth.Read, a.licenseHistory)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/renew", auth.Vendor, a.renewLicense)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/cancel", auth.Vendor, a.cancelLicense)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/assign", auth.Manage, a.assign)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/reassign", auth.Manage, a.reassign)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/unassign", auth.Manage, a.unassign)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkout", auth.Ingest, a.checkout)
+	a.handle("POST /v1/accounts/{account}/licenses/{id}/checkin", auth.Ingest, a.checkin)
+	a.handle("GET /v1/accounts/{account}/reminders", auth.Read, a.reminders)
+	a.handle("POST /v1/accounts/{account}/usage", auth.Ingest, a.recordUsage)
+	a.handle("GET /v1/accounts/{account}/usage/summary", auth.Read, a.usageSummary)
+	a.handle("POST /v1/accounts/{account}/usage/void", auth.Vendor, a.voidUsage)
+	a.handle("PUT /v1/accounts/{account}/access/{product}", auth.Manage, a.setAccess)
+	a.handle("GET /v1/accounts/{account}/access/{product}", auth.Read, a.getAccess)
+	a.handle("POST /v1/accounts/{account}/checks", auth.Ingest, a.check)
+	a.handle("GET /v1/accounts/{account}/qtl", auth.Read, a.qtl)
+	a.handle("GET /v1/qtl", auth.ReadAll, a.qtlAll)
+	a.handle("GET /v1/accounts/{account}/peaks", auth.Read, a.peaks)
+	a.handle("GET /v1/accounts/{account}/usage/export", auth.Read, a.usageExport)
+	a.handle("GET /v1/accounts/{account}/thresholds", auth.Read, a.thresholds)
+	a.handle("GET /v1/accounts/{account}/alerts", auth.Read, a.alerts)
+	a.handle("PUT /v1/accounts/{account}/thresholds/{product}", auth.Manage, a.setThreshold)
+	a.handle("DELETE /v1/accounts/{account}/thresholds/{product}", auth.Manage, a.clearThreshold)
+	a.handle("GET /v1/accounts/{account}/peaks/{product}/{interval_start}", auth.Read, a.peakEvidence)
+	a.handle("POST /v1/tokens", auth.Vendor, a.createToken)
+	a.handle("GET /v1/tokens", auth.ReadAll, a.listTokens)
+	a.handle("DELETE /v1/tokens/{id}", auth.Vendor, a.revokeToken)
+	a.handle("POST /v1/accounts/{account}/sessions", auth.Ingest, a.signIn)
+	a.handle("POST /v1/accounts/{account}/sessions/{email}/heartbeat", auth.Ingest, a.heartbeat)
+	a.handle("DELETE /v1/accounts/{account}/sessions/{email}", auth.Ingest, a.signOut)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := a.paths.Handler(r); pattern != "" {
 			writeError(w, r, a.logger, commands.Reject(commands.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
@@ -158,15 +162,33 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-func (a *API) handle(pattern string, h func(http.ResponseWriter, *http.Request) error) {
-	if _, path, ok := strings.Cut(pattern, " "); ok {
-		if _, known := a.pathSet[path]; !known {
-			a.pathSet[path] = struct{}{}
-			a.paths.HandleFunc(path, http.NotFound)
-		}
+// Route is one endpoint of the API and the access it asks of a token.
+type Route struct {
+	Method, Path string
+	Access       auth.Access
+}
+
+// Routes lists every endpoint but the unauthenticated probes (/healthz,
+// /readyz, /metrics), in the order they were registered: the role × route
+// table of docs/api.md, and of the test that tries every cell of it.
+func (a *API) Routes() []Route { return append([]Route(nil), a.table...) }
+
+// handle registers h on pattern behind the checks every request passes, in
+// one order (S2): the token (401), the account's scope (404), the role
+// (403); the handler then checks the body.
+func (a *API) handle(pattern string, access auth.Access, h func(http.ResponseWriter, *http.Request) error) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if _, known := a.pathSet[path]; !known {
+		a.pathSet[path] = struct{}{}
+		a.paths.HandleFunc(path, http.NotFound)
 	}
+	a.table = append(a.table, Route{Method: method, Path: path, Access: access})
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		r, err := a.admit(r, access)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			writeError(w, r, a.logger, err)
 		}
 	})

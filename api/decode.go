@@ -154,19 +154,22 @@ func jsonKind(goKind string) string {
 	return "number"
 }
 
-// commandMeta derives a command's metadata from the request. With an
-// Idempotency-Key the command id is a digest of the method, path and key,
-// so the same key on the same endpoint is the same command.
+// commandMeta derives a command's metadata from the request. The actor is
+// the token that sent it (S3), never a value the client chose. With an
+// Idempotency-Key the command id is a digest of the token, the method, the
+// path and the key: the same key on the same endpoint from the same token
+// is the same command, and one token can never replay another's answer.
 func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 	route := r.Method + " " + r.URL.Path
 	sum := sha256.Sum256([]byte(route + "\n" + string(body)))
+	p := principal(r)
 	meta := ledger.Meta{
 		CommandHash:   hex.EncodeToString(sum[:]),
-		Actor:         r.Header.Get(HeaderActor),
+		Actor:         p.Actor(),
 		CorrelationID: r.Header.Get(HeaderCorrelationID),
 		CausationID:   r.Header.Get(HeaderCausationID),
 	}
-	for name, v := range map[string]string{HeaderActor: meta.Actor, HeaderCorrelationID: meta.CorrelationID, HeaderCausationID: meta.CausationID} {
+	for name, v := range map[string]string{HeaderCorrelationID: meta.CorrelationID, HeaderCausationID: meta.CausationID} {
 		if !printableASCII(v, 200) {
 			return meta, commands.Invalid(name, "at most 200 printable ASCII characters")
 		}
@@ -175,7 +178,7 @@ func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 		if !printableASCII(key, 255) {
 			return meta, commands.Invalid(HeaderIdempotencyKey, "at most 255 printable ASCII characters")
 		}
-		k := sha256.Sum256([]byte(route + "\n" + key))
+		k := sha256.Sum256([]byte(p.ID + "\n" + route + "\n" + key))
 		meta.CommandID = "idem-" + hex.EncodeToString(k[:16])
 		meta.FromIdempotencyKey = true
 	}

@@ -56,6 +56,10 @@ var statusOf = map[string]int{
 	commands.CodeUsageTooOld:               http.StatusConflict,
 	commands.CodeUsageInFuture:             http.StatusConflict,
 
+	commands.CodeUnauthenticated: http.StatusUnauthorized,
+	commands.CodeForbidden:       http.StatusForbidden,
+	commands.CodeRateLimited:     http.StatusTooManyRequests,
+
 	commands.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	commands.CodeUnavailable:      http.StatusServiceUnavailable,
 	commands.CodeInternal:         http.StatusInternalServerError,

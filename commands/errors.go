@@ -53,6 +53,11 @@ const (
 	CodeUsageTooOld               = "usage_too_old"
 	CodeUsageInFuture             = "usage_in_future"
 
+	// Authentication and authorisation (S1).
+	CodeUnauthenticated = "unauthenticated" // HTTP 401: no token, or one the ledger does not know or has revoked
+	CodeForbidden       = "forbidden"       // HTTP 403: a known token acting outside its role
+	CodeRateLimited     = "rate_limited"    // HTTP 429: too many requests from one token; see Retry-After
+
 	// Failures that are not the client's.
 	CodeMethodNotAllowed = "method_not_allowed" // HTTP 405
 	CodeUnavailable      = "unavailable"        // HTTP 503: the stream did not answer in time; retry
@@ -68,6 +73,7 @@ var Codes = []string{
 	CodeAlreadyAssigned, CodeNotAssigned, CodeLicenseCheckedOut, CodeRenewalNotLater, CodeAtBeforeLastEvent,
 	CodeIdempotencyKeyReused, CodeConflict, CodeSignedInElsewhere, CodeClockSkew, CodeNotSignedIn, CodeNotAssignee,
 	CodeNotCheckedOut, CodeUsageIDConflict, CodeUsageTooOld, CodeUsageInFuture,
+	CodeUnauthenticated, CodeForbidden, CodeRateLimited,
 	CodeMethodNotAllowed, CodeUnavailable, CodeInternal,
 }
 

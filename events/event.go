@@ -190,7 +190,7 @@ func checkMeta(e Event) error {
 	if e.CommandHash != "" && !isHexHash(e.CommandHash) {
 		errs = append(errs, fmt.Errorf("commandhash %q is not a hex SHA-256", e.CommandHash))
 	}
-	if (e.Account == GlobalAccount) != (e.Aggregate() == AggregateEmail) {
+	if (e.Account == GlobalAccount) != Global(e.Aggregate()) {
 		errs = append(errs, fmt.Errorf("aggregate %q does not belong to account %q", e.Aggregate(), e.Account))
 	}
 	if e.OccurredAt.IsZero() || e.RecordedAt.IsZero() {

@@ -22,6 +22,7 @@ const (
 	sampleEmail     = "alice.smith+ledger@acme.example"
 	sampleEmail2    = "bob%jones@acme.example"
 	sampleLicense   = "lic-0001"
+	sampleToken     = "01jgz8y0000000000000000042"
 )
 
 var (
@@ -137,6 +138,17 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.AggregateID = sampleLicense
 		e.Data = events.UnassignedReminder{LicenseID: sampleLicense, Day: "2025-01-02",
 			Since: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC), AssignableFrom: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)}
+		return e
+	},
+	events.TypeTokenCreated: func(e events.Event) events.Event {
+		e.Account, e.AggregateID, e.PrevHash = events.GlobalAccount, sampleToken, ""
+		e.Data = events.TokenCreated{ID: sampleToken, Name: "billing export", Role: events.RoleAuditor, Account: sampleAccount,
+			SecretHash: sampleHash}
+		return e
+	},
+	events.TypeTokenRevoked: func(e events.Event) events.Event {
+		e.Account, e.AggregateID = events.GlobalAccount, sampleToken
+		e.Data = events.TokenRevoked{ID: sampleToken, Reason: "left the company"}
 		return e
 	},
 	events.TypeThresholdCleared: func(e events.Event) events.Event {

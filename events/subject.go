@@ -28,7 +28,12 @@ const (
 	AggregateUsage    = "usage"    // id: the product
 	AggregateAlert    = "alert"    // id: the product: its threshold and alerts (G4, G8)
 	AggregateReminder = "reminder" // id: the licence: its daily reminders while unassigned (G5)
+	AggregateToken    = "token"    // in GlobalAccount only: an API token (S1, S3)
 )
+
+// Global reports whether events of aggregate kind are stored in
+// GlobalAccount rather than in an account of their own.
+func Global(aggregate string) bool { return aggregate == AggregateEmail || aggregate == AggregateToken }
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
 // layout.
@@ -63,7 +68,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert, AggregateReminder:
+		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert, AggregateReminder, AggregateToken:
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}
@@ -85,6 +90,9 @@ func UserSubject(account, email string) string { return Subject(account, Aggrega
 // EmailSubject is the subject that records which account an email belongs
 // to (A2), in GlobalAccount.
 func EmailSubject(email string) string { return Subject(GlobalAccount, AggregateEmail, email) }
+
+// TokenSubject is the subject of an API token's events, in GlobalAccount.
+func TokenSubject(id string) string { return Subject(GlobalAccount, AggregateToken, id) }
 
 // SessionSubject is the subject of a user's sign-in sessions.
 func SessionSubject(account, email string) string { return Subject(account, AggregateSession, email) }

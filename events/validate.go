@@ -395,3 +395,42 @@ func (d SessionCheckedOut) validate() error {
 func (d SessionCheckedIn) validate() error {
 	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern), licenseID("license_id", d.LicenseID))
 }
+
+// TokenIDPattern is the form of an API token's id: a lower-case ULID.
+var TokenIDPattern = newPattern("0-9a-z", "0-9a-z", 26)
+
+func (d TokenCreated) validate() error {
+	var errs []error
+	if err := match("id", d.ID, TokenIDPattern); err != nil {
+		errs = append(errs, err)
+	}
+	if d.Name == "" || len(d.Name) > 100 || !utf8.ValidString(d.Name) {
+		errs = append(errs, fmt.Errorf("name %q: want 1 to 100 bytes of UTF-8", d.Name))
+	}
+	switch d.Role {
+	case RoleAdmin:
+		if d.Account != "" {
+			errs = append(errs, errors.New("an admin token reaches every account: account must be empty"))
+		}
+	case RoleAccountAdmin, RoleIngest:
+		errs = append(errs, accountID("account", d.Account))
+	case RoleAuditor:
+		if d.Account != "" {
+			errs = append(errs, accountID("account", d.Account))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("role %q: want admin, account_admin, auditor or ingest", d.Role))
+	}
+	if !isHexHash(d.SecretHash) {
+		errs = append(errs, fmt.Errorf("secret_hash %q is not a hex SHA-256", d.SecretHash))
+	}
+	return errors.Join(errs...)
+}
+
+func (d TokenRevoked) validate() error {
+	err := match("id", d.ID, TokenIDPattern)
+	if len(d.Reason) > 1000 || !utf8.ValidString(d.Reason) {
+		err = errors.Join(err, errors.New("reason: at most 1000 bytes of UTF-8"))
+	}
+	return err
+}

@@ -456,8 +456,10 @@ func TestRuleH4History(t *testing.T) {
 		}
 	}
 	first := e2eHistory(tl, e2eP1+"/history")[1]
-	if first["actor"] != "admin@acme.example" {
-		t.Errorf("actor got %v, want admin@acme.example", first["actor"])
+	// rule S3: the actor is the token that sent the command, never the
+	// Ledger-Actor header the client sent with it.
+	if first["actor"] != tl.actor() {
+		t.Errorf("actor got %v, want the admin token's %s", first["actor"], tl.actor())
 	}
 	e2eReject(tl, 404, "user_not_found", "GET", e2eAcme+"/users/ghost@x.example/history", nil)
 	e2eReject(tl, 404, "license_not_found", "GET", e2eAcme+"/licenses/NOPE/history", nil)

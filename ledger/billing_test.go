@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -185,10 +184,7 @@ func TestRuleG2QTLOfEveryAccount(t *testing.T) {
 	tl := bilStart(t, "")
 	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "globex", "name": "Globex", "fulfillment_contact": "ops@globex.example"})
 	useAccepted(tl, 1, 0, bilUse("g1", "m1", bilPeak, time.Hour))
-	resp, err := http.Get(tl.base + "/v1/qtl?quarter=2026-Q4")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := tl.send("GET", "/v1/qtl?quarter=2026-Q4", nil)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
@@ -214,10 +210,7 @@ func TestRuleG2QTLOfEveryAccount(t *testing.T) {
 // bilExport reads GET .../usage/export?q as {seq, usage id} lines.
 func bilExport(t *testing.T, tl *testLedger, q string) (seqs []float64, ids []string) {
 	t.Helper()
-	resp, err := http.Get(tl.base + "/v1/accounts/acme/usage/export?" + q)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := tl.send("GET", "/v1/accounts/acme/usage/export?"+q, nil)
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		body, _ := io.ReadAll(resp.Body)
@@ -280,7 +273,8 @@ func TestRuleG8Thresholds(t *testing.T) {
 	th := "/v1/accounts/acme/thresholds"
 	tl.must(200, "GET", th, nil)
 	r := tl.must(200, "PUT", th+"/microstation", map[string]any{"max_machines": 40}, "Ledger-Actor", "alice")
-	want := fmt.Sprintf(`{"product":"microstation","max_machines":40,"set_at":"%s","set_by":"alice"}`+"\n", e2eTS(bilNow))
+	// rule S3: who set it is the token, whatever the client claims.
+	want := fmt.Sprintf(`{"product":"microstation","max_machines":40,"set_at":"%s","set_by":"%s"}`+"\n", e2eTS(bilNow), tl.actor())
 	if string(r.Raw) != want {
 		t.Errorf("set: %s, want %s", r.Raw, want)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -407,7 +406,7 @@ type chkRaced struct {
 // chkRace posts every body to the checks endpoint concurrently, released
 // together, and returns the answers in order.
 func chkRace(tl *testLedger, bodies []map[string]any) []chkRaced {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(bodies)}}
+	client := tl.client(len(bodies))
 	defer client.CloseIdleConnections()
 	out := make([]chkRaced, len(bodies))
 	start := make(chan struct{})

@@ -590,7 +590,7 @@ func TestCheckoutF6ConcurrentCheckoutsOneWinner(t *testing.T) {
 		bodies[i] = coBody("a@x.example", fmt.Sprintf("WS-%d.acme", i), now.Add(24*time.Hour))
 	}
 	wins := 0
-	for i, r := range raceAll(t, urls, bodies) {
+	for i, r := range raceAll(tl, urls, bodies) {
 		switch {
 		case r.status == 200:
 			wins++
@@ -618,7 +618,7 @@ func TestCheckoutF6D1RaceWithSignIn(t *testing.T) {
 		urls := []string{tl.base + coPath("P1") + "/checkout", tl.base + e2eAcme + "/sessions"}
 		bodies := []any{coBody("a@x.example", coMA, now.Add(24*time.Hour)),
 			map[string]any{"email": "a@x.example", "machine_id": coMB, "client_version": "10.00.18", "client_time": e2eTS(now)}}
-		res := raceAll(t, urls, bodies)
+		res := raceAll(tl, urls, bodies)
 		coOK, inOK := res[0].status == 200, res[1].status == 201
 		if !coOK && (res[0].status != 409 || res[0].code != "signed_in_elsewhere") {
 			t.Fatalf("round %d: checkout got %d %s, want 200 or 409 signed_in_elsewhere", round, res[0].status, res[0].raw)

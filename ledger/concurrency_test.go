@@ -54,9 +54,10 @@ func racePost(client *http.Client, url string, body any) raceResult {
 
 // raceAll runs one POST per body concurrently, released together, and
 // returns the answers in the order of bodies.
-func raceAll(tb testing.TB, urls []string, bodies []any) []raceResult {
+func raceAll(tl *testLedger, urls []string, bodies []any) []raceResult {
+	tb := tl.tb
 	tb.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(urls)}}
+	client := tl.client(len(urls))
 	defer client.CloseIdleConnections()
 	out := make([]raceResult, len(urls))
 	start := make(chan struct{})
@@ -148,7 +149,7 @@ func TestConcurrentAssignSameLicence(t *testing.T) {
 			urls[i] = tl.base + "/v1/accounts/acme/licenses/" + lic + "/assign"
 			bodies[i] = map[string]any{"email": e}
 		}
-		res := raceAll(t, urls, bodies)
+		res := raceAll(tl, urls, bodies)
 		var lost, conflicts int
 		for i, r := range res {
 			switch {
@@ -230,7 +231,7 @@ func TestConcurrentReassignInsideWindow(t *testing.T) {
 	}
 	// The clock does not move: every reassignment is at T0, inside the
 	// window opened at T0.
-	res := raceAll(t, urls, bodies)
+	res := raceAll(tl, urls, bodies)
 	won := map[string]bool{}
 	var conflicts int
 	for i, r := range res {
@@ -310,7 +311,7 @@ func TestConcurrentTwoLicencesOneUser(t *testing.T) {
 		urls[i] = tl.base + "/v1/accounts/acme/licenses/" + lics[i] + "/assign"
 		bodies[i] = map[string]any{"email": "solo@x.example"}
 	}
-	res := raceAll(t, urls, bodies)
+	res := raceAll(tl, urls, bodies)
 	var winner string
 	var lost, conflicts int
 	for i, r := range res {

@@ -168,7 +168,7 @@ func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answ
 // account it acts in exists.
 func (l *Ledger) decide(c command, now time.Time) ([]events.Event, map[string]projections.Version, error) {
 	ld := newLoader(l.store)
-	if !c.createsAccount {
+	if !c.createsAccount && c.account != "" {
 		acct := load[commands.Account](ld, events.AccountSubject(c.account))
 		if ld.err != nil {
 			return nil, nil, ld.err

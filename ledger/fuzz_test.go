@@ -34,12 +34,14 @@ var e2eFuzzEndpoints = []struct{ method, path string }{
 
 // e2eSend sends raw bytes and returns the status and body. It takes tb
 // (not a testLedger) so that a fuzz function can use it with its own t.
-func e2eSend(tb testing.TB, base, method, path string, body []byte) (int, []byte) {
+func e2eSend(tb testing.TB, base, token, method, path string, body []byte) (int, []byte) {
 	tb.Helper()
 	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)
@@ -63,12 +65,12 @@ func FuzzAPIBodies(f *testing.F) {
 	tl.must(201, "POST", e2eAcme+"/licenses", e2eLicense("C1", "commercial", 3, T0, T0.AddDate(1, 0, 0), "microstation"))
 	tl.must(201, "POST", e2eAcme+"/licenses", e2eLicense("P2", "practitioner", 0, T0, T0.AddDate(1, 0, 0), "microstation"))
 	tl.must(200, "POST", e2eAcme+"/licenses/P2/assign", e2eAssign("b@x.example"))
-	base, srv := tl.base, tl.srv
+	base, token, srv := tl.base, tl.token, tl.srv
 
 	f.Fuzz(func(t *testing.T, ep uint8, body []byte) {
 		e := e2eFuzzEndpoints[int(ep)%len(e2eFuzzEndpoints)]
 		before := e2eStreamLen(t, srv)
-		status, raw := e2eSend(t, base, e.method, e.path, body)
+		status, raw := e2eSend(t, base, token, e.method, e.path, body)
 		what := e.method + " " + e.path
 		if status >= 500 {
 			t.Fatalf("%s %q: status %d (a 5xx is always a bug): %s", what, body, status, raw)

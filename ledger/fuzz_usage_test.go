@@ -14,7 +14,7 @@ import (
 func FuzzUsageBody(f *testing.F) {
 	tl := startLedger(f, "", newClock(time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)))
 	tl.setup()
-	base, srv := tl.base, tl.srv
+	base, token, srv := tl.base, tl.token, tl.srv
 	for _, seed := range []string{
 		`{"records":[{"usage_id":"u1","email":"a@x.example","product":"microstation","machine_id":"m1","client_version":"10.00.18","started_at":"2026-01-19T09:00:00Z","ended_at":"2026-01-19T10:00:00Z","offline":false}]}`,
 		`{"records":[{"usage_id":"u1","email":"a@x.example","product":"microstation","machine_id":"m2","client_version":"10.00.18","started_at":"2026-01-19T09:00:00Z","ended_at":"2026-01-19T10:00:00Z","offline":false}]}`,
@@ -25,7 +25,7 @@ func FuzzUsageBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		before := e2eStreamLen(t, srv)
-		status, raw := e2eSend(t, base, "POST", e2eAcme+"/usage", body)
+		status, raw := e2eSend(t, base, token, "POST", e2eAcme+"/usage", body)
 		if status >= 500 {
 			t.Fatalf("%q: status %d (a 5xx is always a bug): %s", body, status, raw)
 		}

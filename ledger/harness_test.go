@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/entledger/ledger/auth"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/server"
 )
@@ -55,6 +58,7 @@ type testLedger struct {
 	clock *clock
 	dir   string
 	base  string // http://host:port
+	token string // the admin token the first start wrote; every request sends it unless told otherwise
 }
 
 // startLedger starts a server on dir (a fresh temporary directory if "").
@@ -87,7 +91,7 @@ func startServer(tb testing.TB, dir string, c *clock, noReminders bool) *testLed
 	if err != nil {
 		tb.Fatalf("start ledger: %v", err)
 	}
-	tl := &testLedger{tb: tb, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr()}
+	tl := &testLedger{tb: tb, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(tb, dir)}
 	tb.Cleanup(tl.stop)
 	tl.waitReady()
 	return tl
@@ -153,8 +157,30 @@ func (r response) details() map[string]any {
 	return d
 }
 
+// readAdminToken reads the admin token the ledger's first start wrote into
+// dir.
+func readAdminToken(tb testing.TB, dir string) string {
+	tb.Helper()
+	raw, err := os.ReadFile(server.AdminTokenFile(dir))
+	if err != nil {
+		tb.Fatalf("the first start wrote no admin token: %v", err)
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// actor is how events name what the admin token did (S3).
+func (tl *testLedger) actor() string {
+	tl.tb.Helper()
+	id, ok := auth.ID(tl.token)
+	if !ok {
+		tl.tb.Fatalf("the admin token %q... has not the form of a token", tl.token[:min(len(tl.token), 10)])
+	}
+	return "token:" + id
+}
+
 // do sends a request with a JSON body (nil: none) and optional headers as
-// key, value pairs.
+// key, value pairs. It sends the admin token unless the headers name
+// another Authorization ("" sends none).
 func (tl *testLedger) do(method, path string, body any, headers ...string) response {
 	tl.tb.Helper()
 	var rd io.Reader
@@ -175,8 +201,15 @@ func (tl *testLedger) do(method, path string, body any, headers ...string) respo
 	if err != nil {
 		tl.tb.Fatal(err)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+tl.token)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Del("Authorization")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -197,6 +230,43 @@ func (tl *testLedger) do(method, path string, body any, headers ...string) respo
 		tl.tb.Errorf("%s %s: status %d (a 5xx is always a bug): %s", method, path, r.Status, raw)
 	}
 	return r
+}
+
+// client returns an HTTP client that sends the admin token with every
+// request, keeping up to conns connections.
+func (tl *testLedger) client(conns int) *http.Client {
+	return &http.Client{Transport: bearer{token: tl.token, next: &http.Transport{MaxIdleConnsPerHost: conns}}}
+}
+
+// bearer adds a token to requests that carry none.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
+}
+
+// send sends body as JSON with the admin token and returns the raw
+// answer, for a test that reads it as a stream.
+func (tl *testLedger) send(method, path string, body []byte) *http.Response {
+	tl.tb.Helper()
+	req, err := http.NewRequest(method, tl.base+path, bytes.NewReader(body))
+	if err != nil {
+		tl.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tl.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tl.tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
 }
 
 // must sends a request and fails the test unless the status is want.

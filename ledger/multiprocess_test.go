@@ -27,7 +27,7 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a = &testLedger{tb: t, srv: srvA, clock: c, dir: dirA, base: "http://" + srvA.Addr()}
+	a = &testLedger{tb: t, srv: srvA, clock: c, dir: dirA, base: "http://" + srvA.Addr(), token: readAdminToken(t, dirA)}
 	t.Cleanup(a.stop)
 	a.waitReady()
 	srvB, err := server.Start(context.Background(), server.Config{DataDir: dirB, HTTPAddr: "127.0.0.1:0", Now: c.Now,
@@ -35,7 +35,8 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = &testLedger{tb: t, srv: srvB, clock: c, dir: dirB, base: "http://" + srvB.Addr()}
+	// The stream holds a's admin token: b mints none of its own.
+	b = &testLedger{tb: t, srv: srvB, clock: c, dir: dirB, base: "http://" + srvB.Addr(), token: a.token}
 	t.Cleanup(b.stop) // registered last, so b stops before a's embedded server
 	b.waitReady()
 	return a, b

@@ -177,12 +177,12 @@ func TestRebuildEqualsLive(t *testing.T) {
 	if rep.Events != last {
 		t.Errorf("rebuild reached sequence %d, want %d", rep.Events, last)
 	}
-	if leftovers, _ := os.ReadDir(dir); len(leftovers) != 4 {
+	if leftovers, _ := os.ReadDir(dir); len(leftovers) != 5 {
 		var names []string
 		for _, e := range leftovers {
 			names = append(names, e.Name())
 		}
-		t.Errorf("data directory after rebuild holds %v, want only keys, ledger.lock, nats and projections", names)
+		t.Errorf("data directory after rebuild holds %v, want only admin.token, keys, ledger.lock, nats and projections", names)
 	}
 
 	tl = startLedger(t, dir, clk)

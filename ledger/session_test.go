@@ -114,7 +114,7 @@ func sessStartLedger(tb testing.TB, c *clock, ttl time.Duration) *testLedger {
 	if err != nil {
 		tb.Fatalf("start ledger: %v", err)
 	}
-	tl := &testLedger{tb: tb, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr()}
+	tl := &testLedger{tb: tb, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(tb, dir)}
 	tb.Cleanup(tl.stop)
 	tl.waitReady()
 	return tl
@@ -214,7 +214,7 @@ func TestSessionD1ConcurrentMachines(t *testing.T) {
 		bodies[i] = sessBody("a@x.example", m, "10.00.18", T0)
 	}
 	n := len(tl.streamEvents())
-	res := raceAll(t, urls, bodies)
+	res := raceAll(tl, urls, bodies)
 	winner := ""
 	for i, r := range res {
 		switch {

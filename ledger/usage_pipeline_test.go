@@ -194,7 +194,7 @@ func TestUsageAfterRestartBehindTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl = &testLedger{tb: t, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr()}
+	tl = &testLedger{tb: t, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(t, dir)}
 	t.Cleanup(tl.stop)
 	answers := make([]response, 16)
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -91,11 +90,7 @@ func TestUsageF2ConcurrentSameBatch(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-startGun
-			resp, err := http.Post(tl.base+usePath, "application/json", bytes.NewReader(body))
-			if err != nil {
-				answers[i].err = err
-				return
-			}
+			resp := tl.send("POST", usePath, body)
 			defer resp.Body.Close()
 			answers[i].status = resp.StatusCode
 			answers[i].raw, answers[i].err = io.ReadAll(resp.Body)

@@ -400,6 +400,8 @@ func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
 		st = new(commands.AlertLog)
 	case events.AggregateReminder:
 		st = new(commands.ReminderLog)
+	case events.AggregateToken:
+		st = new(commands.Token)
 	default:
 		return nil, fmt.Errorf("no fold for aggregate %q", aggregate)
 	}
@@ -430,6 +432,8 @@ func (a *applier) index(e events.Event, state any) error {
 		return a.b.Delete(thresholdKey(e.Account, d.Product), nil)
 	case events.ThresholdExceeded:
 		return a.indexAlert(e, d)
+	case events.TokenCreated:
+		return a.b.Set(tokenKey(d.ID), nil, nil)
 	}
 	l, ok := state.(*commands.License)
 	if !ok {

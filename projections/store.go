@@ -183,7 +183,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // version is rebuilt rather than served incomplete.
 // 4: sessions, checks and pooled index, checkout, usage and last usage per machine;
 // 5: no history of usage aggregates, command records carry recordedat.
-const Format = "8"
+const Format = "9"
 
 // ErrFormat is returned by Bind for a store built by another version.
 var ErrFormat = errors.New("projections: built by another version of the ledger")

@@ -45,6 +45,11 @@ type Config struct {
 	// unassigned licences (G5): for tests that count the stream's events.
 	NoReminders bool
 
+	// NoBootstrap stops the first start on a stream without tokens from
+	// creating an admin token (see AdminTokenFile): for `ledger token
+	// create`, which makes the one it was asked for.
+	NoBootstrap bool
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }

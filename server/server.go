@@ -94,6 +94,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders,
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
+	if !cfg.NoBootstrap {
+		if err := s.bootstrapAdmin(ctx, cfg.DataDir); err != nil {
+			s.cancel()
+			<-s.followDone
+			return nil, err
+		}
+	}
 	s.raiseAlerts()
 	s.serveHTTP(api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger}))
 	return s, nil
@@ -195,6 +202,9 @@ func (s *Server) ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DataDir is the server's data directory.
+func (s *Server) DataDir() string { return s.dir.Path }
 
 // Addr is the address the HTTP API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

@@ -212,6 +212,7 @@ func benchWrites(ctx context.Context, bc benchConfig, out io.Writer) (writeResul
 		defer cancel()
 		srv.Close(cctx)
 	}()
+	noteToken(srv.Addr(), srv.DataDir())
 
 	if res.raw, err = benchRawPublish(ctx, srv.Conn(), bc); err != nil {
 		return res, err

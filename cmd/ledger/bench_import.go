@@ -101,7 +101,7 @@ func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][
 	if err := importAccount(ctx, child.base, token); err != nil {
 		return importRun{}, err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	client := benchClient(4)
 	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	start := time.Now()
@@ -166,7 +166,7 @@ func metric(ctx context.Context, base, token, name string) (float64, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := benchClient(2).Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -216,7 +216,7 @@ func postAuth(ctx context.Context, client *http.Client, url, token string, body 
 // is pooled: none holds a practitioner licence) and a commercial licence of
 // 100 seats on each product.
 func importAccount(ctx context.Context, base, token string) error {
-	client := &http.Client{}
+	client := benchClient(2)
 	send := func(path string, body string) error {
 		status, answer, err := postAuth(ctx, client, base+path, token, []byte(body))
 		if err == nil && status/100 != 2 {

@@ -38,7 +38,7 @@ func benchServe(ctx context.Context, bc benchConfig, out io.Writer) error {
 	}
 	defer child.kill()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.clients}}
+	client := benchClient(bc.clients)
 	if err := postJSON(ctx, client, child.base+"/v1/accounts", map[string]string{
 		"id": "mem", "name": "Memory", "fulfillment_contact": "ops@mem.example"}); err != nil {
 		return err
@@ -222,9 +222,10 @@ func startServeBinary(ctx context.Context, exe, dir string, sync time.Duration, 
 	}
 	go io.Copy(io.Discard, stdout)
 	c.base = addr
+	noteToken(addr, dir)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		resp, err := http.Get(c.base + "/readyz")
+		resp, err := benchClient(2).Get(c.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

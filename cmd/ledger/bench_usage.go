@@ -43,6 +43,7 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 		return err
 	}
 	defer closeServer(srv)
+	noteToken(srv.Addr(), srv.DataDir())
 	conn := srv.Conn()
 	cfg := server.StreamConfig(1)
 	cfg.Name, cfg.Subjects = "RAWUSAGE", []string{"rawusage.>"}
@@ -128,6 +129,8 @@ func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) 
 		return err
 	}
 	defer closeServer(b)
+	noteToken(a.Addr(), a.DataDir())
+	noteToken(b.Addr(), a.DataDir())
 	bases := []string{"http://" + a.Addr(), "http://" + b.Addr()}
 	if err := usageAccount(ctx, bases[0]); err != nil {
 		return err
@@ -157,7 +160,7 @@ func closeServer(s *server.Server) {
 // usageAccount creates the account "use" with usageUsers users and a
 // commercial licence for the product the checks ask for.
 func usageAccount(ctx context.Context, base string) error {
-	client := &http.Client{}
+	client := benchClient(2)
 	if err := postJSON(ctx, client, base+"/v1/accounts", map[string]string{
 		"id": "use", "name": "Usage", "fulfillment_contact": "ops@use.example"}); err != nil {
 		return err
@@ -213,7 +216,7 @@ func ledgerUsage(ctx context.Context, bases []string, clients, batches int, tag 
 		bodies[b] = buf.Bytes()
 	}
 	want := []byte(fmt.Sprintf(`{"accepted":%d,"duplicates":0,`, usageBatch))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	client := benchClient(clients)
 	var next, conflicts atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	start := time.Now()
@@ -270,7 +273,7 @@ func appendConflicts(ctx context.Context, base string) int {
 	if err != nil {
 		return 0
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := benchClient(2).Do(req)
 	if err != nil {
 		return 0
 	}
@@ -361,7 +364,7 @@ func rawUsage(ctx context.Context, conn *server.Conn, clients, batches int, pref
 // and describes their rate and latency.
 func checkLatency(ctx context.Context, base string, during func() error) (string, error) {
 	body := []byte(`{"email":"u1@use.example","product":"openroads","machine_id":"m1","client_version":"10.00.18.25"}`)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	client := benchClient(4)
 	cctx, stop := context.WithCancel(ctx)
 	defer stop()
 	lat := make([][]time.Duration, 4)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -137,7 +136,7 @@ func benchLedgerGo(ctx context.Context, l *ledger.Ledger, bc benchConfig) (measu
 
 // benchLedgerHTTP is benchLedgerGo through the HTTP API.
 func benchLedgerHTTP(ctx context.Context, base string, bc benchConfig) (measurement, error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: bc.clients}}
+	client := benchClient(bc.clients)
 	post := func(ctx context.Context, path string, body any) error { return postJSON(ctx, client, base+path, body) }
 	if err := benchSetupHTTP(ctx, post, "http", bc.clients); err != nil {
 		return measurement{}, err

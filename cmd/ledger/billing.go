@@ -154,9 +154,9 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if to > 0 {
 		q.Set("to_seq", strconv.Itoa(to))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(cf.url, "/")+cf.accountPath("/usage/export?"+q.Encode()), nil)
+	req, err := cf.request(ctx, http.MethodGet, cf.accountPath("/usage/export?"+q.Encode()), nil)
 	if err != nil {
-		return fmt.Errorf("--url: %w", err)
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

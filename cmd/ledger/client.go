@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/server"
 )
 
 // The client subcommands talk to a running ledger over its HTTP API, for
@@ -27,12 +28,48 @@ type clientFlags struct {
 	url     string
 	account string
 	json    bool
+	token   string
+	data    string
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the ledger's HTTP address")
 	fs.StringVar(&c.account, "account", "", "the account id")
 	fs.BoolVar(&c.json, "json", false, "print the ledger's JSON answer, for scripts")
+	fs.StringVar(&c.token, "token", "", "the API token (default: $LEDGER_TOKEN, else the admin token in --data)")
+	fs.StringVar(&c.data, "data", "./data", "the data directory of a ledger running beside the CLI, whose admin.token it falls back to")
+}
+
+// bearer is the token the client sends: --token (or LEDGER_TOKEN), or the
+// admin token the ledger wrote into its data directory (when the CLI runs
+// beside it). It is never printed.
+func (c *clientFlags) bearer() (string, error) {
+	if c.token != "" {
+		return c.token, nil
+	}
+	raw, err := os.ReadFile(server.AdminTokenFile(c.data))
+	if err != nil {
+		return "", fmt.Errorf("no API token: pass --token or set LEDGER_TOKEN (or run beside the ledger, whose %s the CLI reads)",
+			server.AdminTokenFile(c.data))
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
+
+// request builds a request to the ledger with the client's token.
+func (c *clientFlags) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	token, err := c.bearer()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
 }
 
 // apiError is an error answer of the API.
@@ -54,7 +91,7 @@ func (e *apiError) Error() string {
 // call sends one request and returns the answer's body; an error answer is
 // an *apiError.
 func (c *clientFlags) call(ctx context.Context, method, path string, body any, headers ...string) ([]byte, error) {
-	if c.account == "" {
+	if c.account == "" && strings.HasPrefix(path, "/v1/accounts/") {
 		return nil, errors.New("--account: an account id is required")
 	}
 	var rd io.Reader
@@ -65,9 +102,9 @@ func (c *clientFlags) call(ctx context.Context, method, path string, body any, h
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, rd)
+	req, err := c.request(ctx, method, path, rd)
 	if err != nil {
-		return nil, fmt.Errorf("--url: %w", err)
+		return nil, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -27,6 +27,8 @@ func cliServer(t *testing.T) (string, *server.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
+	// The CLI's --token from the environment, as an operator sets it.
+	t.Setenv("LEDGER_TOKEN", adminToken(t, srv))
 	ctx, l, m := context.Background(), srv.Ledger(), ledger.Meta{}
 	now := time.Now().UTC()
 	must := func(_ any, err error) {
@@ -43,6 +45,16 @@ func cliServer(t *testing.T) (string, *server.Server) {
 		ValidFrom: now.Add(-24 * time.Hour), ValidUntil: now.Add(365 * 24 * time.Hour), At: now.Add(-3 * time.Hour)}))
 	must(l.Assign(ctx, m, commands.Assign{Account: "acme", LicenseID: "P1", Email: "a@x.example", At: now.Add(-2 * time.Hour)}))
 	return "http://" + srv.Addr(), srv
+}
+
+// adminToken reads the admin token srv's first start wrote.
+func adminToken(t *testing.T, srv *server.Server) string {
+	t.Helper()
+	raw, err := os.ReadFile(server.AdminTokenFile(srv.DataDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(raw))
 }
 
 func cli(t *testing.T, args ...string) (string, error) {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entledger/ledger/server"
 )
 
 // A ledger killed with SIGKILL in the middle of a stream of commands loses
@@ -40,6 +42,7 @@ type killProc struct {
 	tb     testing.TB
 	cmd    *exec.Cmd
 	base   string        // http://host:port
+	token  string        // the admin token the first start wrote
 	exited chan struct{} // closed once the process has been waited for
 	err    error         // its exit status, once exited is closed
 	stderr string        // path of its log
@@ -88,6 +91,11 @@ func killStart(tb testing.TB, bin, dir string) *killProc {
 	select {
 	case a := <-addr:
 		p.base = a
+		raw, err := os.ReadFile(server.AdminTokenFile(dir))
+		if err != nil {
+			tb.Fatalf("ledger serve wrote no admin token: %v", err)
+		}
+		p.token = strings.TrimSpace(string(raw))
 	case <-p.exited:
 		tb.Fatalf("ledger serve exited before listening: %v\n%s", p.err, p.log())
 	case <-time.After(30 * time.Second):
@@ -139,7 +147,7 @@ type killAnswer struct {
 	err    error
 }
 
-func killSend(client *http.Client, method, url, key string, body any) killAnswer {
+func killSend(client *http.Client, token, method, url, key string, body any) killAnswer {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -155,6 +163,10 @@ func killSend(client *http.Client, method, url, key string, body any) killAnswer
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return killAnswer{err: err}
@@ -167,7 +179,7 @@ func killSend(client *http.Client, method, url, key string, body any) killAnswer
 // must sends a request and fails the test unless it answers want.
 func (p *killProc) must(want int, method, path, key string, body any) map[string]any {
 	p.tb.Helper()
-	a := killSend(http.DefaultClient, method, p.base+path, key, body)
+	a := killSend(http.DefaultClient, p.token, method, p.base+path, key, body)
 	if a.err != nil {
 		p.tb.Fatalf("%s %s: %v\n%s", method, path, a.err, p.log())
 	}
@@ -193,7 +205,7 @@ type killCmd struct {
 // historyTypes returns the event types of a licence's history (nil: 404).
 func (p *killProc) historyTypes(lic string) []string {
 	p.tb.Helper()
-	a := killSend(http.DefaultClient, "GET", p.base+"/v1/accounts/acme/licenses/"+lic+"/history", "", nil)
+	a := killSend(http.DefaultClient, p.token, "GET", p.base+"/v1/accounts/acme/licenses/"+lic+"/history", "", nil)
 	if a.err != nil {
 		p.tb.Fatal(a.err)
 	}
@@ -263,7 +275,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
-				a := killSend(http.DefaultClient, "POST", p.base+"/v1/accounts/acme/users", "",
+				a := killSend(http.DefaultClient, p.token, "POST", p.base+"/v1/accounts/acme/users", "",
 					map[string]any{"email": user(i), "entitlement_country": "DE"})
 				if a.err != nil || a.status != 201 {
 					t.Errorf("register %s: %v %d %s", user(i), a.err, a.status, a.body)
@@ -294,7 +306,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 			defer wg.Done()
 			for i := w; i < n && !killed.Load(); i += workers {
 				for _, c := range cmds[i] {
-					a := killSend(client, "POST", p.base+c.path, c.key, c.body)
+					a := killSend(client, p.token, "POST", p.base+c.path, c.key, c.body)
 					if a.err != nil {
 						if !killed.Load() {
 							t.Errorf("%s before the kill: %v", c.key, a.err)
@@ -363,7 +375,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	// first answer and append nothing; the others complete now.
 	for i := range n {
 		for _, c := range cmds[i] {
-			a := killSend(http.DefaultClient, "POST", p.base+c.path, c.key, c.body)
+			a := killSend(http.DefaultClient, p.token, "POST", p.base+c.path, c.key, c.body)
 			if a.err != nil {
 				t.Fatalf("%s after restart: %v", c.key, a.err)
 			}

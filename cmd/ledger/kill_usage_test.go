@@ -56,7 +56,7 @@ func TestKillMidImportLosesNoUsage(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for b := range next {
-				a := killSend(client, "POST", p.base+"/v1/accounts/acme/usage", "", batch(b))
+				a := killSend(client, p.token, "POST", p.base+"/v1/accounts/acme/usage", "", batch(b))
 				if a.err != nil || a.status != 200 {
 					continue
 				}
@@ -95,7 +95,7 @@ func TestKillMidImportLosesNoUsage(t *testing.T) {
 			Pooled       map[string]float64 `json:"pooled"`
 		} `json:"days"`
 	}
-	a := killSend(http.DefaultClient, "GET", p.base+"/v1/accounts/acme/usage/summary", "", nil)
+	a := killSend(http.DefaultClient, p.token, "GET", p.base+"/v1/accounts/acme/usage/summary", "", nil)
 	if err := json.Unmarshal([]byte(a.body), &sum); err != nil || len(sum.Days) != 1 {
 		t.Fatalf("summary: %v %s", err, a.body)
 	}

@@ -102,7 +102,8 @@ Commands:
   version   print the ledger's version
   help      help CMD: print a command's help
 
-Client commands (talk to a running ledger, --url, --account, --json):
+Client commands (talk to a running ledger, --url, --token, --account, --json;
+the token defaults to DATA/admin.token of a ledger running beside the CLI):
   signin    sign a user in on a machine
   signout   sign a user out
   check     check whether a user may use a product now (exit code 3 when denied)
@@ -110,6 +111,7 @@ Client commands (talk to a running ledger, --url, --account, --json):
   qtl       an account's quarterly term licence report (--quarter, --as-of-seq, --csv)
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   alerts    an account's threshold alerts
+  token     token create|list|revoke: API tokens (create --data DIR works while the ledger is stopped)
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
@@ -187,6 +189,8 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runPeaks
 	case "alerts":
 		return runAlerts
+	case "token":
+		return runToken
 	case "version", "--version":
 		return runVersion
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,9 +32,10 @@ func day(d, h, m int) time.Time { return time.Date(2026, 10, d, h, m, 0, 0, time
 // testLedger is a ledger whose embedded NATS listens, as a billing team
 // would reach it.
 type testLedger struct {
-	t    *testing.T
-	srv  *server.Server
-	base string
+	t     *testing.T
+	srv   *server.Server
+	base  string
+	token string // the admin token the first start wrote
 }
 
 func startLedger(t *testing.T) *testLedger {
@@ -47,7 +49,11 @@ func startLedger(t *testing.T) *testLedger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := &testLedger{t: t, srv: srv, base: "http://" + srv.Addr()}
+	raw, err := os.ReadFile(server.AdminTokenFile(srv.DataDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &testLedger{t: t, srv: srv, base: "http://" + srv.Addr(), token: strings.TrimSpace(string(raw))}
 	t.Cleanup(func() {
 		http.DefaultClient.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -88,6 +94,7 @@ func (tl *testLedger) must(want int, method, path string, body any) []byte {
 		tl.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tl.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tl.t.Fatal(err)

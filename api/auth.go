@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/entledger/ledger/auth"
+	"github.com/entledger/ledger/commands"
+)
+
+type principalKey struct{}
+
+// principal is the token that sent r (the zero Principal on a public route).
+func principal(r *http.Request) auth.Principal {
+	p, _ := r.Context().Value(principalKey{}).(auth.Principal)
+	return p
+}
+
+// admit authenticates r and checks that its token may call a route that
+// asks access, in the order of S2: a missing, unknown or revoked token is
+// 401; an account outside the token's scope is 404 exactly as an account
+// that does not exist; a role that may not is 403 (or 404 when the account
+// does not exist: the account is checked before the role). It returns r
+// carrying the principal.
+func (a *API) admit(r *http.Request, access auth.Access) (*http.Request, error) {
+	if access == auth.Public {
+		return r, nil
+	}
+	token, ok := auth.Bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return r, commands.Reject(commands.CodeUnauthenticated, "a valid bearer token is required: Authorization: Bearer <token>")
+	}
+	p, err := a.l.Authenticate(r.Context(), token)
+	if err != nil {
+		return r, err
+	}
+	account := r.PathValue("account")
+	if account != "" && !p.Reaches(account) {
+		return r, accountNotFound(account)
+	}
+	if !p.May(access) {
+		if account != "" {
+			if _, err := a.l.Account(account); err != nil {
+				return r, err
+			}
+		}
+		return r, commands.Reject(commands.CodeForbidden, "a %s token may not %s %s", p.Role, r.Method, r.URL.Path).
+			With("role", p.Role)
+	}
+	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), nil
+}
+
+// accountNotFound is the answer for an account that does not exist, or
+// that the token may not see: the same bytes either way (S2).
+func accountNotFound(account string) error {
+	return commands.AccountMustExist(commands.Account{}, account)
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
+)
+
+// AdminTokenFile is where the first start on an empty stream writes the
+// admin token it creates: the one plain copy of a token (S3), readable by
+// its owner only.
+func AdminTokenFile(dataDir string) string { return filepath.Join(dataDir, "admin.token") }
+
+// bootstrapAdmin creates an admin token when the stream holds no token at
+// all, and writes it to AdminTokenFile: secure by default, and still one
+// command to start. A stream that has ever held a token never gets another
+// this way, so a rebuild, a restart or a second process mints nothing.
+func (s *Server) bootstrapAdmin(ctx context.Context, dataDir string) error {
+	has, err := s.ledger.HasTokens(ctx)
+	if err != nil || has {
+		return err
+	}
+	tok, err := s.ledger.CreateToken(ctx, ledger.Meta{Actor: "ledger"}, "bootstrap admin", events.RoleAdmin, "")
+	if err != nil {
+		return fmt.Errorf("server: creating the first admin token: %w", err)
+	}
+	path := AdminTokenFile(dataDir)
+	if err := WriteSecretFile(path, tok.Token+"\n"); err != nil {
+		return fmt.Errorf("server: writing the first admin token (recover with `ledger token create --role admin --data %s`): %w",
+			dataDir, err)
+	}
+	s.logger.Info("created the first admin token: use it with -H \"Authorization: Bearer $(cat FILE)\"", "file", path,
+		"token_id", tok.State.ID)
+	return nil
+}
+
+// WriteSecretFile writes content to path readable by its owner only,
+// replacing the file whole (a reader never sees half of it).
+func WriteSecretFile(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
