@@ -65,6 +65,13 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	w.must(t)(commands.RemindUnassigned{Account: acct, LicenseID: "P2", Day: remindAt.Format(time.DateOnly)}.
 		Decide(commands.ReminderLog{}, w.license(acct, "P2"), remindAt))
 
+	tokAt := late.Add(8 * time.Hour)
+	created := w.must(t)(commands.CreateToken{ID: "01jgz8y0000000000000000042", Name: "ci", Role: events.RoleIngest, Account: acct,
+		SecretHash: events.Hash([]byte("s"))}.Decide(commands.Token{}, tokAt))
+	var tok commands.Token
+	tok.Apply(created[0])
+	w.must(t)(commands.RevokeToken{ID: tok.ID}.Decide(tok, tokAt.Add(time.Minute)))
+
 	seen := map[string]bool{}
 	for i, e := range w.log {
 		seen[e.Type()] = true

@@ -207,7 +207,8 @@ func (w *world) apply(tb testing.TB, evs []events.Event) {
 				w.licenses[k] = &commands.License{}
 			}
 			w.licenses[k].Apply(e)
-		case events.AggregateAccess, events.AggregateCheck, events.AggregateUsage, events.AggregateAlert, events.AggregateReminder:
+		case events.AggregateAccess, events.AggregateCheck, events.AggregateUsage, events.AggregateAlert, events.AggregateReminder,
+			events.AggregateToken:
 			// Logs without state the rule tests read back.
 		case events.AggregateSession:
 			k := key(e.Account, e.AggregateID)

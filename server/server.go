@@ -27,6 +27,7 @@ type Server struct {
 	store  *projections.Store
 	ledger *ledger.Ledger
 	http   *http.Server
+	api    *api.API
 	ln     net.Listener
 	logger *slog.Logger
 
@@ -102,7 +103,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	s.raiseAlerts()
-	s.serveHTTP(api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger}))
+	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger})
+	s.serveHTTP(s.api)
 	return s, nil
 }
 
@@ -202,6 +204,9 @@ func (s *Server) ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Routes lists the HTTP API's endpoints and the access each asks of a token.
+func (s *Server) Routes() []api.Route { return s.api.Routes() }
 
 // DataDir is the server's data directory.
 func (s *Server) DataDir() string { return s.dir.Path }

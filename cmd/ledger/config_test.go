@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -85,6 +87,27 @@ func TestParseWithArg(t *testing.T) {
 		}
 		if err != nil || arg != tc.arg || *url != tc.url {
 			t.Errorf("%q: %q, url %q, %v; want %q, url %q", tc.args, arg, *url, err, tc.arg, tc.url)
+		}
+	}
+}
+
+// rule S4: the profiler, which has no authentication, refuses to listen
+// anywhere but loopback, naming the setting, before anything starts.
+func TestRuleS4DebugAddrLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":6060", "[::]:0", "192.0.2.1:6060", "example.com:6060"} {
+		dir := t.TempDir()
+		var stderr bytes.Buffer
+		err := Run(context.Background(), []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--debug-addr", addr}, &bytes.Buffer{}, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "--debug-addr") || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("--debug-addr %s: %v, want a refusal naming --debug-addr", addr, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "nats")); err == nil {
+			t.Errorf("--debug-addr %s: the ledger started before refusing", addr)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0"} {
+		if err := loopbackOnly(addr); err != nil {
+			t.Errorf("%s: %v, want accepted", addr, err)
 		}
 	}
 }

@@ -64,6 +64,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	if *debugAddr != "" {
+		if err := loopbackOnly(*debugAddr); err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
 		stop, err := serveDebug(*debugAddr, cfg.Logger)
 		if err != nil {
 			return fmt.Errorf("--debug-addr: %w", err)
@@ -87,6 +90,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		werr = err
 	}
 	return werr
+}
+
+// loopbackOnly refuses an address that is not on loopback: a listener
+// without authentication never faces the network (S4).
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a loopback address: the profiler has no authentication, so it listens on 127.0.0.1 or ::1 only", addr)
 }
 
 // serveDebug serves net/http/pprof on addr, apart from the API.
