@@ -73,8 +73,18 @@ func (c CreateToken) Normalize() (CreateToken, error) {
 				return c, err
 			}
 		}
+	case events.RoleSubscriber:
+		// The name is part of the subscriber's consumer name (S5).
+		if !events.SubscriberNamePattern.MatchString(c.Name) {
+			return c, Invalid("name", "%q: 1 to 32 of a-z, 0-9 and '-', not starting with '-'", c.Name)
+		}
+		if c.Account != "" {
+			if err := AccountID("account", c.Account); err != nil {
+				return c, err
+			}
+		}
 	default:
-		return c, Invalid("role", "%q; want admin, account_admin, auditor or ingest", c.Role)
+		return c, Invalid("role", "%q; want admin, account_admin, auditor or ingest", c.Role) // subscribers are made at .../subscribers
 	}
 	if len(c.SecretHash) != 64 {
 		return c, Invalid("secret_hash", "want a hex SHA-256")

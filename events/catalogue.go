@@ -425,6 +425,7 @@ const (
 	RoleAccountAdmin = "account_admin" // one account's admin commands and reads
 	RoleAuditor      = "auditor"       // read-only: one account, or every account
 	RoleIngest       = "ingest"        // one account: sessions, checks and usage only
+	RoleSubscriber   = "subscriber"    // NATS credentials: read one account's events, or every account's (S5)
 )
 
 // TokenCreated: an API token was issued (S1, S3). Only a SHA-256 of the

@@ -396,6 +396,10 @@ func (d SessionCheckedIn) validate() error {
 	return errors.Join(email("email", d.Email), match("machine_id", d.MachineID, MachineIDPattern), licenseID("license_id", d.LicenseID))
 }
 
+// SubscriberNamePattern is the form of a subscriber's name: it is part of
+// its durable consumer's name.
+var SubscriberNamePattern = newPattern("a-z0-9", "a-z0-9-", 32)
+
 // TokenIDPattern is the form of an API token's id: a lower-case ULID.
 var TokenIDPattern = newPattern("0-9a-z", "0-9a-z", 26)
 
@@ -414,12 +418,12 @@ func (d TokenCreated) validate() error {
 		}
 	case RoleAccountAdmin, RoleIngest:
 		errs = append(errs, accountID("account", d.Account))
-	case RoleAuditor:
+	case RoleAuditor, RoleSubscriber:
 		if d.Account != "" {
 			errs = append(errs, accountID("account", d.Account))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("role %q: want admin, account_admin, auditor or ingest", d.Role))
+		errs = append(errs, fmt.Errorf("role %q: want admin, account_admin, auditor, ingest or subscriber", d.Role))
 	}
 	if !isHexHash(d.SecretHash) {
 		errs = append(errs, fmt.Errorf("secret_hash %q is not a hex SHA-256", d.SecretHash))

@@ -81,6 +81,10 @@ var routeAccess = map[string]auth.Access{
 	"POST /v1/tokens":                                             auth.Vendor,
 	"GET /v1/tokens":                                              auth.ReadAll,
 	"DELETE /v1/tokens/{id}":                                      auth.Vendor,
+	"POST /v1/subscribers":                                        auth.Vendor,
+	"POST /v1/accounts/{account}/subscribers":                     auth.Manage,
+	"GET /v1/accounts/{account}/subscribers":                      auth.Manage,
+	"DELETE /v1/accounts/{account}/subscribers/{name}":            auth.Manage,
 	"POST /v1/accounts/{account}/sessions":                        auth.Ingest,
 	"POST /v1/accounts/{account}/sessions/{email}/heartbeat":      auth.Ingest,
 	"DELETE /v1/accounts/{account}/sessions/{email}":              auth.Ingest,
@@ -89,7 +93,7 @@ var routeAccess = map[string]auth.Access{
 // fillPath puts account (and fixed ids of the setup) into a route's path.
 func fillPath(path, account string) string {
 	return strings.NewReplacer("{account}", account, "{id}", "P1", "{email}", "a@x.example", "{product}", "microstation",
-		"{interval_start}", "2026-01-05T10:00:00Z").Replace(path)
+		"{interval_start}", "2026-01-05T10:00:00Z", "{name}", "feed").Replace(path)
 }
 
 // rules S1, S2: every endpoint × every role × own account, another

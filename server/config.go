@@ -16,6 +16,12 @@ type Config struct {
 	// embedded server.
 	NATSURLs []string
 	Replicas int // stream replicas when creating the stream on a cluster
+	// How the ledger authenticates to NATSURLs (a user and password can
+	// also be in a URL, nats://user:password@host:port): a credentials
+	// file (JWT and NKey seed), an NKey seed file, and TLS (a CA to trust,
+	// and a client certificate and key).
+	NATSCreds, NATSNkey                string
+	NATSTLSCA, NATSTLSCert, NATSTLSKey string
 
 	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs the
 	// events (the last of each subject per command; see events.ChainVerifier)

@@ -19,7 +19,8 @@ type Conn struct {
 	Stream   jetstream.Stream
 	Embedded *natsserver.Server // nil when connected to an external server
 
-	dir *DataDir // held by DialExisting, released by Close
+	dir  *DataDir  // held by DialExisting, released by Close
+	auth *natsAuth // the embedded listener's authentication, nil when it does not listen
 }
 
 // Dial starts the embedded server if cfg names no NATS URL, connects, and
@@ -54,15 +55,29 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 	c := &Conn{}
 	var err error
 	if len(cfg.NATSURLs) == 0 {
-		c.Embedded, err = StartEmbedded(EmbeddedOptions{
-			StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval})
+		eo := EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval}
+		opts := []nats.Option{nats.InProcessServer(nil), nats.Name("ledger")}
+		if cfg.NATSListen != "" {
+			pw, err := loadOrCreatePassword(LedgerNATSPasswordFile(cfg.DataDir))
+			if err != nil {
+				return nil, fmt.Errorf("server: the ledger's nats password: %w", err)
+			}
+			c.auth = &natsAuth{ledgerPassword: pw}
+			eo.Auth = c.auth
+			opts = append(opts, nats.UserInfo(LedgerNATSUser, pw))
+		}
+		if c.Embedded, err = StartEmbedded(eo); err != nil {
+			return nil, err
+		}
+		opts[0] = nats.InProcessServer(c.Embedded)
+		c.NC, err = nats.Connect("", opts...)
+	} else {
+		urls := strings.Join(cfg.NATSURLs, ",")
+		opts, err := clusterOptions(cfg)
 		if err != nil {
 			return nil, err
 		}
-		c.NC, err = nats.Connect("", nats.InProcessServer(c.Embedded), nats.Name("ledger"))
-	} else {
-		urls := strings.Join(cfg.NATSURLs, ",")
-		c.NC, err = nats.Connect(urls, nats.Name("ledger"), nats.MaxReconnects(-1))
+		c.NC, err = nats.Connect(urls, append(opts, nats.Name("ledger"), nats.MaxReconnects(-1))...)
 		if err != nil {
 			return nil, fmt.Errorf("server: --nats-url %s: cannot connect: %w", urls, err)
 		}
@@ -106,4 +121,30 @@ func (c *Conn) ClientURL() string {
 		return ""
 	}
 	return c.Embedded.ClientURL()
+}
+
+// clusterOptions are the options that authenticate the ledger to an
+// existing NATS server or cluster.
+func clusterOptions(cfg Config) ([]nats.Option, error) {
+	var opts []nats.Option
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	if cfg.NATSNkey != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkey)
+		if err != nil {
+			return nil, fmt.Errorf("server: --nats-nkey %s: %w", cfg.NATSNkey, err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if (cfg.NATSTLSCert == "") != (cfg.NATSTLSKey == "") {
+		return nil, fmt.Errorf("server: --nats-tls-cert and --nats-tls-key go together")
+	}
+	if cfg.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	return opts, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -21,6 +22,8 @@ type EmbeddedOptions struct {
 	// default, syncs every write before acknowledging it: an acknowledged
 	// event survives power loss.
 	SyncInterval time.Duration
+	// Auth admits clients when the server listens; required then (S4).
+	Auth natsserver.Authentication
 }
 
 // StartEmbedded starts a single-node NATS server with JetStream and waits
@@ -54,6 +57,10 @@ func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
 			p = -1
 		}
 		opts.Host, opts.Port = host, p
+		if o.Auth == nil {
+			return nil, errors.New("server: an embedded nats server that listens needs authentication")
+		}
+		opts.CustomClientAuthentication = o.Auth
 	}
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {

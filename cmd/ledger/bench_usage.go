@@ -121,8 +121,12 @@ func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) 
 		return err
 	}
 	defer closeServer(a)
+	url, err := server.LedgerNATSURL(a.NATSURL(), a.DataDir())
+	if err != nil {
+		return err
+	}
 	b, err := server.Start(ctx, server.Config{
-		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: []string{a.NATSURL()},
+		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: []string{url},
 		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
 	})
 	if err != nil {

@@ -86,6 +86,8 @@ func fromEnv(fs *flag.FlagSet) error {
 
 // storeFlags are the flags that locate the stream and the data.
 type storeFlags struct {
+	natsCreds, natsNkey, natsTLSCA, natsTLSCert, natsTLSKey string
+
 	data         string
 	signingKey   string
 	natsURL      string
@@ -102,15 +104,21 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	intVar(fs, &s.replicas, "replicas", 1, "stream replicas, `n` = 1, 3 or 5, when the ledger creates the stream on a NATS cluster")
 	durationVar(fs, &s.syncInterval, "sync-interval", 0,
 		"embedded server: the `duration` between fsyncs, e.g. 100ms; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
+	fs.StringVar(&s.natsCreds, "nats-creds", "", "with --nats-url: a NATS credentials file (user JWT and NKey seed) for the ledger's own user")
+	fs.StringVar(&s.natsNkey, "nats-nkey", "", "with --nats-url: an NKey seed file for the ledger's own user")
+	fs.StringVar(&s.natsTLSCA, "nats-tls-ca", "", "with --nats-url: the CA certificate (PEM) that signed the NATS servers' certificates")
+	fs.StringVar(&s.natsTLSCert, "nats-tls-cert", "", "with --nats-url: a client certificate (PEM), with --nats-tls-key")
+	fs.StringVar(&s.natsTLSKey, "nats-tls-key", "", "with --nats-url: the client certificate's key (PEM)")
 	if listen {
 		fs.StringVar(&s.natsListen, "nats-listen", "",
-			"embedded server: address where services connect to subscribe to events, e.g. 127.0.0.1:4222; "+
-				"it has no authentication and full rights on the stream, so only for trusted hosts (default: none)")
+			"embedded server: address where subscribers connect, e.g. 127.0.0.1:4222; every client needs credentials "+
+				"(subscribers: POST .../subscribers; another ledger process: user ledger, password in DATA/keys/nats-ledger.password)")
 	}
 }
 
 func (s *storeFlags) config() (server.Config, error) {
-	cfg := server.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval}
+	cfg := server.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval,
+		NATSCreds: s.natsCreds, NATSNkey: s.natsNkey, NATSTLSCA: s.natsTLSCA, NATSTLSCert: s.natsTLSCert, NATSTLSKey: s.natsTLSKey}
 	if s.data == "" {
 		return cfg, fmt.Errorf("--data: a directory is required")
 	}

@@ -112,6 +112,7 @@ the token defaults to DATA/admin.token of a ledger running beside the CLI):
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   alerts    an account's threshold alerts
   token     token create|list|revoke: API tokens (create --data DIR works while the ledger is stopped)
+  subscriber  subscriber permissions: the NATS permissions of a subscriber, for a cluster the ledger does not run
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
@@ -191,6 +192,8 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runAlerts
 	case "token":
 		return runToken
+	case "subscriber":
+		return runSubscriber
 	case "version", "--version":
 		return runVersion
 	}

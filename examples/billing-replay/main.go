@@ -109,11 +109,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	account := fs.String("account", "", "account id (required)")
 	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (required)")
 	asOfSeq := fs.Uint64("as-of-seq", 0, "use only the events at or below this stream sequence (default: the stream's last)")
+	user := fs.String("nats-user", "", "NATS user of read-all subscriber credentials (POST /v1/subscribers: nats_user)")
+	password := fs.String("nats-password", "", "their password (nats_password)")
+	inbox := fs.String("inbox-prefix", "", "their reply prefix (inbox_prefix)")
+	durable := fs.String("durable", "", "the consumer name they may use (durable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *natsURL == "" || *account == "" || *quarterFlag == "" {
-		return errors.New("--nats-url, --account and --quarter are required")
+	if *natsURL == "" || *account == "" || *quarterFlag == "" || *durable == "" {
+		return errors.New("--nats-url, --account, --quarter and --durable are required")
 	}
 	qStart, err := parseQuarter(*quarterFlag)
 	if err != nil {
@@ -121,7 +125,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	qEnd := qStart.AddDate(0, 3, 0)
 
-	nc, err := nats.Connect(*natsURL)
+	opts := []nats.Option{nats.Name("billing-replay")}
+	if *user != "" {
+		opts = append(opts, nats.UserInfo(*user, *password))
+	}
+	if *inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(*inbox))
+	}
+	nc, err := nats.Connect(*natsURL, opts...)
 	if err != nil {
 		return err
 	}
@@ -146,7 +157,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		last = *asOfSeq
 	}
 
-	records, licences, err := readEvents(ctx, js, *account, last)
+	records, licences, err := readEvents(ctx, js, *durable, *account, last)
 	if err != nil {
 		return err
 	}
@@ -163,16 +174,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
-// readEvents reads the account's events up to stream sequence last with an
-// ordered consumer and keeps what billing needs: the pooled usage records,
-// each usage_id once (the first one wins), and the commercial licences.
-func readEvents(ctx context.Context, js jetstream.JetStream, account string, last uint64) ([]record, map[string]*licence, error) {
-	cons, err := js.OrderedConsumer(ctx, "LEDGER", jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"ledger.events." + account + ".>"},
+// readEvents reads the account's events up to stream sequence last and
+// keeps what billing needs: the pooled usage records, each usage_id once
+// (the first one wins), and the commercial licences. It reads through the
+// one consumer its credentials may use, made afresh from the stream's
+// start for this replay and deleted at the end.
+func readEvents(ctx context.Context, js jetstream.JetStream, durable, account string, last uint64) ([]record, map[string]*licence, error) {
+	if err := js.DeleteConsumer(ctx, "LEDGER", durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, nil, err
+	}
+	cons, err := js.CreateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{
+		Durable: durable, FilterSubject: "ledger.events." + account + ".>",
+		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	defer js.DeleteConsumer(context.WithoutCancel(ctx), "LEDGER", durable)
 	msgs, err := cons.Messages()
 	if err != nil {
 		return nil, nil, err

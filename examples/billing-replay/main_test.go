@@ -32,10 +32,11 @@ func day(d, h, m int) time.Time { return time.Date(2026, 10, d, h, m, 0, 0, time
 // testLedger is a ledger whose embedded NATS listens, as a billing team
 // would reach it.
 type testLedger struct {
-	t     *testing.T
-	srv   *server.Server
-	base  string
-	token string // the admin token the first start wrote
+	t          *testing.T
+	srv        *server.Server
+	base       string
+	token      string            // the admin token the first start wrote
+	subscriber map[string]string // read-all NATS credentials (see creds)
 }
 
 func startLedger(t *testing.T) *testLedger {
@@ -248,11 +249,30 @@ func quarterOfUsage() []usage {
 	return recs
 }
 
+// creds are read-all subscriber credentials, made once per ledger.
+func (tl *testLedger) creds() map[string]string {
+	tl.t.Helper()
+	if tl.subscriber == nil {
+		var c map[string]any
+		if err := json.Unmarshal(tl.must(201, "POST", "/v1/subscribers", map[string]string{"name": "billing"}), &c); err != nil {
+			tl.t.Fatal(err)
+		}
+		tl.subscriber = map[string]string{}
+		for _, k := range []string{"nats_user", "nats_password", "inbox_prefix", "durable"} {
+			tl.subscriber[k], _ = c[k].(string)
+		}
+	}
+	return tl.subscriber
+}
+
 // replay runs the example against the ledger's NATS and returns its output.
 func (tl *testLedger) replay(args ...string) string {
 	tl.t.Helper()
 	var out bytes.Buffer
-	args = append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme", "--quarter", "2026-Q4"}, args...)
+	creds := tl.creds()
+	args = append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme", "--quarter", "2026-Q4",
+		"--nats-user", creds["nats_user"], "--nats-password", creds["nats_password"], "--inbox-prefix", creds["inbox_prefix"],
+		"--durable", creds["durable"]}, args...)
 	if err := run(context.Background(), args, &out); err != nil {
 		tl.t.Fatalf("billing-replay %s: %v", strings.Join(args, " "), err)
 	}
