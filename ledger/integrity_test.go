@@ -1,0 +1,191 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/ledger"
+)
+
+// Tests of what someone with a plain NATS client and rights on the ledger's
+// stream and bucket can try, and how the ledger detects it or makes it
+// impossible (issue "Authentication, tenant isolation and scoped NATS
+// access", item 8).
+
+// rawJS is a NATS client of its own on the ledger's embedded server: what an
+// intruder with rights on the stream and the bucket has.
+func rawJS(tb testing.TB, tl *testLedger) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect("", nats.InProcessServer(tl.srv.Conn().Embedded), nats.Name("intruder"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return js
+}
+
+// integrityBreaks reads ledger_integrity_breaks_total{kind} from /metrics.
+func integrityBreaks(tl *testLedger, kind string) string {
+	tl.tb.Helper()
+	resp, err := http.Get(tl.base + "/metrics")
+	if err != nil {
+		tl.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tl.tb.Fatal(err)
+	}
+	prefix := fmt.Sprintf("ledger_integrity_breaks_total{kind=%q} ", kind)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return v
+		}
+	}
+	tl.tb.Fatalf("/metrics has no %s", strings.TrimSpace(prefix))
+	return ""
+}
+
+// An entry of the replay-answers bucket that the ledger did not keep — a
+// made-up answer without the ledger's MAC, with the MAC of another answer,
+// in the format of before the MAC, another command's answer moved to this
+// key, bytes that are not JSON — is treated as absent: the keyed request is
+// decided again (neither 200 with the made-up assignee nor 500), the break
+// is counted once, and the answer decided again is kept in its place.
+func TestForgedReplayAnswerIsDecidedAgain(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	ctx := context.Background()
+	const p1 = "/v1/accounts/acme/licenses/P1"
+	tl.must(200, "POST", p1+"/assign", map[string]any{"email": "a@x.example"})
+	kv, err := rawJS(t, tl).KeyValue(ctx, ledger.ReplayAnswersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// keyedRejection makes a keyed assign to email that is rejected, and
+	// returns the key of its kept answer in the bucket and what it holds.
+	keyedRejection := func(email, idemKey string) (string, []byte) {
+		t.Helper()
+		before, _ := kv.Keys(ctx)
+		r := tl.do("POST", p1+"/assign", map[string]any{"email": email}, "Idempotency-Key", idemKey)
+		if r.Status != 409 || r.code() != "license_assigned" {
+			t.Fatalf("keyed assign of an assigned licence: %d %s, want 409 license_assigned", r.Status, r.Raw)
+		}
+		after, err := kv.Keys(ctx)
+		if err != nil || len(after) != len(before)+1 {
+			t.Fatalf("bucket keys %v after %v, %v; want one more", after, before, err)
+		}
+		for _, k := range after {
+			if !slices.Contains(before, k) {
+				e, err := kv.Get(ctx, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return k, e.Value()
+			}
+		}
+		panic("unreachable")
+	}
+	body := map[string]any{"email": "b@x.example"}
+	key, kept := keyedRejection("b@x.example", "assign-b")
+	_, otherKept := keyedRejection("c@x.example", "assign-c")
+	var sealed struct {
+		Answer struct {
+			Hash string `json:"hash"`
+		} `json:"answer"`
+		MAC string `json:"mac"`
+	}
+	if err := json.Unmarshal(kept, &sealed); err != nil || sealed.MAC == "" || sealed.Answer.Hash == "" {
+		t.Fatalf("stored answer %s: %v; want an answer and its MAC", kept, err)
+	}
+	// The forger copies the request hash (it is in the bucket for all to
+	// read), or the made-up answer would be idempotency_key_reused.
+	hash, realMAC := sealed.Answer.Hash, sealed.MAC
+	madeUp := func(mac string) []byte {
+		answer := fmt.Sprintf(`{"hash":%q,"state":{"id":"P1","assignee":"mallory@evil.example"},"decided_at":"2026-01-05T00:00:00Z"}`, hash)
+		if mac == "none" {
+			return []byte(answer)
+		}
+		return fmt.Appendf(nil, `{"answer":%s,"mac":%q}`, answer, mac)
+	}
+	forgeries := []struct {
+		name  string
+		value []byte
+	}{
+		{"made-up answer without a MAC", madeUp("")},
+		{"made-up answer with the kept answer's MAC", madeUp(realMAC)},
+		{"made-up answer in the format before the MAC", madeUp("none")},
+		{"another command's answer", otherKept},
+		{"not JSON", []byte("\x00garbage{")},
+	}
+	for i, f := range forgeries {
+		if _, err := kv.Put(ctx, key, f.value); err != nil {
+			t.Fatalf("%s: put: %v", f.name, err)
+		}
+		for range 2 { // decided again once; then answered from what was kept again
+			r := tl.do("POST", p1+"/assign", body, "Idempotency-Key", "assign-b")
+			if r.Status != 409 || r.code() != "license_assigned" {
+				t.Errorf("%s: replay answered %d %s, want it decided again: 409 license_assigned", f.name, r.Status, r.Raw)
+			}
+		}
+		if got, want := integrityBreaks(tl, ledger.IntegrityReplayAnswer), fmt.Sprint(i+1); got != want {
+			t.Errorf("%s: %s replay-answer breaks counted, want %s", f.name, got, want)
+		}
+		if e, err := kv.Get(ctx, key); err != nil || string(e.Value()) == string(f.value) {
+			t.Errorf("%s: the bucket still holds the forged entry (%v)", f.name, err)
+		}
+	}
+	if got := tl.must(200, "GET", p1, nil).Body["assignee"]; got != "a@x.example" {
+		t.Errorf("P1 assignee %v, want a@x.example", got)
+	}
+
+	// Once the licence is free again, a forged answer is decided again for
+	// real: b gets the licence, not the made-up assignee.
+	if _, err := kv.Put(ctx, key, madeUp("")); err != nil {
+		t.Fatal(err)
+	}
+	tl.must(200, "POST", p1+"/unassign", map[string]any{})
+	r := tl.must(200, "POST", p1+"/assign", body, "Idempotency-Key", "assign-b")
+	if got := r.Body["assignee"]; got != "b@x.example" {
+		t.Errorf("keyed assign decided again: assignee %v, want b@x.example: %s", got, r.Raw)
+	}
+	if got := tl.must(200, "GET", p1, nil).Body["assignee"]; got != "b@x.example" {
+		t.Errorf("P1 assignee %v, want b@x.example", got)
+	}
+	tl.checkStream()
+}
+
+// Kept answers live ReplayAnswersTTL: a new bucket is made with that TTL, and
+// an existing bucket without one (made by an earlier ledger) gets it.
+func TestReplayAnswersBucketTTL(t *testing.T) {
+	js := embeddedJS(t)
+	ctx := context.Background()
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: ledger.ReplayAnswersBucket, History: 1}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := ledger.OpenReplayAnswers(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != ledger.ReplayAnswersTTL || ledger.ReplayAnswersTTL != 24*time.Hour {
+		t.Errorf("bucket TTL %s, want %s (24h)", st.TTL(), ledger.ReplayAnswersTTL)
+	}
+}
