@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 )
 
@@ -187,5 +188,30 @@ func TestReplayAnswersBucketTTL(t *testing.T) {
 	}
 	if st.TTL() != ledger.ReplayAnswersTTL || ledger.ReplayAnswersTTL != 24*time.Hour {
 		t.Errorf("bucket TTL %s, want %s (24h)", st.TTL(), ledger.ReplayAnswersTTL)
+	}
+}
+
+// rule F2, item 8.2: a usage event's message id is derived from its usage
+// id with the ledger's key, so a message published beforehand under the id
+// anyone could derive from (account, usage id) does not make JetStream
+// refuse the real record as a duplicate.
+func TestSquattedUsageIDDoesNotBlockTheBatch(t *testing.T) {
+	tl := useStart(t)
+	ctx := context.Background()
+	js := rawJS(t, tl)
+	rec := useR("squatted-1", useNow.Add(-2*time.Hour), time.Hour)
+	for _, id := range []string{"squatted-1", "squatted-2"} {
+		squat := &nats.Msg{Subject: events.UsageShardSubject("acme", "microstation", 0), Data: []byte("{}"), Header: nats.Header{}}
+		squat.Header.Set("Nats-Msg-Id", events.DerivedID("usage", "acme", id))
+		if _, err := js.PublishMsg(ctx, squat); err != nil {
+			t.Fatalf("squat %s: %v", id, err)
+		}
+	}
+	useAccepted(tl, 1, 0, rec)
+	useAccepted(tl, 2, 1, rec, useR("squatted-2", useNow.Add(-4*time.Hour), time.Hour), useR("free-1", useNow.Add(-6*time.Hour), time.Hour))
+	for _, e := range tl.streamEvents() {
+		if e.Header.Get("Nats-Msg-Id") == events.DerivedID("usage", "acme", "free-1") {
+			t.Errorf("sequence %d: a usage event's message id is the public derivation", e.Sequence)
+		}
 	}
 }
