@@ -3,9 +3,12 @@ package ledger_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
+	"github.com/entledger/ledger/server"
 )
 
 // Tests of what someone with a plain NATS client and rights on the ledger's
@@ -212,6 +216,137 @@ func TestSquattedUsageIDDoesNotBlockTheBatch(t *testing.T) {
 	for _, e := range tl.streamEvents() {
 		if e.Header.Get("Nats-Msg-Id") == events.DerivedID("usage", "acme", "free-1") {
 			t.Errorf("sequence %d: a usage event's message id is the public derivation", e.Sequence)
+		}
+	}
+}
+
+// Item 8.3: with a raw client, updating the stream to
+// max_msgs_per_subject = 1 and back deletes events although the stream
+// denies deletes. The running ledger's stream check reports it as an
+// integrity break (once), ledger verify reports it, and a rebuild refuses
+// the stream unless told to accept the loss.
+func TestStreamLimitSetAndUnsetIsDetected(t *testing.T) {
+	warnings := make(chan string, 64)
+	dir := t.TempDir()
+	clk := newClock(T0)
+	srv, err := server.Start(context.Background(), server.Config{
+		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: clk.Now, NoReminders: true,
+		StreamCheckInterval: 10 * time.Millisecond, Logger: warningLogger(warnings),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &testLedger{tb: t, srv: srv, clock: clk, dir: dir, base: "http://" + srv.Addr()}
+	t.Cleanup(tl.stop)
+	tl.waitReady()
+	tl.setup()
+	tl.must(200, "POST", "/v1/accounts/acme/licenses/P1/assign", map[string]any{"email": "a@x.example"})
+	ctx := context.Background()
+	if problems, err := server.CheckStream(ctx, srv.Conn().Stream, srv.Conn().Stream.CachedInfo()); err != nil || problems != nil {
+		t.Fatalf("clean stream: problems %q, %v", problems, err)
+	}
+	before := len(tl.streamEvents())
+
+	js := rawJS(t, tl)
+	cfg := server.StreamConfig(1)
+	cfg.MaxMsgsPerSubject = 1
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("set max_msgs_per_subject: %v", err)
+	}
+	cfg.MaxMsgsPerSubject = -1
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("unset max_msgs_per_subject: %v", err)
+	}
+	info, err := srv.Conn().Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := uint64(before) - info.State.Msgs
+	if deleted == 0 {
+		t.Fatalf("the limit deleted nothing (%d messages); the test proves nothing", before)
+	}
+	t.Logf("max_msgs_per_subject=1 and back deleted %d of %d events", deleted, before)
+
+	want := fmt.Sprintf("deleted messages: %d ", deleted)
+	problems, err := server.CheckStream(ctx, srv.Conn().Stream, nil)
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], want) {
+		t.Errorf("CheckStream: %q, %v; want one problem naming %q", problems, err, want)
+	}
+	// The running ledger's own check finds it within an interval, warns
+	// and counts it (and may have seen the limit itself, or part of the
+	// deletions, on the way; streamcheck_test.go shows each is reported
+	// once).
+	waitWarning(t, warnings, want)
+	if got := integrityBreaks(tl, ledger.IntegrityStream); got == "0" {
+		t.Errorf("%s stream breaks counted, want at least 1", got)
+	}
+
+	tl.stop()
+	pub, err := events.LoadPublicKey(filepath.Join(dir, "keys", "events.ed25519.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := server.DialExisting(ctx, server.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := server.VerifyStream(ctx, conn.Stream, events.NewVerifier(pub))
+	conn.Close()
+	if err != nil || rep.OK() || len(rep.Stream) != 1 || !strings.Contains(rep.Stream[0], want) {
+		t.Errorf("VerifyStream: stream problems %q, %v; want one naming %q", rep.Stream, err, want)
+	}
+
+	_, err = server.RebuildProjections(ctx, server.Config{DataDir: dir})
+	if !errors.Is(err, server.ErrMessagesDeleted) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("rebuild of a stream that lost %d events: %v; want ErrMessagesDeleted naming them", deleted, err)
+	}
+	reb, err := server.RebuildProjections(ctx, server.Config{DataDir: dir, AcceptDeleted: true})
+	if err != nil || reb.Deleted != deleted {
+		t.Errorf("rebuild accepting the loss: %+v, %v; want it done, reporting %d deleted", reb, err, deleted)
+	}
+}
+
+// warningLogger sends the problem of every warning to ch (dropping what
+// does not fit) and writes nothing.
+func warningLogger(ch chan<- string) *slog.Logger {
+	return slog.New(warningHandler{ch: ch})
+}
+
+type warningHandler struct{ ch chan<- string }
+
+func (h warningHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h warningHandler) Handle(_ context.Context, r slog.Record) error {
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		msg += " " + a.Key + "=" + a.Value.String()
+		return true
+	})
+	select {
+	case h.ch <- msg:
+	default:
+	}
+	return nil
+}
+
+func (h warningHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h warningHandler) WithGroup(string) slog.Handler      { return h }
+
+// waitWarning waits for a warning of an integrity break containing want,
+// and fails if another comes with it.
+func waitWarning(tb testing.TB, warnings <-chan string, want string) {
+	tb.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		select {
+		case w := <-warnings:
+			if strings.Contains(w, "integrity break") && strings.Contains(w, want) {
+				return
+			}
+			tb.Logf("warning: %s", w)
+		case <-timeout.C:
+			tb.Fatalf("no warning of an integrity break naming %q within 10s", want)
 		}
 	}
 }

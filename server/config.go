@@ -45,6 +45,14 @@ type Config struct {
 	// unassigned licences (G5): for tests that count the stream's events.
 	NoReminders bool
 
+	// StreamCheckInterval is how often the running ledger compares the
+	// stream with what it requires (CheckStream), besides once at start; 0
+	// means DefaultStreamCheckInterval.
+	StreamCheckInterval time.Duration
+	// AcceptDeleted lets RebuildProjections rebuild from a stream that lost
+	// messages (ErrMessagesDeleted): the projections then lack their events.
+	AcceptDeleted bool
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }
