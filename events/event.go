@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strings"
@@ -64,14 +65,23 @@ func NewID() string { return ulid.Make().String() }
 // parts always give the same id. Its timestamp carries no meaning. Usage
 // events take their id (and so their Nats-Msg-Id) from (account, usage_id),
 // so two racing copies of one record collide in JetStream.
-func DerivedID(parts ...string) string {
-	h := sha256.New()
+//
+// Anyone can compute it, and so send a message under the id of one the
+// ledger has not stored yet, which JetStream then refuses as a duplicate for
+// its whole duplicate window. The ledger derives its ids with
+// MAC.DerivedID, which only holders of its key can compute; it uses this
+// one only when it has no key.
+func DerivedID(parts ...string) string { return idOf(sha256.New(), parts) }
+
+// idOf is the ULID made of the first 16 bytes of h's sum of parts, each
+// ended by a zero byte.
+func idOf(h hash.Hash, parts []string) string {
 	for _, p := range parts {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
 	var id ulid.ULID
-	copy(id[:], h.Sum(nil))
+	copy(id[:], h.Sum(make([]byte, 0, h.Size())))
 	return id.String()
 }
 

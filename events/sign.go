@@ -107,23 +107,52 @@ func (v *Verifier) Verify(subject string, data []byte, header string) error {
 	return nil
 }
 
-// MAC makes and checks message authentication codes. It is safe for
-// concurrent use.
+// MAC makes and checks message authentication codes, and derives the ids
+// of messages that only the holders of the ledger's key can tell in
+// advance. It is safe for concurrent use.
 type MAC struct {
 	key []byte
 	id  string
 	// pool holds keyed HMAC states: Reset returns one to its keyed start,
 	// sparing the key schedule and the allocations of a new one per event.
 	pool sync.Pool
+	// idPool is pool for the key of derived ids, a secret of its own: an
+	// id says nothing about a MAC, nor a MAC about an id.
+	idPool sync.Pool
 }
 
-// NewMAC derives the MAC key from the ledger's private key.
+// NewMAC derives the MAC key, and the key of derived ids, from the ledger's
+// private key.
 func NewMAC(key ed25519.PrivateKey) *MAC {
-	h := hmac.New(sha256.New, key.Seed())
-	h.Write([]byte("ledger event mac v1"))
-	m := &MAC{key: h.Sum(nil), id: KeyID(key.Public().(ed25519.PublicKey))}
+	m := &MAC{key: subkey(key, "ledger event mac v1"), id: KeyID(key.Public().(ed25519.PublicKey))}
 	m.pool.New = func() any { return hmac.New(sha256.New, m.key) }
+	idKey := subkey(key, "ledger event id v1")
+	m.idPool.New = func() any { return hmac.New(sha256.New, idKey) }
 	return m
+}
+
+// subkey is the secret for one purpose derived from the ledger's key.
+func subkey(key ed25519.PrivateKey, purpose string) []byte {
+	h := hmac.New(sha256.New, key.Seed())
+	h.Write([]byte(purpose))
+	return h.Sum(nil)
+}
+
+// DerivedID is DerivedID keyed with the ledger's secret: a ULID that is a
+// function of parts, the same in every process holding the key (so the ids
+// of usage records, alerts, reminders and keyed commands still collide in
+// JetStream's duplicate window), and that no one without the key can
+// compute, so no one can send a message under the id of one the ledger has
+// not stored yet and make JetStream refuse it. A nil MAC (a ledger without
+// a key) returns DerivedID(parts...).
+func (m *MAC) DerivedID(parts ...string) string {
+	if m == nil {
+		return DerivedID(parts...)
+	}
+	h := m.idPool.Get().(hash.Hash)
+	defer m.idPool.Put(h)
+	h.Reset()
+	return idOf(h, parts)
 }
 
 func (m *MAC) sum(subject string, data []byte) []byte {

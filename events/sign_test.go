@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/entledger/ledger/events"
 )
@@ -102,5 +103,42 @@ func TestMAC(t *testing.T) {
 		if err := m.Check(tc.subject, tc.data, tc.tag); !errors.Is(err, events.ErrSignature) {
 			t.Errorf("%s: Check = %v, want ErrSignature", name, err)
 		}
+	}
+}
+
+// A keyed derived id is the same in every process holding the key, and
+// neither the unkeyed derivation nor another key gives it: no one without
+// the key can send a message under the id the ledger will use.
+func TestMACDerivedID(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	_, other, _ := ed25519.GenerateKey(nil)
+	parts := []string{"usage", "acme", "u-1"}
+	id := events.NewMAC(key).DerivedID(parts...)
+	if again := events.NewMAC(key).DerivedID(parts...); again != id {
+		t.Errorf("two MACs of one key derive %s and %s", id, again)
+	}
+	for name, got := range map[string]string{
+		"unkeyed":     events.DerivedID(parts...),
+		"other key":   events.NewMAC(other).DerivedID(parts...),
+		"other parts": events.NewMAC(key).DerivedID("usage", "acme", "u-2"),
+		"parts moved": events.NewMAC(key).DerivedID("usage", "acmeu-1"),
+	} {
+		if got == id {
+			t.Errorf("%s: derived the keyed id %s", name, id)
+		}
+	}
+	var unkeyed *events.MAC
+	if got, want := unkeyed.DerivedID(parts...), events.DerivedID(parts...); got != want {
+		t.Errorf("nil MAC: %s, want the unkeyed id %s", got, want)
+	}
+	at, contacts := time.Unix(0, 0).UTC(), []string{"o@acme.example"}
+	e := events.Event{ID: id, Account: "acme", AggregateID: "acme", OccurredAt: at, RecordedAt: at, Actor: "t",
+		CommandID: id, CorrelationID: id, Data: events.AccountCreated{ID: "acme", Name: "Acme", FulfillmentContacts: contacts, Admins: contacts}}
+	raw, err := events.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.Unmarshal(raw); err != nil {
+		t.Errorf("an event with the derived id %s does not decode: %v", id, err)
 	}
 }

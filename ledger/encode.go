@@ -12,23 +12,31 @@ import (
 
 // eventID is the id, and so the Nats-Msg-Id, of the i-th event of a
 // command. A usage event's is derived from its usage id, so that two copies
-// of one record collide in JetStream (F2). A keyed command's events take
-// theirs from the command id, so that a replay decided again before the
-// projections show the first one's events (which are answered before they
-// are applied, or whose acknowledgement was lost) collides with them, is
-// refused as a duplicate, and is answered from the first once the
-// projections catch up. Any other event gets a new ULID.
-func eventID(e events.Event, meta Meta, i int) string {
+// of one record collide in JetStream (F2); an alert's and a reminder's from
+// what they are about, so that two ledgers raising one collide. A keyed
+// command's events take theirs from the command id, so that a replay decided
+// again before the projections show the first one's events (which are
+// answered before they are applied, or whose acknowledgement was lost)
+// collides with them, is refused as a duplicate, and is answered from the
+// first once the projections catch up. Any other event gets a new ULID.
+//
+// Derived ids are keyed with the ledger's secret (events.MAC.DerivedID): the
+// same in every ledger process sharing the stream (they share the key), and
+// unknown to anyone else, who could otherwise send a message under the id
+// of a record not yet sent and have JetStream refuse the record, as a
+// duplicate, for its whole duplicate window. A ledger without a key (mac
+// nil) derives them from the public values alone.
+func eventID(mac *events.MAC, e events.Event, meta Meta, i int) string {
 	switch d := e.Data.(type) {
 	case events.UsageRecorded:
-		return events.DerivedID("usage", e.Account, d.UsageID)
+		return mac.DerivedID("usage", e.Account, d.UsageID)
 	case events.ThresholdExceeded: // one per (account, product, day), whoever raises it
-		return events.DerivedID("alert", e.Account, d.Product, d.Day)
+		return mac.DerivedID("alert", e.Account, d.Product, d.Day)
 	case events.UnassignedReminder: // one per (account, licence, day)
-		return events.DerivedID("reminder", e.Account, d.LicenseID, d.Day)
+		return mac.DerivedID("reminder", e.Account, d.LicenseID, d.Day)
 	}
 	if meta.FromIdempotencyKey {
-		return events.DerivedID("command", meta.CommandID, strconv.Itoa(i))
+		return mac.DerivedID("command", meta.CommandID, strconv.Itoa(i))
 	}
 	return events.NewID()
 }
@@ -53,7 +61,7 @@ func (l *Ledger) encode(evs []events.Event, subjectOf storedOn, versions map[str
 		if !seen {
 			ph = v.Hash
 		}
-		e.ID = eventID(e, meta, len(out))
+		e.ID = eventID(l.mac, e, meta, len(out))
 		e.RecordedAt = recorded
 		e.Actor, e.CommandID, e.CommandHash = meta.Actor, meta.CommandID, meta.CommandHash
 		e.CorrelationID, e.CausationID = meta.CorrelationID, meta.CausationID

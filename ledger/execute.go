@@ -147,7 +147,7 @@ func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answ
 	if !meta.FromIdempotencyKey || !firstAttempt {
 		return answer{}, false, nil
 	}
-	kept, err := l.replayAnswers.lookup(ctx, meta.CommandID)
+	kept, err := l.lookupAnswer(ctx, meta.CommandID)
 	if err != nil || kept == nil {
 		return answer{}, false, err
 	}
@@ -192,7 +192,7 @@ func (l *Ledger) keepRejection(ctx context.Context, meta Meta, err error) error 
 	if !meta.FromIdempotencyKey || !errors.As(err, &rej) {
 		return err
 	}
-	if kerr := l.replayAnswers.keepRejection(ctx, meta.CommandID, meta.CommandHash, rej); kerr != nil {
+	if kerr := l.keepAnswer(ctx, meta.CommandID, rejectionAnswer(meta.CommandHash, rej)); kerr != nil {
 		return kerr
 	}
 	return err
@@ -204,7 +204,7 @@ func (l *Ledger) keepRejection(ctx context.Context, meta Meta, err error) error 
 func (l *Ledger) unchanged(ctx context.Context, meta Meta, primary string, now time.Time) (answer, error) {
 	st, _, err := projections.Load[json.RawMessage](l.store, primary)
 	if err == nil && meta.FromIdempotencyKey {
-		err = l.replayAnswers.keepUnchanged(ctx, meta.CommandID, meta.CommandHash, st, now)
+		err = l.keepAnswer(ctx, meta.CommandID, unchangedAnswer(meta.CommandHash, st, now))
 	}
 	return answer{state: st, decidedAt: now}, err
 }

@@ -12,10 +12,23 @@ import (
 // metrics are the ledger's Prometheus instruments. They live in a registry
 // the caller owns, never in the global one.
 type metrics struct {
-	commands  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	conflicts prometheus.Counter
+	commands        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	conflicts       prometheus.Counter
+	integrityBreaks *prometheus.CounterVec
 }
+
+// Kinds of integrity break counted in ledger_integrity_breaks_total, besides
+// the events the projections did not apply (projections.Store.Breaks).
+const (
+	// IntegrityReplayAnswer: an entry of the replay-answers bucket the
+	// ledger did not keep (ReplayAnswersBucket).
+	IntegrityReplayAnswer = "replay_answer"
+	// IntegrityStream: the stream's configuration or state no longer keeps
+	// the ledger's guarantees (messages deleted, a limit set; see
+	// server.CheckStream).
+	IntegrityStream = "stream"
+)
 
 // newMetrics creates the instruments and registers them on reg (nil: not
 // registered anywhere, for tests and library use).
@@ -34,9 +47,16 @@ func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
 			Name: "ledger_append_conflicts_total",
 			Help: "Appends rejected by the expected-last-subject-sequence check and decided again.",
 		}),
+		integrityBreaks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_integrity_breaks_total",
+			Help: "Integrity breaks found outside the events, by kind: replay_answer (a forged or damaged replay answer), stream (the stream lost messages or its guarantees).",
+		}, []string{"kind"}),
+	}
+	for _, kind := range []string{IntegrityReplayAnswer, IntegrityStream} {
+		m.integrityBreaks.WithLabelValues(kind) // exported at 0 before the first
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.duration, m.conflicts,
+		reg.MustRegister(m.commands, m.duration, m.conflicts, m.integrityBreaks,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "ledger_projection_checkpoint",
 				Help: "Stream sequence of the last event applied to the projections.",
@@ -56,3 +76,11 @@ func (m *metrics) observeCommand(name string, start time.Time, err error) {
 	m.commands.WithLabelValues(name, outcome).Inc()
 	m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 }
+
+// integrityBreak counts one integrity break of kind.
+func (m *metrics) integrityBreak(kind string) { m.integrityBreaks.WithLabelValues(kind).Inc() }
+
+// CountIntegrityBreak counts, in ledger_integrity_breaks_total, one
+// integrity break of kind that the caller found and logged (the server's
+// stream check counts IntegrityStream).
+func (l *Ledger) CountIntegrityBreak(kind string) { l.metrics.integrityBreak(kind) }

@@ -55,6 +55,13 @@ type Config struct {
 	// creating an admin token (see AdminTokenFile): for `ledger token
 	// create`, which makes the one it was asked for.
 	NoBootstrap bool
+	// StreamCheckInterval is how often the running ledger compares the
+	// stream with what it requires (CheckStream), besides once at start; 0
+	// means DefaultStreamCheckInterval.
+	StreamCheckInterval time.Duration
+	// AcceptDeleted lets RebuildProjections rebuild from a stream that lost
+	// messages (ErrMessagesDeleted): the projections then lack their events.
+	AcceptDeleted bool
 
 	Now    func() time.Time
 	Logger *slog.Logger

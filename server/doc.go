@@ -12,5 +12,9 @@
 // process on the same directory is refused before it opens anything, with a
 // message naming the holder's pid.
 //
+// While it runs, a Server checks the stream at start and periodically
+// (CheckStream): a setting that could lose events, or messages deleted, is
+// logged and counted as an integrity break.
+//
 // A Server is safe for concurrent use; Start and Close are called once.
 package server

@@ -17,6 +17,8 @@ type RebuildReport struct {
 	Took     time.Duration // replay time
 	Digest   string        // digest of the new store
 	Previous string        // digest of the store it replaced ("" if none)
+	// Deleted counts the messages the stream had lost (Config.AcceptDeleted).
+	Deleted uint64
 }
 
 // RebuildProjections replays the whole stream into a fresh projection store
@@ -26,6 +28,11 @@ type RebuildReport struct {
 // old store is still in place; if it stops between the two renames, the
 // next start finds no store and replays the stream, which gives the same
 // state.
+//
+// A stream that lost messages (see StreamLoss) is refused with
+// ErrMessagesDeleted, naming how many, unless cfg.AcceptDeleted: a rebuild
+// from it would quietly drop the missing events' effects from the
+// projections the ledger serves and decides on.
 func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) {
 	var rep RebuildReport
 	dir, err := OpenDataDir(cfg.DataDir, false)
@@ -64,6 +71,11 @@ func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) 
 	info, err := conn.Stream.Info(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("server: rebuild: stream info: %w", err)
+	}
+	loss := lossOf(info.State)
+	if rep.Deleted = loss.Deleted(); rep.Deleted > 0 && !cfg.AcceptDeleted {
+		return rep, fmt.Errorf("%w: stream %s: %s; the rebuilt projections would lack their events "+
+			"(run ledger verify; --accept-deleted rebuilds from what is left)", ErrMessagesDeleted, StreamName, loss)
 	}
 	store, err := projections.Build(ctx, conn.Stream, StreamIdentity(info), fresh, opts)
 	if err != nil {

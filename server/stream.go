@@ -58,6 +58,24 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (je
 		return nil, fmt.Errorf("server: stream %s: %w", StreamName, err)
 	}
 	got := s.CachedInfo().Config
+	bad := configProblems(got, want)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("server: stream %s exists with settings that break the ledger's guarantees: %v", StreamName, bad)
+	}
+	if !got.AllowAtomicPublish {
+		// Safe to turn on: it adds a capability and loses nothing.
+		got.AllowAtomicPublish = true
+		if s, err = js.UpdateStream(ctx, got); err != nil {
+			return nil, fmt.Errorf("server: enable atomic publish on stream %s: %w", StreamName, err)
+		}
+	}
+	return s, nil
+}
+
+// configProblems names every setting of got, a LEDGER stream's
+// configuration, that could lose or rewrite events, or let others write,
+// compared with want (StreamConfig).
+func configProblems(got, want jetstream.StreamConfig) []string {
 	var bad []string
 	check := func(ok bool, setting string) {
 		if !ok {
@@ -77,15 +95,5 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) (je
 	check(!got.AllowMsgTTL, "allow_msg_ttl (want false: a TTL would delete events)")
 	check(!got.NoAck, "no_ack (want false: appends need acknowledgements)")
 	check(!got.AllowRollup, "allow_rollup_hdrs (want false: a rollup would purge events)")
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("server: stream %s exists with settings that break the ledger's guarantees: %v", StreamName, bad)
-	}
-	if !got.AllowAtomicPublish {
-		// Safe to turn on: it adds a capability and loses nothing.
-		got.AllowAtomicPublish = true
-		if s, err = js.UpdateStream(ctx, got); err != nil {
-			return nil, fmt.Errorf("server: enable atomic publish on stream %s: %w", StreamName, err)
-		}
-	}
-	return s, nil
+	return bad
 }

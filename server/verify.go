@@ -15,7 +15,13 @@ type VerifyReport struct {
 	Aggregates int    // distinct subjects
 	Breaks     int    // messages that failed a check
 	First      *VerifyBreak
+	// Stream lists what is wrong with the stream itself (CheckStream):
+	// messages deleted, a setting that could lose or rewrite events.
+	Stream []string
 }
+
+// OK reports whether the stream verified: no break, nothing wrong with it.
+func (r VerifyReport) OK() bool { return r.First == nil && len(r.Stream) == 0 }
 
 // VerifyBreak is the first message that failed a check.
 type VerifyBreak struct {
@@ -29,14 +35,17 @@ type VerifyBreak struct {
 // it sits on its aggregate's subject, that it carries the hash of the
 // aggregate's previous event, and that an Ed25519 signature vouches for it,
 // its own or that of the signed event closing its command on its subject
-// (see events.ChainVerifier). It reads through one ordered consumer; with a
-// stream from DialExisting it changes nothing.
+// (see events.ChainVerifier). It also reports what is wrong with the stream
+// itself, messages deleted above all, which no walk of what is left can
+// see. It reads through one ordered consumer; with a stream from
+// DialExisting it changes nothing.
 func VerifyStream(ctx context.Context, stream jetstream.Stream, pub *events.Verifier) (VerifyReport, error) {
 	var rep VerifyReport
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("server: verify: stream info: %w", err)
 	}
+	rep.Stream = streamProblems(info, nil)
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return rep, nil

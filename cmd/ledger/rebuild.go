@@ -15,6 +15,8 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sf.register(fs, false)
 	var lf logFlags
 	lf.register(fs)
+	acceptDeleted := fs.Bool("accept-deleted", false,
+		"rebuild even if messages were deleted from the stream (ledger verify lists them); the projections then lack their events")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -22,6 +24,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	cfg.AcceptDeleted = *acceptDeleted
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
@@ -34,6 +37,9 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		rate = float64(rep.Events) / s
 	}
 	fmt.Fprintf(stdout, "rebuilt %s in %s (%.0f events/s)\n", plural(int(rep.Events), "event"), rep.Took.Round(1e6), rate)
+	if rep.Deleted > 0 {
+		fmt.Fprintf(stdout, "warning  the stream had lost %s; the projections lack their events\n", plural(int(rep.Deleted), "message"))
+	}
 	fmt.Fprintf(stdout, "digest   %s\n", rep.Digest)
 	if rep.Previous != "" {
 		same := "differs from"

@@ -52,10 +52,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "checked %s on %s with key %s\n", plural(int(rep.Events), "event"), plural(rep.Aggregates, "aggregate"), events.KeyID(pub))
-	if rep.First == nil {
+	if rep.OK() {
 		fmt.Fprintln(stdout, "ok: every event decodes, continues its aggregate's hash chain, and is vouched for by the ledger's signature")
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s; the first at sequence %d on %s:\n  %s\n", plural(rep.Breaks, "break"), rep.First.Seq, rep.First.Subject, rep.First.Reason)
+	if len(rep.Stream) > 0 {
+		fmt.Fprintf(stdout, "the stream itself does not keep the ledger's guarantees:\n")
+		for _, p := range rep.Stream {
+			fmt.Fprintf(stdout, "  %s\n", p)
+		}
+	}
+	if rep.First != nil {
+		fmt.Fprintf(stdout, "%s; the first at sequence %d on %s:\n  %s\n", plural(rep.Breaks, "break"), rep.First.Seq, rep.First.Subject, rep.First.Reason)
+	}
 	return errBroken
 }
