@@ -95,7 +95,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
 	s.raiseAlerts()
-	s.serveHTTP(api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger}))
+	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger})))
 	return s, nil
 }
 

@@ -307,6 +307,9 @@ func TestCheckoutVerifyRealServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)

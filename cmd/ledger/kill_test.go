@@ -152,6 +152,9 @@ func killSend(client *http.Client, method, url, key string, body any) killAnswer
 	if err != nil {
 		return killAnswer{err: err}
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
