@@ -144,6 +144,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.responses.WithLabelValues(strconv.Itoa(sw.status)).Inc()
 	}()
+	if rejectUncleanPath(sw, r) {
+		return
+	}
 	a.mux.ServeHTTP(sw, r)
 }
 

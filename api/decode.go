@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/ledger"
@@ -32,15 +33,15 @@ type atField struct {
 
 func (f *atField) businessTime() (time.Time, error) { return parseTime("at", f.At) }
 
-// readCommand reads the body (at most MaxBodyBytes) into v strictly and
-// derives the command's metadata. An empty body is allowed when v's fields
-// are all optional (emptyOK).
+// readCommand reads a JSON body (readJSONBody) into v strictly and derives
+// the command's metadata. An empty body is allowed when v's fields are all
+// optional (emptyOK).
 func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (request, error) {
-	body, err := readBody(w, r)
+	body, err := readJSONBody(w, r, emptyOK)
 	if err != nil {
 		return request{}, err
 	}
-	if len(bytes.TrimSpace(body)) == 0 && emptyOK {
+	if len(trimJSONSpace(body)) == 0 && emptyOK {
 		body = []byte("{}")
 	}
 	if err := decodeStrict(body, v); err != nil {
@@ -54,6 +55,47 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 	}
 	req.meta, err = commandMeta(r, body)
 	return req, err
+}
+
+// readJSONBody reads a request body declared Content-Type application/json
+// (readBody). A request without a Content-Type may have no body at all, when
+// the endpoint needs none (emptyOK); any other body, or any other media type
+// (text/plain, a form: what a page on another site can send without asking),
+// is 415 unsupported_media_type.
+func readJSONBody(w http.ResponseWriter, r *http.Request, emptyOK bool) ([]byte, error) {
+	declared := r.Header.Values("Content-Type")
+	if len(declared) == 0 && emptyOK {
+		body, err := readBody(w, r)
+		if err == nil && len(trimJSONSpace(body)) > 0 {
+			err = commands.Reject(commands.CodeUnsupportedMediaType,
+				"the request has a body but no Content-Type; want Content-Type: application/json")
+		}
+		return body, err
+	}
+	if err := jsonMediaType(declared); err != nil {
+		return nil, err
+	}
+	return readBody(w, r)
+}
+
+// jsonMediaType accepts the values of a request's Content-Type headers if
+// they are one application/json, in any case, with parameters or without
+// (a charset must be UTF-8, as JSON is).
+func jsonMediaType(declared []string) error {
+	if len(declared) != 1 {
+		return commands.Reject(commands.CodeUnsupportedMediaType,
+			"want one Content-Type: application/json, not %d", len(declared))
+	}
+	mediaType, params, err := mime.ParseMediaType(declared[0])
+	if err != nil || mediaType != "application/json" {
+		return commands.Reject(commands.CodeUnsupportedMediaType,
+			"Content-Type %q is not accepted; want application/json", declared[0])
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return commands.Reject(commands.CodeUnsupportedMediaType,
+			"Content-Type %q is not accepted: JSON is UTF-8; want application/json", declared[0])
+	}
+	return nil
 }
 
 // readBody reads a request body of at most MaxBodyBytes.
@@ -70,43 +112,24 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decodeStrict decodes one JSON object into v (a pointer to a struct),
-// rejecting unknown or differently-cased fields and trailing data with
-// errors that name the field.
+// decodeStrict decodes one JSON object into v (a pointer to a struct). It
+// rejects, with errors that name the field, what encoding/json would let
+// through (checkShape: a repeated key, null, a differently-cased or unknown
+// field), and, as malformed_json, invalid UTF-8 and trailing data.
 func decodeStrict(body []byte, v any) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := trimJSONSpace(body)
 	if len(trimmed) == 0 {
 		return commands.Reject(commands.CodeMalformedJSON, "the body is empty; want a JSON object")
 	}
 	if trimmed[0] != '{' {
 		return commands.Reject(commands.CodeMalformedJSON, "the body must be a JSON object")
 	}
-	// First the keys: encoding/json matches field names without regard to
-	// case; the API does not. Every key must be a field name exactly.
-	var keys map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(&keys); err != nil {
-		var syntaxErr *json.SyntaxError
-		if errors.As(err, &syntaxErr) {
-			return commands.Reject(commands.CodeMalformedJSON, "invalid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
-		}
-		return commands.Reject(commands.CodeMalformedJSON, "the body is not a complete JSON object")
+	if err := checkSyntax(trimmed); err != nil {
+		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return commands.Reject(commands.CodeMalformedJSON, "trailing data after the JSON object")
+	if err := checkShape(trimmed, reflect.TypeOf(v).Elem()); err != nil {
+		return err
 	}
-	known := fieldNames(reflect.TypeOf(v).Elem())
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if !known[k] {
-			return commands.Invalid(k, "unknown field")
-		}
-	}
-	// Then the values.
 	if err := json.Unmarshal(trimmed, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
@@ -121,23 +144,30 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
-// fieldNames lists the JSON names of a struct's fields, embedded ones
-// included.
-func fieldNames(t reflect.Type) map[string]bool {
-	out := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			for k := range fieldNames(f.Type) {
-				out[k] = true
-			}
-			continue
-		}
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
-			out[name] = true
-		}
+// trimJSONSpace drops the white space JSON allows around a value: space,
+// tab, line feed and carriage return, and nothing else (bytes.TrimSpace
+// would drop a form feed or a U+0085 too).
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\n\r") }
+
+// checkSyntax accepts exactly one complete JSON value of valid UTF-8:
+// encoding/json would read invalid UTF-8 in a string as U+FFFD.
+func checkSyntax(body []byte) error {
+	if !utf8.Valid(body) {
+		return commands.Reject(commands.CodeMalformedJSON, "the body is not valid UTF-8")
 	}
-	return out
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var value json.RawMessage
+	if err := dec.Decode(&value); err != nil {
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) {
+			return commands.Reject(commands.CodeMalformedJSON, "invalid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+		}
+		return commands.Reject(commands.CodeMalformedJSON, "the body is not a complete JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return commands.Reject(commands.CodeMalformedJSON, "trailing data after the JSON object")
+	}
+	return nil
 }
 
 func jsonKind(goKind string) string {
@@ -150,6 +180,8 @@ func jsonKind(goKind string) string {
 		return "object"
 	case "bool":
 		return "boolean"
+	case "interface":
+		return "value"
 	}
 	return "number"
 }

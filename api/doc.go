@@ -2,9 +2,11 @@
 // describes it, plus /healthz, /readyz and /metrics.
 //
 // The handlers are split per resource (accounts, users, licences, sessions,
-// checks and access, usage, keys). Each decodes its body strictly (unknown
-// or differently-cased fields, trailing data and wrong types are rejected
-// with the field named; bodies over 1 MiB are 413), builds a command of
+// checks and access, usage, keys). Each decodes its body strictly: a body
+// not declared application/json is 415; unknown or differently-cased
+// fields, a field given twice, null, trailing data and wrong types are
+// rejected with the field named; bodies over 1 MiB are 413. It then builds a
+// command of
 // package commands with the request's metadata (Idempotency-Key, correlation
 // and causation ids), runs it through the write side's exported API
 // (package ledger) and answers with a view: the JSON shape of the contract.
@@ -13,6 +15,11 @@
 // {"error": {"code", "message", "details"}}, with the status of the code from
 // one table (errors.go); an error that is not a rejection is logged and
 // answered 500 without its internals.
+//
+// Before any route, a path with dot segments or "//", plain or
+// percent-encoded, is refused (paths.go) rather than redirected, and CheckHost, which the
+// server wraps around the API, refuses a Host that is not the ledger's
+// (DNS rebinding).
 //
 // An API is safe for concurrent use.
 package api

@@ -16,14 +16,18 @@ import (
 
 // statusOf maps every error code to its HTTP status: 400 for bad input,
 // 404 for unknown things, 409 for a rule that rejects a command, 413 for an
-// oversized body. A code missing here is a bug: it is answered 500 and
+// oversized body, 415 for a body not declared JSON, 421 for a Host that is
+// not the ledger's. A code missing here is a bug: it is answered 500 and
 // logged, and TestEveryCodeHasAStatus fails.
 var statusOf = map[string]int{
 	commands.CodeInvalidArgument:      http.StatusBadRequest,
 	commands.CodeMalformedJSON:        http.StatusBadRequest,
 	commands.CodeAtInFuture:           http.StatusBadRequest,
 	commands.CodeInvalidClientVersion: http.StatusBadRequest,
+	commands.CodeInvalidPath:          http.StatusBadRequest,
+	commands.CodeInvalidHost:          http.StatusMisdirectedRequest,
 	commands.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
+	commands.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 
 	commands.CodeAccountNotFound: http.StatusNotFound,
 	commands.CodeUserNotFound:    http.StatusNotFound,

@@ -13,7 +13,7 @@ import (
 // normalizes it), so a record that does not decode is rejected alongside
 // the invalid ones, each named with its index and code.
 func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
-	raw, err := readBody(w, r)
+	raw, err := readJSONBody(w, r, false)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,10 @@ var usageBodySeeds = []string{
 	`{"records":[{}],"x":1}`,
 	`{"records":[{}]} x`,
 	`{"records":[{"email":"é@x.example"}]}`,
+	`{"records":[],"records":[]}`,
+	`{"records":[{"offline":null}]}`,
+	`{"records":[{"email":"a@x.example","EMAIL":"b@x.example"}]}`,
+	"{\"records\":[]}\f",
 }
 
 // The fast path reads the usual bodies, compact or indented.

@@ -16,9 +16,17 @@ const (
 	CodeMalformedJSON        = "malformed_json"
 	CodeAtInFuture           = "at_in_future"
 	CodeInvalidClientVersion = "invalid_client_version"
+	CodeInvalidPath          = "invalid_path" // a path with dot segments or "//", plain or percent-encoded
+
+	// A request whose Host is not one of the ledger's names (HTTP 421):
+	// refused before anything else, against DNS rebinding.
+	CodeInvalidHost = "invalid_host"
 
 	// A request body over the limit (HTTP 413).
 	CodeBodyTooLarge = "body_too_large"
+
+	// A request body that is not declared application/json (HTTP 415).
+	CodeUnsupportedMediaType = "unsupported_media_type"
 
 	// Unknown things (HTTP 404).
 	CodeAccountNotFound = "account_not_found"
@@ -66,7 +74,8 @@ const (
 
 // Codes lists every error code.
 var Codes = []string{
-	CodeInvalidArgument, CodeMalformedJSON, CodeAtInFuture, CodeInvalidClientVersion, CodeBodyTooLarge,
+	CodeInvalidArgument, CodeMalformedJSON, CodeAtInFuture, CodeInvalidClientVersion, CodeInvalidPath, CodeInvalidHost,
+	CodeBodyTooLarge, CodeUnsupportedMediaType,
 	CodeAccountNotFound, CodeUserNotFound, CodeLicenseNotFound, CodeNotFound,
 	CodeAccountExists, CodeUserExists, CodeUserInOtherAccount, CodeEntitlementCountryMissing, CodeLicenseExists,
 	CodeNotPractitioner, CodeLicenseInactive, CodeLicenseAssigned, CodeUserAlreadyLicensed, CodeLicenseLocked,

@@ -17,14 +17,6 @@ const (
 	MaxClockSkew = 5 * time.Minute
 )
 
-// MachineID validates a machine id.
-func MachineID(field, id string) error {
-	if !events.MachineIDPattern.MatchString(id) {
-		return Invalid(field, "%q is not a machine id: 1 to 128 of A-Z, a-z, 0-9, '.', '_', ':' and '-', starting with a letter or digit", id)
-	}
-	return nil
-}
-
 // Version is a client version: dotted numbers, compared number by number
 // (D4). Missing trailing numbers count as 0, so 10.00.18 equals 10.0.18.0.
 type Version []int

@@ -47,8 +47,8 @@ func (r UsageRecord) Digest() string {
 // Normalize validates one record on its own (F1, D4) and returns it in
 // canonical form.
 func (r UsageRecord) Normalize() (UsageRecord, *Error) {
-	if !events.UsageIDPattern.MatchString(r.UsageID) {
-		return r, Invalid("usage_id", "%q is not a usage id: 1 to 128 printable ASCII characters without spaces (a ULID is recommended)", r.UsageID)
+	if err := UsageID("usage_id", r.UsageID); err != nil {
+		return r, err.(*Error)
 	}
 	var err error
 	if r.Email, err = NormalizeEmail("email", r.Email); err != nil {
@@ -365,8 +365,8 @@ func (c VoidUsage) Normalize() (VoidUsage, error) {
 	}
 	ids := slices.Clone(c.UsageIDs)
 	for _, id := range ids {
-		if !events.UsageIDPattern.MatchString(id) {
-			return c, Invalid("usage_ids", "%q is not a usage id", id)
+		if err := UsageID("usage_ids", id); err != nil {
+			return c, err
 		}
 	}
 	slices.Sort(ids)

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -34,8 +35,47 @@ func validDomain(d string) bool {
 // MaxNameLength is the longest account name accepted, in characters.
 const MaxNameLength = 200
 
+// visible checks that s is valid UTF-8 and that a person reading it sees
+// every character it holds. It rejects control characters (Unicode category
+// Cc), format characters (Cf: the bidirectional controls U+202A–U+202E and
+// U+2066–U+2069, the marks U+200E, U+200F and U+061C, the zero-width
+// U+200B–U+200D and U+2060, the byte order mark U+FEFF, the soft hyphen)
+// and the line and paragraph separators (Zl, Zp). Such characters make two
+// different strings look the same, an email with a zero-width space and the
+// one without, or reorder what is shown around them. Every string field a
+// command takes is checked with it, first, so that the error names the
+// character rather than the pattern it also breaks.
+func visible(field, s string) error {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < ' ' || c == 0x7f {
+				return invisible(field, s, rune(c))
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return Invalid(field, "%q is not valid UTF-8", s)
+		}
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return invisible(field, s, r)
+		}
+		i += size
+	}
+	return nil
+}
+
+func invisible(field, s string, r rune) error {
+	return Invalid(field, "%q holds %U, an invisible or control character; such characters are not allowed", s, r).
+		With("character", fmt.Sprintf("%U", r))
+}
+
 // AccountID validates an account id (A1).
 func AccountID(field, id string) error {
+	if err := visible(field, id); err != nil {
+		return err
+	}
 	if !events.AccountIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not an account id: 1 to 63 of a-z, 0-9 and '-', not starting with '-'", id)
 	}
@@ -44,6 +84,9 @@ func AccountID(field, id string) error {
 
 // LicenseID validates a licence id.
 func LicenseID(field, id string) error {
+	if err := visible(field, id); err != nil {
+		return err
+	}
 	if !events.LicenseIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not a licence id: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit", id)
 	}
@@ -52,8 +95,33 @@ func LicenseID(field, id string) error {
 
 // ProductID validates a product id.
 func ProductID(field, id string) error {
+	if err := visible(field, id); err != nil {
+		return err
+	}
 	if !events.ProductIDPattern.MatchString(id) {
 		return Invalid(field, "%q is not a product id: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// MachineID validates a machine id.
+func MachineID(field, id string) error {
+	if err := visible(field, id); err != nil {
+		return err
+	}
+	if !events.MachineIDPattern.MatchString(id) {
+		return Invalid(field, "%q is not a machine id: 1 to 128 of A-Z, a-z, 0-9, '.', '_', ':' and '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// UsageID validates a usage id (F2).
+func UsageID(field, id string) error {
+	if err := visible(field, id); err != nil {
+		return err
+	}
+	if !events.UsageIDPattern.MatchString(id) {
+		return Invalid(field, "%q is not a usage id: 1 to 128 printable ASCII characters without spaces (a ULID is recommended)", id)
 	}
 	return nil
 }
@@ -64,7 +132,11 @@ func NormalizeEmail(field, email string) (string, error) {
 	if !utf8.ValidString(email) {
 		return "", Invalid(field, "the email is not valid UTF-8")
 	}
-	e := strings.ToLower(strings.TrimSpace(email))
+	trimmed := strings.TrimSpace(email)
+	if err := visible(field, trimmed); err != nil {
+		return "", err
+	}
+	e := strings.ToLower(trimmed)
 	if e == "" {
 		return "", Invalid(field, "an email is required")
 	}
@@ -90,6 +162,9 @@ func NormalizeEmail(field, email string) (string, error) {
 // string is allowed when allowEmpty is set (registration without a country).
 func Country(field, c string, allowEmpty bool) (string, error) {
 	c = strings.ToUpper(strings.TrimSpace(c))
+	if err := visible(field, c); err != nil {
+		return "", err
+	}
 	if c == "" && allowEmpty {
 		return "", nil
 	}
@@ -128,10 +203,8 @@ func Name(field, name string) (string, error) {
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLength {
 		return "", Invalid(field, "at most %d characters of valid UTF-8", MaxNameLength)
 	}
-	for _, r := range n {
-		if r < ' ' || r == 0x7f {
-			return "", Invalid(field, "control characters are not allowed")
-		}
+	if err := visible(field, n); err != nil {
+		return "", err
 	}
 	return n, nil
 }

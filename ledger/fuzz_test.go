@@ -32,7 +32,8 @@ var e2eFuzzEndpoints = []struct{ method, path string }{
 	{"POST", e2eAcme + "/licenses/P2/checkout"},      // 17
 }
 
-// e2eSend sends raw bytes and returns the status and body. It takes tb
+// e2eSend sends raw bytes as Content-Type application/json and returns the
+// status and body. It takes tb
 // (not a testLedger) so that a fuzz function can use it with its own t.
 func e2eSend(tb testing.TB, base, token, method, path string, body []byte) (int, []byte) {
 	tb.Helper()

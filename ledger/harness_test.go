@@ -79,15 +79,22 @@ func startReminding(tb testing.TB, dir string, c *clock) *testLedger {
 
 func startServer(tb testing.TB, dir string, c *clock, noReminders bool) *testLedger {
 	tb.Helper()
-	if dir == "" {
-		dir = tb.TempDir()
+	return startConfigured(tb, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NoReminders: noReminders}, c)
+}
+
+// startConfigured starts a server with cfg, on a fresh temporary directory
+// if cfg.DataDir is "", with the clock c (T0 if nil).
+func startConfigured(tb testing.TB, cfg server.Config, c *clock) *testLedger {
+	tb.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = tb.TempDir()
 	}
 	if c == nil {
 		c = newClock(T0)
 	}
-	srv, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, ReminderPoll: 5 * time.Millisecond, NoReminders: noReminders,
-	})
+	cfg.Now, cfg.ReminderPoll = c.Now, 5*time.Millisecond
+	dir := cfg.DataDir
+	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("start ledger: %v", err)
 	}
@@ -178,9 +185,11 @@ func (tl *testLedger) actor() string {
 	return "token:" + id
 }
 
-// do sends a request with a JSON body (nil: none) and optional headers as
-// key, value pairs. It sends the admin token unless the headers name
-// another Authorization ("" sends none).
+// do sends a request with a JSON body (nil: none, and no Content-Type) and
+// optional headers as key, value pairs. A body goes with Content-Type
+// application/json, as the API requires; a header given overrides it. It
+// sends the admin token unless the headers name another Authorization (""
+// sends none).
 func (tl *testLedger) do(method, path string, body any, headers ...string) response {
 	tl.tb.Helper()
 	var rd io.Reader
@@ -201,7 +210,7 @@ func (tl *testLedger) do(method, path string, body any, headers ...string) respo
 	if err != nil {
 		tl.tb.Fatal(err)
 	}
-	if rd != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+tl.token)

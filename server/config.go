@@ -12,6 +12,14 @@ type Config struct {
 	DataDir  string // holds nats/ (embedded JetStream) and projections/ (Pebble)
 	HTTPAddr string // e.g. 127.0.0.1:8080; port 0 picks a free one
 
+	// PublicNames are the DNS names, besides HTTPAddr's host, that clients
+	// reach the API by, e.g. ledger.example.com. A request whose Host is
+	// none of them is refused 421 invalid_host (against DNS rebinding; see
+	// api.CheckHost). IP addresses need no listing when HTTPAddr listens on
+	// every interface (0.0.0.0 or ::), nor the loopback names when it
+	// listens on loopback.
+	PublicNames []string
+
 	// NATSURLs selects an existing NATS server or cluster; empty starts the
 	// embedded server.
 	NATSURLs []string

@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.raiseAlerts()
 	s.watchStream(cfg.StreamCheckInterval)
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger})
-	s.serveHTTP(s.api)
+	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), s.api))
 	return s, nil
 }
 

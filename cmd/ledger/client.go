@@ -106,6 +106,9 @@ func (c *clientFlags) call(ctx context.Context, method, path string, body any, h
 	if err != nil {
 		return nil, err
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -267,8 +270,10 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return runUsageImport(ctx, args[1:], stdout, stderr)
 }
 
-// usageLine is one record of an import file, NDJSON or CSV, named as in the API.
-type usageLine map[string]any
+// usageLine is one record of an import file, NDJSON or CSV, named as in the
+// API, as JSON. An NDJSON line is sent as written, so that the ledger judges
+// it (a repeated key or a null is an error there, not quietly dropped here).
+type usageLine = json.RawMessage
 
 func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("usage import", "Send a usage file (NDJSON, or CSV with a header row of the API's field names) in batches (F1-F5).", stderr)
@@ -377,11 +382,11 @@ func eachUsageBatch(path, format string, n int, fn func([]usageLine) error) erro
 			if len(text) == 0 {
 				continue
 			}
-			var rec usageLine
-			if err := json.Unmarshal(text, &rec); err != nil {
+			var object map[string]json.RawMessage
+			if err := json.Unmarshal(text, &object); err != nil {
 				return fmt.Errorf("%s line %d: %w", path, line, err)
 			}
-			if err := emit(rec); err != nil {
+			if err := emit(bytes.Clone(text)); err != nil {
 				return err
 			}
 		}
@@ -403,7 +408,7 @@ func eachUsageBatch(path, format string, n int, fn func([]usageLine) error) erro
 			if err != nil {
 				return fmt.Errorf("%s line %d: %w", path, line, err)
 			}
-			rec := usageLine{}
+			rec := map[string]any{}
 			for i, h := range header {
 				if h == "offline" {
 					b, err := strconv.ParseBool(row[i])
@@ -415,7 +420,11 @@ func eachUsageBatch(path, format string, n int, fn func([]usageLine) error) erro
 				}
 				rec[h] = row[i]
 			}
-			if err := emit(rec); err != nil {
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			if err := emit(raw); err != nil {
 				return err
 			}
 		}

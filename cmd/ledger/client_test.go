@@ -135,6 +135,15 @@ func TestClientCommands(t *testing.T) {
 		!strings.HasPrefix(err.Error(), "record 0 of the file (from 0): ") || !strings.HasSuffix(err.Error(), "; none sent before") {
 		t.Errorf("bad usage file: %v, want the bad record named", err)
 	}
+	// Item 8: an NDJSON line goes to the ledger as written, so a key given
+	// twice (here the email) is refused there, not resolved to the last.
+	twicePath := filepath.Join(dir, "twice.ndjson")
+	os.WriteFile(twicePath, []byte(`{"usage_id":"t-1","email":"a@x.example","email":"b@x.example","product":"ms","machine_id":"m1","client_version":"10.00.18","started_at":"`+
+		began.Format(time.RFC3339)+`","ended_at":"`+began.Add(time.Minute).Format(time.RFC3339)+`","offline":false}`+"\n"), 0o600)
+	if _, err := cli(t, append([]string{"usage", "import", twicePath}, base...)...); err == nil ||
+		!strings.Contains(err.Error(), `"code":"invalid_argument","field":"email"`) {
+		t.Errorf("usage file with a key twice: %v, want the record refused naming email", err)
+	}
 
 	// The summary splits practitioner (a's) from pooled (b's) use.
 	out, err = cli(t, append([]string{"usage", "summary", "--json"}, base...)...)

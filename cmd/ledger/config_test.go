@@ -28,6 +28,10 @@ func TestBadConfigurationNamesTheSetting(t *testing.T) {
 		{"session ttl", []string{"serve", "--data", dir, "--session-ttl", "0s"}, nil, "--session-ttl"},
 		{"env duration", []string{"serve", "--data", dir}, map[string]string{"LEDGER_SYNC_INTERVAL": "soon"}, "LEDGER_SYNC_INTERVAL"},
 		{"env replicas", []string{"serve", "--data", dir}, map[string]string{"LEDGER_REPLICAS": "x"}, "LEDGER_REPLICAS"},
+		{"public name with a scheme", []string{"serve", "--data", dir, "--public-name", "https://ledger.example.com"}, nil, "--public-name"},
+		{"public name with a port", []string{"serve", "--data", dir, "--public-name", "ledger.example.com:8080"}, nil, "--public-name"},
+		{"empty public name", []string{"serve", "--data", dir, "--public-name", "a.example,,b.example"}, nil, "public-name"},
+		{"env public name", []string{"serve", "--data", dir}, map[string]string{"LEDGER_PUBLIC_NAME": "ledger_1.example"}, "--public-name"},
 		{"stray argument", []string{"serve", "--data", dir, "extra"}, nil, "extra"},
 		{"unknown command", []string{"serev"}, nil, "serev"},
 	} {
@@ -108,6 +112,36 @@ func TestRuleS4DebugAddrLoopbackOnly(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0"} {
 		if err := loopbackOnly(addr); err != nil {
 			t.Errorf("%s: %v, want accepted", addr, err)
+		}
+	}
+}
+
+// Item 8 (DNS rebinding): --public-name is repeatable and takes lists; each
+// is a host name or an IP address, without a scheme or a port.
+func TestPublicNames(t *testing.T) {
+	t.Setenv("LEDGER_PUBLIC_NAME", "env.example")
+	fs := newFlagSet("x", "", &bytes.Buffer{})
+	names := listFlag(fs, "public-name", "")
+	if err := parse(fs, []string{"--public-name", "a.example", "--public-name", "b.example, 10.0.0.5,[fd00::1]"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(*names, " "); got != "a.example b.example 10.0.0.5 [fd00::1]" {
+		t.Errorf("--public-name twice: %q", got)
+	}
+	fs = newFlagSet("x", "", &bytes.Buffer{})
+	names = listFlag(fs, "public-name", "")
+	if err := parse(fs, nil); err != nil || strings.Join(*names, " ") != "env.example" {
+		t.Errorf("LEDGER_PUBLIC_NAME: %q, %v", *names, err)
+	}
+	for _, name := range []string{"ledger.example.com", "Ledger.Example.COM.", "localhost", "ledger", "10.0.0.5", "::1", "[fd00::1]", "xn--bcher-kva.example"} {
+		if err := checkPublicName(name); err != nil {
+			t.Errorf("checkPublicName(%q): %v", name, err)
+		}
+	}
+	for _, name := range []string{"", ".", "https://ledger.example.com", "ledger.example.com:8080", "ledger..example", "-ledger.example",
+		"ledger-.example", "ledger_1.example", "*.example.com", "bücher.example", "ledger.example.com/v1", strings.Repeat("a", 64) + ".example"} {
+		if err := checkPublicName(name); err == nil {
+			t.Errorf("checkPublicName(%q) accepted it", name)
 		}
 	}
 }

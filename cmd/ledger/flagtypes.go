@@ -17,8 +17,9 @@ import (
 const day = 24 * time.Hour
 
 var (
-	errDuration    = errors.New("want a duration, e.g. 7d, 1d12h, 24h or 90m")
-	errWholeNumber = errors.New("want a whole number")
+	errDuration      = errors.New("want a duration, e.g. 7d, 1d12h, 24h or 90m")
+	errWholeNumber   = errors.New("want a whole number")
+	errEmptyListItem = errors.New("an empty item; want one or more values separated by commas")
 )
 
 // durationValue is a time.Duration flag that also takes whole days: 7d,
@@ -153,4 +154,35 @@ func intFlag(fs *flag.FlagSet, name string, value int, usage string) *int {
 func intVar(fs *flag.FlagSet, p *int, name string, value int, usage string) {
 	*p = value
 	fs.Var((*intValue)(p), name, usage)
+}
+
+// listValue is a flag that may be given more than once, each time with one
+// value or several separated by commas: --public-name a --public-name b,c.
+// From the environment it is set once: LEDGER_PUBLIC_NAME=a,b,c.
+type listValue []string
+
+func (l *listValue) Set(s string) error {
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			return errEmptyListItem
+		}
+		*l = append(*l, v)
+	}
+	return nil
+}
+
+func (l *listValue) Get() any { return []string(*l) }
+
+func (l *listValue) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+// listFlag defines a listValue flag.
+func listFlag(fs *flag.FlagSet, name, usage string) *[]string {
+	p := new([]string)
+	fs.Var((*listValue)(p), name, usage)
+	return p
 }

@@ -160,6 +160,9 @@ func killSend(client *http.Client, token, method, url, key string, body any) kil
 	if err != nil {
 		return killAnswer{err: err}
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}

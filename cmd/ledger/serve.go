@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/entledger/ledger/commands"
@@ -35,6 +37,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"subjects one product's usage is spread over, so that concurrent writers do not contend (1 to 256)")
 	debugAddr := fs.String("debug-addr", "",
 		"serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; unauthenticated, so only for trusted hosts (default: off)")
+	publicNames := listFlag(fs, "public-name",
+		"a DNS `name` clients reach the API by, e.g. ledger.example.com (repeat the flag, or separate names with commas); "+
+			"requests for any other host are refused (421 invalid_host). The --http host, IP addresses when --http listens on 0.0.0.0 or ::, "+
+			"and localhost when it listens on loopback need no listing")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,6 +52,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--http: an address is required")
 	}
 	cfg.HTTPAddr = *httpAddr
+	for _, name := range *publicNames {
+		if err := checkPublicName(name); err != nil {
+			return fmt.Errorf("--public-name: %q: %w", name, err)
+		}
+	}
+	cfg.PublicNames = *publicNames
 	if *sessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
 	}
@@ -129,3 +141,29 @@ func serveDebug(addr string, logger *slog.Logger) (stop func(), err error) {
 	logger.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return func() { hs.Close() }, nil
 }
+
+// checkPublicName accepts a host name (letters, digits and '-' in labels
+// separated by dots, optionally ending in one) or an IP address, without a
+// scheme or a port.
+func checkPublicName(name string) error {
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return nil
+	}
+	host := strings.TrimSuffix(name, ".")
+	if len(host) == 0 || len(host) > 253 {
+		return errHostName
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return errHostName
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return errHostName
+			}
+		}
+	}
+	return nil
+}
+
+var errHostName = errors.New("want a host name such as ledger.example.com or an IP address, without a scheme or a port")
