@@ -36,6 +36,7 @@ type API struct {
 	paths     *http.ServeMux // every route's path without its method, to tell 405 from 404
 	pathSet   map[string]struct{}
 	table     []Route
+	limits    *limits
 	gatherer  prometheus.Gatherer
 	ready     func(context.Context) error
 	responses *prometheus.CounterVec
@@ -47,6 +48,13 @@ type Options struct {
 	Registerer prometheus.Registerer       // gets the API's metrics
 	Gatherer   prometheus.Gatherer         // served at /metrics
 	Ready      func(context.Context) error // answers /readyz
+	// RateLimit is how many mutating requests a second each token may
+	// send (Burst at once); 0 means DefaultRateLimit, < 0 no limit.
+	RateLimit float64
+	Burst     int // 0: twice RateLimit
+	// MaxInFlight caps each token's concurrent requests; 0 means
+	// DefaultMaxInFlight, < 0 no cap.
+	MaxInFlight int
 }
 
 // New returns the HTTP API of l.
@@ -61,6 +69,14 @@ func New(l *ledger.Ledger, o Options) *API {
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
+	rate, inFlight := o.RateLimit, o.MaxInFlight
+	if rate == 0 {
+		rate = DefaultRateLimit
+	}
+	if inFlight == 0 {
+		inFlight = DefaultMaxInFlight
+	}
+	a.limits = newLimits(rate, o.Burst, inFlight, l.Now)
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(a.responses)
 	}
@@ -192,6 +208,12 @@ func (a *API) handle(pattern string, access auth.Access, h func(http.ResponseWri
 	a.table = append(a.table, Route{Method: method, Path: path, Access: access})
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		r, err := a.admit(r, access)
+		if err == nil && access != auth.Public {
+			var leave func()
+			if leave, err = a.limits.enter(principal(r).ID); err == nil {
+				defer leave()
+			}
+		}
 		if err == nil {
 			err = h(w, r)
 		}

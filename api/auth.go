@@ -47,7 +47,17 @@ func (a *API) admit(r *http.Request, access auth.Access) (*http.Request, error) 
 		return r, commands.Reject(commands.CodeForbidden, "a %s token may not %s %s", p.Role, r.Method, r.URL.Path).
 			With("role", p.Role)
 	}
-	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), nil
+	ctx := context.WithValue(r.Context(), principalKey{}, p)
+	return r.WithContext(context.WithValue(ctx, limitsKey{}, a.limits)), nil
+}
+
+type limitsKey struct{}
+
+// chargeCommand takes a mutating request from its token's rate limit
+// (S2: after the body is read and checked).
+func chargeCommand(r *http.Request) error {
+	l, _ := r.Context().Value(limitsKey{}).(*limits)
+	return l.charge(principal(r).ID)
 }
 
 // accountNotFound is the answer for an account that does not exist, or

@@ -195,6 +195,9 @@ func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 	route := r.Method + " " + r.URL.Path
 	sum := sha256.Sum256([]byte(route + "\n" + string(body)))
 	p := principal(r)
+	if err := chargeCommand(r); err != nil {
+		return ledger.Meta{}, err
+	}
 	meta := ledger.Meta{
 		CommandHash:   hex.EncodeToString(sum[:]),
 		Actor:         p.Actor(),

@@ -105,6 +105,7 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if !ok {
 		logger.Error("error code without an HTTP status", "code", rej.Code, "method", r.Method, "path", r.URL.Path)
 	}
+	setRetryAfter(w, rej)
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: rej.Code, Message: rej.Message, Details: rej.Details}})
 }
 

@@ -71,6 +71,15 @@ type Config struct {
 	// messages (ErrMessagesDeleted): the projections then lack their events.
 	AcceptDeleted bool
 
+	// RateLimit and MaxInFlight bound each token's mutating requests a
+	// second and its concurrent requests (api.Options: 0 the default, < 0
+	// none).
+	RateLimit   float64
+	MaxInFlight int
+	// TLSCert and TLSKey serve the API over HTTPS. The key file must not be
+	// readable by others.
+	TLSCert, TLSKey string
+
 	Now    func() time.Time
 	Logger *slog.Logger
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ type Server struct {
 	ledger *ledger.Ledger
 	http   *http.Server
 	api    *api.API
+	tls    bool // the API is served over TLS
 	ln     net.Listener
 	logger *slog.Logger
 
@@ -59,9 +61,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	undo.add(dir.Close)
+	tlsConfig, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("server: --http %s: %w", cfg.HTTPAddr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	undo.add(ln.Close)
 	conn, err := Dial(ctx, cfg)
@@ -92,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		// no other ledger can write to its stream.
 		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
 	})
-	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders,
+	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders, tls: tlsConfig != nil,
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
 	s.admitSubscribers()
@@ -105,7 +114,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.raiseAlerts()
 	s.watchStream(cfg.StreamCheckInterval)
-	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger})
+	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
+		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight})
 	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), s.api))
 	return s, nil
 }
@@ -212,6 +222,14 @@ func (s *Server) Routes() []api.Route { return s.api.Routes() }
 
 // DataDir is the server's data directory.
 func (s *Server) DataDir() string { return s.dir.Path }
+
+// Scheme is how clients reach the API: https with TLSCert, else http.
+func (s *Server) Scheme() string {
+	if s.tls {
+		return "https"
+	}
+	return "http"
+}
 
 // Addr is the address the HTTP API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

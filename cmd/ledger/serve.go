@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
@@ -41,6 +42,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"a DNS `name` clients reach the API by, e.g. ledger.example.com (repeat the flag, or separate names with commas); "+
 			"requests for any other host are refused (421 invalid_host). The --http host, IP addresses when --http listens on 0.0.0.0 or ::, "+
 			"and localhost when it listens on loopback need no listing")
+	var rateLimit, maxInFlight int
+	intVar(fs, &rateLimit, "rate-limit", api.DefaultRateLimit, "mutating requests a second each token may send (twice that at once); 0 turns the limit off")
+	intVar(fs, &maxInFlight, "max-inflight", api.DefaultMaxInFlight, "requests each token may have running at once; 0 turns the cap off")
+	tlsCert := fs.String("tls-cert", "", "serve the API over HTTPS with this certificate (PEM, the chain after it), with --tls-key")
+	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM); refused when others may read the file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,6 +64,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	cfg.PublicNames = *publicNames
+	if rateLimit < 0 || maxInFlight < 0 {
+		return fmt.Errorf("--rate-limit and --max-inflight: want 0 (off) or more")
+	}
+	cfg.RateLimit, cfg.MaxInFlight = float64(rateLimit), maxInFlight
+	if rateLimit == 0 {
+		cfg.RateLimit = -1
+	}
+	if maxInFlight == 0 {
+		cfg.MaxInFlight = -1
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key: give both, or neither")
+	}
+	cfg.TLSCert, cfg.TLSKey = *tlsCert, *tlsKey
 	if *sessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
 	}
@@ -89,7 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "listening on http://%s\n", srv.Addr())
+	fmt.Fprintf(stdout, "listening on %s://%s\n", srv.Scheme(), srv.Addr())
 	if u := srv.NATSURL(); u != "" {
 		cfg.Logger.Info("embedded NATS accepts subscribers", "url", u)
 	}
