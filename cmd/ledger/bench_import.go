@@ -97,8 +97,7 @@ func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][
 		return importRun{}, err
 	}
 	defer child.kill()
-	token := readToken(dir)
-	if err := importAccount(ctx, child.base, token); err != nil {
+	if err := importAccount(ctx, child.base); err != nil {
 		return importRun{}, err
 	}
 	client := benchClient(4)
@@ -108,7 +107,7 @@ func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][
 	for range 4 {
 		g.Go(func() error {
 			for b := int(next.Add(1)) - 1; b < len(bodies); b = int(next.Add(1)) - 1 {
-				status, answer, err := postAuth(gctx, client, child.base+"/v1/accounts/imp/usage", token, bodies[b])
+				status, answer, err := post(gctx, client, child.base+"/v1/accounts/imp/usage", bodies[b])
 				if err != nil {
 					return err
 				}
@@ -123,7 +122,7 @@ func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][
 		return importRun{}, err
 	}
 	took := time.Since(start)
-	lag, err := catchUp(ctx, child.base, token)
+	lag, err := catchUp(ctx, child.base)
 	if err != nil {
 		return importRun{}, err
 	}
@@ -137,11 +136,11 @@ func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][
 
 // catchUp polls the child's projection checkpoint until it has not moved
 // for two seconds and returns when it last moved, from now.
-func catchUp(ctx context.Context, base, token string) (time.Duration, error) {
+func catchUp(ctx context.Context, base string) (time.Duration, error) {
 	start, moved := time.Now(), time.Now()
 	last := -1.0
 	for time.Since(moved) < 2*time.Second {
-		v, err := metric(ctx, base, token, "ledger_projection_checkpoint")
+		v, err := metric(ctx, base, "ledger_projection_checkpoint")
 		if err != nil {
 			return 0, err
 		}
@@ -158,13 +157,10 @@ func catchUp(ctx context.Context, base, token string) (time.Duration, error) {
 }
 
 // metric reads one unlabelled sample from the child's /metrics.
-func metric(ctx context.Context, base, token, name string) (float64, error) {
+func metric(ctx context.Context, base, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return 0, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := benchClient(2).Do(req)
 	if err != nil {
@@ -183,42 +179,13 @@ func metric(ctx context.Context, base, token, name string) (float64, error) {
 	return 0, fmt.Errorf("no %s in /metrics", name)
 }
 
-// readToken is the admin token a child wrote into its data directory, or ""
-// for a binary that has none.
-func readToken(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// postAuth posts body with the bearer token (if any).
-func postAuth(ctx context.Context, client *http.Client, url, token string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, rb, err
-}
-
 // importAccount creates the account "imp" with usageUsers users (whose use
 // is pooled: none holds a practitioner licence) and a commercial licence of
 // 100 seats on each product.
-func importAccount(ctx context.Context, base, token string) error {
+func importAccount(ctx context.Context, base string) error {
 	client := benchClient(2)
 	send := func(path string, body string) error {
-		status, answer, err := postAuth(ctx, client, base+path, token, []byte(body))
+		status, answer, err := post(ctx, client, base+path, []byte(body))
 		if err == nil && status/100 != 2 {
 			err = fmt.Errorf("POST %s: %d %.200s", path, status, answer)
 		}
