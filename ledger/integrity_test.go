@@ -227,18 +227,9 @@ func TestSquattedUsageIDDoesNotBlockTheBatch(t *testing.T) {
 // the stream unless told to accept the loss.
 func TestStreamLimitSetAndUnsetIsDetected(t *testing.T) {
 	warnings := make(chan string, 64)
-	dir := t.TempDir()
-	clk := newClock(T0)
-	srv, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: clk.Now, NoReminders: true,
-		StreamCheckInterval: 10 * time.Millisecond, Logger: warningLogger(warnings),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &testLedger{tb: t, srv: srv, clock: clk, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(t, dir)}
-	t.Cleanup(tl.stop)
-	tl.waitReady()
+	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true,
+		StreamCheckInterval: 10 * time.Millisecond, Logger: warningLogger(warnings)}, nil)
+	srv, dir := tl.srv, tl.dir
 	tl.setup()
 	tl.must(200, "POST", "/v1/accounts/acme/licenses/P1/assign", map[string]any{"email": "a@x.example"})
 	ctx := context.Background()

@@ -28,15 +28,8 @@ import (
 // after the charge); reads are not limited; another token goes on; the
 // bucket refills with the clock.
 func TestRateLimitPerToken(t *testing.T) {
-	dir, c := t.TempDir(), newClock(T0)
-	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, NoReminders: true,
-		RateLimit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &testLedger{tb: t, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(t, dir)}
-	t.Cleanup(tl.stop)
-	tl.waitReady()
+	c := newClock(T0)
+	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true, RateLimit: 1}, c)
 	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
 	other := authToken(tl, events.RoleAccountAdmin, "acme") // the burst of 2 is spent
 	r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"email": "a@x.example", "entitlement_country": "DE"})
@@ -57,15 +50,8 @@ func TestRateLimitPerToken(t *testing.T) {
 
 // TestRateLimitRetryAfter checks the header itself.
 func TestRateLimitRetryAfter(t *testing.T) {
-	dir, c := t.TempDir(), newClock(T0)
-	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, NoReminders: true,
-		RateLimit: 0.5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &testLedger{tb: t, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(t, dir)}
-	t.Cleanup(tl.stop)
-	tl.waitReady()
+	c := newClock(T0)
+	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true, RateLimit: 0.5}, c)
 	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
 	resp := tl.send("POST", "/v1/accounts", []byte(`{"id":"globex","name":"G","fulfillment_contact":"o@g.example"}`))
 	resp.Body.Close()

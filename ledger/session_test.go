@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -107,17 +106,7 @@ func sessWantTypes(tb testing.TB, what string, evs []events.Event, want ...strin
 // TTL (D3).
 func sessStartLedger(tb testing.TB, c *clock, ttl time.Duration) *testLedger {
 	tb.Helper()
-	dir := tb.TempDir()
-	srv, err := server.Start(context.Background(), server.Config{
-		DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now, SessionTTL: ttl,
-	})
-	if err != nil {
-		tb.Fatalf("start ledger: %v", err)
-	}
-	tl := &testLedger{tb: tb, srv: srv, clock: c, dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(tb, dir)}
-	tb.Cleanup(tl.stop)
-	tl.waitReady()
-	return tl
+	return startConfigured(tb, server.Config{HTTPAddr: "127.0.0.1:0", SessionTTL: ttl}, c)
 }
 
 // rule D1: a first sign-in starts a session (201, session.started); again

@@ -19,15 +19,7 @@ import (
 // with accounts acme and globex.
 func startListening(t *testing.T) *testLedger {
 	t.Helper()
-	dir := t.TempDir()
-	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		Now: newClock(T0).Now, NoReminders: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &testLedger{tb: t, srv: srv, clock: newClock(T0), dir: dir, base: "http://" + srv.Addr(), token: readAdminToken(t, dir)}
-	t.Cleanup(tl.stop)
-	tl.waitReady()
+	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoReminders: true}, nil)
 	tl.setup()
 	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "globex", "name": "Globex", "fulfillment_contact": "ops@globex.example"})
 	return tl
