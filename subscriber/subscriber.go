@@ -1,0 +1,249 @@
+package subscriber
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/events"
+)
+
+// Stream is the ledger's stream.
+const Stream = "LEDGER"
+
+// Credentials are subscriber credentials as POST
+// /v1/accounts/{account}/subscribers (or POST /v1/subscribers) answers
+// them; decode that answer into this struct.
+type Credentials struct {
+	NATSUser     string   `json:"nats_user"`
+	NATSPassword string   `json:"nats_password"`
+	InboxPrefix  string   `json:"inbox_prefix"`
+	Durable      string   `json:"durable"`
+	Subjects     []string `json:"subjects"`
+}
+
+// Config configures Run.
+type Config struct {
+	URL         string      // the NATS server, e.g. nats://127.0.0.1:4222
+	Credentials Credentials // the subscriber's own
+	// Key is the ledger's event key (GET /v1/keys/events): only what it
+	// signed is delivered. Required.
+	Key ed25519.PublicKey
+	// Filter narrows the subjects, e.g. ledger.events.acme.license.>; it
+	// must lie within the credentials' subjects. Default: all of them.
+	// A consumer made with one filter keeps it: delete it to change it.
+	Filter string
+	// Types delivers only these event types (all when empty). The filter
+	// applies after verification, which needs every event of a subject.
+	Types []string
+	// StartSeq is where a new consumer starts (0: the stream's start). An
+	// existing consumer resumes after its last acknowledged event.
+	StartSeq uint64
+	// AckEvery acknowledges after so many handled events (and whenever the
+	// stream is idle); 0 means 100.
+	AckEvery int
+	// OnBreak hears of every event that failed verification; nil ignores
+	// them (they are never handed to the handler).
+	OnBreak func(Break)
+}
+
+// Event is a verified event.
+type Event struct {
+	Seq     uint64 // its stream sequence
+	Subject string
+	Type    string
+	// Known reports whether this version of package events knows the type:
+	// then Event holds the typed payload; otherwise only Event.ID and
+	// Event.PrevHash are set, and Raw is the whole CloudEvent.
+	Known bool
+	events.Event
+	Raw []byte
+}
+
+// Run follows the consumer until ctx is done (it then returns nil) or the
+// handler fails (its error, unacknowledged: the event comes again on the
+// next run).
+func Run(ctx context.Context, cfg Config, handle func(context.Context, Event) error) error {
+	if cfg.Key == nil {
+		return errors.New("subscriber: Config.Key is required: the ledger's event key, from GET /v1/keys/events")
+	}
+	nc, err := nats.Connect(cfg.URL, nats.UserInfo(cfg.Credentials.NATSUser, cfg.Credentials.NATSPassword),
+		nats.CustomInboxPrefix(cfg.Credentials.InboxPrefix), nats.Name("ledger subscriber "+cfg.Credentials.Durable))
+	if err != nil {
+		return fmt.Errorf("subscriber: connect to %s: %w", cfg.URL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	cons, fresh, err := open(ctx, js, cfg)
+	if err != nil {
+		return err
+	}
+	r := &run{cfg: cfg, handle: handle, v: newVerifier(events.NewVerifier(cfg.Key), fresh && cfg.StartSeq <= 1)}
+	if r.cfg.AckEvery <= 0 {
+		r.cfg.AckEvery = 100
+	}
+	err = r.loop(ctx, cons)
+	r.release()
+	return err
+}
+
+// open returns the subscriber's durable consumer, making it if it does not
+// exist (fresh).
+func open(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, bool, error) {
+	c := cfg.Credentials
+	if c.Durable == "" || len(c.Subjects) == 0 {
+		return nil, false, errors.New("subscriber: the credentials name no durable consumer or subjects")
+	}
+	filter := cfg.Filter
+	if filter == "" {
+		filter = c.Subjects[0]
+	}
+	if !within(filter, c.Subjects[0]) {
+		return nil, false, fmt.Errorf("subscriber: filter %s is outside the credentials' %s", filter, c.Subjects[0])
+	}
+	cons, err := js.Consumer(ctx, Stream, c.Durable)
+	if err == nil {
+		if got := cons.CachedInfo().Config.FilterSubject; got != filter {
+			return nil, false, fmt.Errorf("subscriber: consumer %s filters %s, not %s: delete it to change the filter", c.Durable, got, filter)
+		}
+		return cons, false, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, false, fmt.Errorf("subscriber: consumer %s: %w", c.Durable, err)
+	}
+	cfgc := jetstream.ConsumerConfig{Durable: c.Durable, FilterSubject: filter, AckPolicy: jetstream.AckAllPolicy,
+		AckWait: time.Minute, MaxAckPending: 20000, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if cfg.StartSeq > 1 {
+		cfgc.DeliverPolicy, cfgc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
+	}
+	cons, err = js.CreateConsumer(ctx, Stream, cfgc)
+	if err != nil {
+		return nil, false, fmt.Errorf("subscriber: create consumer %s: %w", c.Durable, err)
+	}
+	return cons, true, nil
+}
+
+// within reports whether filter lies inside subjects (a "…>" pattern).
+func within(filter, subjects string) bool {
+	base, ok := strings.CutSuffix(subjects, ">")
+	return ok && strings.HasPrefix(filter, base) && len(filter) > len(base)
+}
+
+// run is one Run's state.
+type run struct {
+	cfg     Config
+	handle  func(context.Context, Event) error
+	v       *verifier
+	queue   []*message    // received, in stream order, not yet handed on
+	last    jetstream.Msg // the last message handled, not yet acknowledged
+	unacked int
+}
+
+func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("subscriber: fetch: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			if err := r.receive(msg); err != nil {
+				return err
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			return fmt.Errorf("subscriber: fetch: %w", err)
+		}
+		if n == 0 && len(r.queue) > 0 {
+			// Idle: whatever is still unvouched will never be.
+			r.v.expire(r.queue[len(r.queue)-1].seq)
+		}
+		if err := r.deliver(ctx); err != nil {
+			return err
+		}
+		if n == 0 || r.unacked >= r.cfg.AckEvery {
+			if err := r.ackLast(); err != nil {
+				return err
+			}
+		}
+	}
+	return r.ackLast()
+}
+
+// receive verifies one message and queues it.
+func (r *run) receive(msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("subscriber: %w", err)
+	}
+	m := &message{seq: meta.Sequence.Stream, subject: msg.Subject(), data: msg.Data(), msg: msg}
+	r.v.add(m, msg.Headers().Get(events.SignatureHeader))
+	r.queue = append(r.queue, m)
+	if m.seq > vouchWindow {
+		r.v.expire(m.seq - vouchWindow)
+	}
+	return nil
+}
+
+// deliver hands the settled head of the queue on, in stream order.
+func (r *run) deliver(ctx context.Context) error {
+	for len(r.queue) > 0 && r.queue[0].settled {
+		m := r.queue[0]
+		switch {
+		case m.broken != "":
+			if r.cfg.OnBreak != nil {
+				r.cfg.OnBreak(Break{Seq: m.seq, Subject: m.subject, Reason: m.broken})
+			}
+		case len(r.cfg.Types) == 0 || slices.Contains(r.cfg.Types, m.typ):
+			ev := Event{Seq: m.seq, Subject: m.subject, Type: m.typ, Known: m.known, Event: m.event, Raw: m.data}
+			if err := r.handle(ctx, ev); err != nil {
+				return err
+			}
+		}
+		r.queue = r.queue[1:]
+		r.last = m.msg
+		r.unacked++
+		if r.unacked >= r.cfg.AckEvery {
+			if err := r.ackLast(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// release hands back, unacknowledged, the events received but not handled,
+// so that the next run gets them at once rather than after the consumer's
+// AckWait.
+func (r *run) release() {
+	for _, m := range r.queue {
+		m.msg.Nak()
+	}
+	r.queue = nil
+}
+
+// ackLast acknowledges every event up to the last one handled.
+func (r *run) ackLast() error {
+	if r.last == nil {
+		return nil
+	}
+	if err := r.last.Ack(); err != nil {
+		return fmt.Errorf("subscriber: ack: %w", err)
+	}
+	r.last, r.unacked = nil, 0
+	return nil
+}

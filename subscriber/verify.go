@@ -1,0 +1,150 @@
+package subscriber
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/entledger/ledger/events"
+)
+
+// Break is an event that failed verification: it never reaches the
+// handler.
+type Break struct {
+	Seq     uint64
+	Subject string
+	Reason  string
+}
+
+// vouchWindow bounds how many messages may follow an unsigned event before
+// the signed event that vouches for it: the ledger appends each command's
+// events in one atomic batch (at most 1,000 messages), signed last.
+const vouchWindow = 2000
+
+// message is one event on its way to the handler.
+type message struct {
+	seq     uint64
+	subject string
+	data    []byte
+	hash    string
+	prev    string
+	event   events.Event // the decoded event when its type is known
+	typ     string
+	known   bool
+	settled bool
+	broken  string // the reason it failed; "" when authentic
+	msg     jetstream.Msg
+}
+
+// chain is what the verifier knows of one subject: the hash of its last
+// authenticated event ("" with anchored false: none seen since the start
+// of this run), and the unsigned events after it waiting to be vouched for.
+type chain struct {
+	tip      string
+	anchored bool
+	pending  map[string]*message // by hash
+}
+
+// verifier checks messages in stream order. It is not safe for concurrent
+// use.
+type verifier struct {
+	keys     *events.Verifier
+	subjects map[string]*chain
+	fromZero bool // the run reads from the stream's start: every chain starts at ""
+}
+
+func newVerifier(keys *events.Verifier, fromZero bool) *verifier {
+	return &verifier{keys: keys, subjects: map[string]*chain{}, fromZero: fromZero}
+}
+
+// add checks m and settles it, or leaves it pending; it may settle pending
+// messages of m's subject too.
+func (v *verifier) add(m *message, signature string) {
+	c := v.subjects[m.subject]
+	if c == nil {
+		c = &chain{anchored: v.fromZero, pending: map[string]*message{}}
+		v.subjects[m.subject] = c
+	}
+	if err := decode(m); err != nil {
+		settle(m, "undecodable: "+err.Error())
+		return
+	}
+	if signature == "" {
+		if c.anchored && c.tip != m.prev && c.pending[m.prev] == nil {
+			settle(m, fmt.Sprintf("hash chain broken: prevhash %q follows no event of the subject", m.prev))
+			return
+		}
+		c.pending[m.hash] = m
+		return
+	}
+	if err := v.keys.Verify(m.subject, m.data, signature); err != nil {
+		settle(m, "not written by the ledger: "+err.Error())
+		return
+	}
+	covered := map[*message]bool{}
+	prev := m.prev
+	for p := c.pending[prev]; p != nil; p = c.pending[prev] {
+		covered[p] = true
+		prev = p.prev
+	}
+	if c.anchored && prev != c.tip {
+		settle(m, fmt.Sprintf("hash chain broken: prevhash %q, want %q", m.prev, c.tip))
+		return
+	}
+	for _, p := range c.pending {
+		if covered[p] {
+			settle(p, "")
+		} else {
+			settle(p, "unsigned, and the signed event after it on its subject does not vouch for it")
+		}
+	}
+	clear(c.pending)
+	c.tip, c.anchored = m.hash, true
+	settle(m, "")
+}
+
+// expire settles as broken every pending message at or before seq: no
+// signed event vouched for it in time.
+func (v *verifier) expire(seq uint64) {
+	for _, c := range v.subjects {
+		for h, p := range c.pending {
+			if p.seq <= seq {
+				settle(p, "unsigned, and no signed event vouched for it")
+				delete(c.pending, h)
+			}
+		}
+	}
+}
+
+func settle(m *message, broken string) { m.settled, m.broken = true, broken }
+
+// decode reads m's event: typed when its type is known, else only what
+// verification needs (its type is future: delivered raw).
+func decode(m *message) error {
+	m.hash = events.Hash(m.data)
+	e, err := events.Unmarshal(m.data)
+	switch {
+	case err == nil:
+		if !events.StoredOn(e, m.subject) {
+			return fmt.Errorf("event for %s stored on %s", e.Subject(), m.subject)
+		}
+		m.event, m.known, m.prev, m.typ = e, true, e.PrevHash, e.Type()
+		return nil
+	case errors.Is(err, events.ErrUnknownType), errors.Is(err, events.ErrUnknownVersion):
+		var env struct {
+			ID       string `json:"id"`
+			Type     string `json:"type"`
+			PrevHash string `json:"prevhash"`
+		}
+		if err := json.Unmarshal(m.data, &env); err != nil || env.ID == "" || env.Type == "" {
+			return fmt.Errorf("not a CloudEvent: %v", err)
+		}
+		m.prev, m.typ = env.PrevHash, env.Type
+		m.event = events.Event{ID: env.ID, PrevHash: env.PrevHash}
+		return nil
+	default:
+		return err
+	}
+}
