@@ -43,9 +43,20 @@ type Config struct {
 	// Types delivers only these event types (all when empty). The filter
 	// applies after verification, which needs every event of a subject.
 	Types []string
-	// StartSeq is where a new consumer starts (0: the stream's start). An
-	// existing consumer resumes after its last acknowledged event.
-	StartSeq uint64
+	// StartSeq is where a new consumer starts (0: the stream's start);
+	// StartTime, if set, starts it at the first event stored at or after
+	// it; StartAtEnd at the next event stored. An existing consumer resumes
+	// after its last acknowledged event, unless Replace.
+	StartSeq   uint64
+	StartTime  time.Time
+	StartAtEnd bool
+	// Replace deletes the consumer first, so that the run starts where the
+	// Start fields say (for `ledger tail`, which reads from a point of its
+	// choosing each time).
+	Replace bool
+	// StopWhenIdle returns from Run once every event stored is handled,
+	// instead of waiting for more.
+	StopWhenIdle bool
 	// AckEvery acknowledges after so many handled events (and whenever the
 	// stream is idle); 0 means 100.
 	AckEvery int
@@ -88,7 +99,8 @@ func Run(ctx context.Context, cfg Config, handle func(context.Context, Event) er
 	if err != nil {
 		return err
 	}
-	r := &run{cfg: cfg, handle: handle, v: newVerifier(events.NewVerifier(cfg.Key), fresh && cfg.StartSeq <= 1)}
+	fromStart := fresh && cfg.StartSeq <= 1 && cfg.StartTime.IsZero() && !cfg.StartAtEnd
+	r := &run{cfg: cfg, handle: handle, v: newVerifier(events.NewVerifier(cfg.Key), fromStart)}
 	if r.cfg.AckEvery <= 0 {
 		r.cfg.AckEvery = 100
 	}
@@ -111,6 +123,11 @@ func open(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Co
 	if !within(filter, c.Subjects[0]) {
 		return nil, false, fmt.Errorf("subscriber: filter %s is outside the credentials' %s", filter, c.Subjects[0])
 	}
+	if cfg.Replace {
+		if err := js.DeleteConsumer(ctx, Stream, c.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, false, fmt.Errorf("subscriber: delete consumer %s: %w", c.Durable, err)
+		}
+	}
 	cons, err := js.Consumer(ctx, Stream, c.Durable)
 	if err == nil {
 		if got := cons.CachedInfo().Config.FilterSubject; got != filter {
@@ -123,7 +140,13 @@ func open(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Co
 	}
 	cfgc := jetstream.ConsumerConfig{Durable: c.Durable, FilterSubject: filter, AckPolicy: jetstream.AckAllPolicy,
 		AckWait: time.Minute, MaxAckPending: 20000, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if cfg.StartSeq > 1 {
+	switch {
+	case cfg.StartAtEnd:
+		cfgc.DeliverPolicy = jetstream.DeliverNewPolicy
+	case !cfg.StartTime.IsZero():
+		t := cfg.StartTime
+		cfgc.DeliverPolicy, cfgc.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	case cfg.StartSeq > 1:
 		cfgc.DeliverPolicy, cfgc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
 	}
 	cons, err = js.CreateConsumer(ctx, Stream, cfgc)
@@ -178,6 +201,15 @@ func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
 		if n == 0 || r.unacked >= r.cfg.AckEvery {
 			if err := r.ackLast(); err != nil {
 				return err
+			}
+		}
+		if n == 0 && len(r.queue) == 0 && r.cfg.StopWhenIdle {
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("subscriber: %w", err)
+			}
+			if info.NumPending == 0 && info.NumAckPending == 0 {
+				return nil
 			}
 		}
 	}

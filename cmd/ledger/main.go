@@ -112,6 +112,7 @@ the token defaults to DATA/admin.token of a ledger running beside the CLI):
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   alerts    an account's threshold alerts
   token     token create|list|revoke: API tokens (create --data DIR works while the ledger is stopped)
+  tail      the events as a subscriber sees them, verified (--creds, --from-seq, --since, --follow)
   subscriber  subscriber permissions: the NATS permissions of a subscriber, for a cluster the ledger does not run
   bench     measure the ledger beside raw JetStream and raw Pebble
 
@@ -194,6 +195,8 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runToken
 	case "subscriber":
 		return runSubscriber
+	case "tail":
+		return runTail
 	case "version", "--version":
 		return runVersion
 	}
