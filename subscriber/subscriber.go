@@ -104,9 +104,7 @@ func Run(ctx context.Context, cfg Config, handle func(context.Context, Event) er
 	if r.cfg.AckEvery <= 0 {
 		r.cfg.AckEvery = 100
 	}
-	err = r.loop(ctx, cons)
-	r.release()
-	return err
+	return r.loop(ctx, cons)
 }
 
 // open returns the subscriber's durable consumer, making it if it does not
@@ -130,30 +128,49 @@ func open(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Co
 	}
 	cons, err := js.Consumer(ctx, Stream, c.Durable)
 	if err == nil {
-		if got := cons.CachedInfo().Config.FilterSubject; got != filter {
+		info := cons.CachedInfo()
+		if got := info.Config.FilterSubject; got != filter {
 			return nil, false, fmt.Errorf("subscriber: consumer %s filters %s, not %s: delete it to change the filter", c.Durable, got, filter)
 		}
-		return cons, false, nil
+		if info.NumAckPending == 0 {
+			return cons, false, nil
+		}
+		// A run stopped (or was killed) with events delivered but not
+		// acknowledged. JetStream would deliver new events first and those
+		// only after their AckWait: start again right after the last
+		// acknowledged one instead, in stream order.
+		if err := js.DeleteConsumer(ctx, Stream, c.Durable); err != nil {
+			return nil, false, fmt.Errorf("subscriber: delete consumer %s: %w", c.Durable, err)
+		}
+		cfg.StartSeq, cfg.StartTime, cfg.StartAtEnd = info.AckFloor.Stream+1, time.Time{}, false
+		cons, err = js.CreateConsumer(ctx, Stream, consumerConfig(c.Durable, filter, cfg))
+		return cons, false, err
 	}
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, false, fmt.Errorf("subscriber: consumer %s: %w", c.Durable, err)
 	}
-	cfgc := jetstream.ConsumerConfig{Durable: c.Durable, FilterSubject: filter, AckPolicy: jetstream.AckAllPolicy,
-		AckWait: time.Minute, MaxAckPending: 20000, DeliverPolicy: jetstream.DeliverAllPolicy}
-	switch {
-	case cfg.StartAtEnd:
-		cfgc.DeliverPolicy = jetstream.DeliverNewPolicy
-	case !cfg.StartTime.IsZero():
-		t := cfg.StartTime
-		cfgc.DeliverPolicy, cfgc.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	case cfg.StartSeq > 1:
-		cfgc.DeliverPolicy, cfgc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
-	}
-	cons, err = js.CreateConsumer(ctx, Stream, cfgc)
+	cons, err = js.CreateConsumer(ctx, Stream, consumerConfig(c.Durable, filter, cfg))
 	if err != nil {
 		return nil, false, fmt.Errorf("subscriber: create consumer %s: %w", c.Durable, err)
 	}
 	return cons, true, nil
+}
+
+// consumerConfig is the durable consumer a run makes, starting where cfg
+// says.
+func consumerConfig(durable, filter string, cfg Config) jetstream.ConsumerConfig {
+	cc := jetstream.ConsumerConfig{Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckAllPolicy,
+		AckWait: time.Minute, MaxAckPending: 20000, DeliverPolicy: jetstream.DeliverAllPolicy}
+	switch {
+	case cfg.StartAtEnd:
+		cc.DeliverPolicy = jetstream.DeliverNewPolicy
+	case !cfg.StartTime.IsZero():
+		t := cfg.StartTime
+		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	case cfg.StartSeq > 1:
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
+	}
+	return cc
 }
 
 // within reports whether filter lies inside subjects (a "…>" pattern).
@@ -172,63 +189,75 @@ type run struct {
 	unacked int
 }
 
+// idleWait is how long the consumer waits for a message before it counts
+// the stream as idle: pending events are then settled and acknowledged.
+const idleWait = 200 * time.Millisecond
+
 func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return fmt.Errorf("subscriber: %w", err)
+	}
+	defer func() {
+		// Hand back in stream order: what was received, then what was
+		// pulled ahead.
+		r.release()
+		r.drain(it)
+	}()
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("subscriber: fetch: %w", err)
-		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			if err := r.receive(msg); err != nil {
+		msg, err := it.Next(jetstream.NextMaxWait(idleWait)) // ctx is looked at between messages
+		switch {
+		case err == nil:
+			r.receive(msg)
+			if err := r.deliver(ctx); err != nil {
 				return err
 			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			return fmt.Errorf("subscriber: fetch: %w", err)
-		}
-		if n == 0 && len(r.queue) > 0 {
-			// Idle: whatever is still unvouched will never be.
-			r.v.expire(r.queue[len(r.queue)-1].seq)
-		}
-		if err := r.deliver(ctx); err != nil {
-			return err
-		}
-		if n == 0 || r.unacked >= r.cfg.AckEvery {
-			if err := r.ackLast(); err != nil {
+			continue
+		case ctx.Err() != nil:
+		case errors.Is(err, nats.ErrTimeout):
+			if done, err := r.idle(ctx, cons); done || err != nil {
 				return err
 			}
-		}
-		if n == 0 && len(r.queue) == 0 && r.cfg.StopWhenIdle {
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return fmt.Errorf("subscriber: %w", err)
-			}
-			if info.NumPending == 0 && info.NumAckPending == 0 {
-				return nil
-			}
+		default:
+			return fmt.Errorf("subscriber: %w", err)
 		}
 	}
 	return r.ackLast()
 }
 
-// receive verifies one message and queues it.
-func (r *run) receive(msg jetstream.Msg) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("subscriber: %w", err)
+// idle settles what can no longer be vouched for, delivers and acknowledges
+// it, and reports whether a StopWhenIdle run is done.
+func (r *run) idle(ctx context.Context, cons jetstream.Consumer) (bool, error) {
+	if len(r.queue) > 0 {
+		r.v.expire(r.queue[len(r.queue)-1].seq)
 	}
-	m := &message{seq: meta.Sequence.Stream, subject: msg.Subject(), data: msg.Data(), msg: msg}
+	if err := r.deliver(ctx); err != nil {
+		return false, err
+	}
+	if err := r.ackLast(); err != nil {
+		return false, err
+	}
+	if !r.cfg.StopWhenIdle || len(r.queue) > 0 {
+		return false, nil
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("subscriber: %w", err)
+	}
+	return info.NumPending == 0 && info.NumAckPending == 0, nil
+}
+
+// receive verifies one message and queues it.
+func (r *run) receive(msg jetstream.Msg) {
+	m := &message{subject: msg.Subject(), data: msg.Data(), msg: msg}
+	if meta, err := msg.Metadata(); err == nil {
+		m.seq = meta.Sequence.Stream
+	}
 	r.v.add(m, msg.Headers().Get(events.SignatureHeader))
 	r.queue = append(r.queue, m)
 	if m.seq > vouchWindow {
 		r.v.expire(m.seq - vouchWindow)
 	}
-	return nil
 }
 
 // deliver hands the settled head of the queue on, in stream order.
@@ -266,6 +295,19 @@ func (r *run) release() {
 		m.msg.Nak()
 	}
 	r.queue = nil
+}
+
+// drain stops pulling and hands back, unacknowledged, the messages pulled
+// ahead but never received, so that the next run gets them at once.
+func (r *run) drain(it jetstream.MessagesContext) {
+	it.Drain()
+	for {
+		msg, err := it.Next(jetstream.NextMaxWait(50 * time.Millisecond))
+		if err != nil {
+			return
+		}
+		msg.Nak()
+	}
 }
 
 // ackLast acknowledges every event up to the last one handled.

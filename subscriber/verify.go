@@ -52,6 +52,7 @@ type chain struct {
 type verifier struct {
 	keys     *events.Verifier
 	subjects map[string]*chain
+	waiting  []*message // unsigned messages as they came, for expire; settled ones are skipped
 	fromZero bool // the run reads from the stream's start: every chain starts at ""
 }
 
@@ -77,6 +78,7 @@ func (v *verifier) add(m *message, signature string) {
 			return
 		}
 		c.pending[m.hash] = m
+		v.waiting = append(v.waiting, m)
 		return
 	}
 	if err := v.keys.Verify(m.subject, m.data, signature); err != nil {
@@ -108,12 +110,12 @@ func (v *verifier) add(m *message, signature string) {
 // expire settles as broken every pending message at or before seq: no
 // signed event vouched for it in time.
 func (v *verifier) expire(seq uint64) {
-	for _, c := range v.subjects {
-		for h, p := range c.pending {
-			if p.seq <= seq {
-				settle(p, "unsigned, and no signed event vouched for it")
-				delete(c.pending, h)
-			}
+	for len(v.waiting) > 0 && v.waiting[0].seq <= seq {
+		m := v.waiting[0]
+		v.waiting = v.waiting[1:]
+		if !m.settled {
+			settle(m, "unsigned, and no signed event vouched for it")
+			delete(v.subjects[m.subject].pending, m.hash)
 		}
 	}
 }

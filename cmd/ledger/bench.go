@@ -70,7 +70,7 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
-	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing and import (not by default: each imports --billing-records)")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import and subscriber (not by default: each imports --billing-records)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
 	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
 	intVar(fs, &bc.importRuns, "import-runs", 1, "runs of each binary in the import phase (medians are printed with --import-binary)")
@@ -82,10 +82,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing", "import":
+		case "writes", "usage", "serve", "billing", "import", "subscriber":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing or import)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import or subscriber)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -179,6 +179,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["import"] && bc.billingRecords > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchImport(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["subscriber"] && bc.billingRecords > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchSubscriber(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}
