@@ -121,6 +121,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/accounts/{account}/checks", auth.Ingest, a.check)
 	a.handle("GET /v1/accounts/{account}/qtl", auth.Read, a.qtl)
 	a.handle("GET /v1/qtl", auth.ReadAll, a.qtlAll)
+	a.handle("GET /v1/integrity", auth.Read, a.integrity)
 	a.handle("GET /v1/accounts/{account}/peaks", auth.Read, a.peaks)
 	a.handle("GET /v1/accounts/{account}/usage/export", auth.Read, a.usageExport)
 	a.handle("GET /v1/accounts/{account}/thresholds", auth.Read, a.thresholds)
@@ -223,14 +224,21 @@ func (a *API) handle(pattern string, access auth.Access, h func(http.ResponseWri
 	})
 }
 
+// readyz answers whether the ledger is ready, and notes the events' breaks
+// (H3) without failing for them: the ledger serves what it applied and
+// refused only what failed its checks. Anyone may read /readyz, so the note
+// says how many and where the first is, never its subject.
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	status, body := http.StatusOK, map[string]string{"status": "ready"}
 	if a.ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := a.ready(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-			return
+			status, body = http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	if note := a.l.IntegrityNote(); note != "" {
+		body["integrity"] = note
+	}
+	writeJSON(w, status, body)
 }

@@ -72,6 +72,7 @@ var routeAccess = map[string]auth.Access{
 	"POST /v1/accounts/{account}/checks":                          auth.Ingest,
 	"GET /v1/accounts/{account}/qtl":                              auth.Read,
 	"GET /v1/qtl":                                                 auth.ReadAll,
+	"GET /v1/integrity":                                           auth.Read,
 	"GET /v1/accounts/{account}/peaks":                            auth.Read,
 	"GET /v1/accounts/{account}/usage/export":                     auth.Read,
 	"GET /v1/accounts/{account}/thresholds":                       auth.Read,

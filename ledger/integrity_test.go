@@ -223,8 +223,8 @@ func TestSquattedUsageIDDoesNotBlockTheBatch(t *testing.T) {
 // Item 8.3: with a raw client, updating the stream to
 // max_msgs_per_subject = 1 and back deletes events although the stream
 // denies deletes. The running ledger's stream check reports it as an
-// integrity break (once), ledger verify reports it, and a rebuild refuses
-// the stream unless told to accept the loss.
+// integrity break (once) and in GET /v1/integrity, ledger verify reports
+// it, and a rebuild refuses the stream unless told to accept the loss.
 func TestStreamLimitSetAndUnsetIsDetected(t *testing.T) {
 	warnings := make(chan string, 64)
 	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true,
@@ -270,6 +270,10 @@ func TestStreamLimitSetAndUnsetIsDetected(t *testing.T) {
 	waitWarning(t, warnings, want)
 	if got := integrityBreaks(tl, ledger.IntegrityStream); got == "0" {
 		t.Errorf("%s stream breaks counted, want at least 1", got)
+	}
+	// GET /v1/integrity gives the latest check's problems (H3).
+	if got := integrityAs(tl, tl.token).StreamProblems; !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, want) }) {
+		t.Errorf("GET /v1/integrity: stream_problems %q, want one naming %q", got, want)
 	}
 
 	tl.stop()

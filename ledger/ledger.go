@@ -60,6 +60,7 @@ type Ledger struct {
 	reports       reportCache   // computed QTL reports (billing.go)
 	alertPause    time.Duration // see Options.AlertPause
 	reminderPoll  time.Duration // see Options.ReminderPoll
+	integrity     integrity     // the stream check's latest problems (integrity.go)
 }
 
 // Options configure New.
@@ -100,7 +101,8 @@ type Options struct {
 }
 
 // New returns a Ledger writing to stream through nc and reading state from
-// store. The caller keeps store following the stream (projections.Follow).
+// store. The caller keeps store following the stream (projections.Follow);
+// the ledger logs and counts the breaks the store records from then on.
 func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *projections.Store, o Options) *Ledger {
 	l := &Ledger{
 		stream: stream, store: store, now: o.Now, logger: o.Logger, maxAttempts: o.MaxAttempts,
@@ -145,6 +147,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	}
 	if l.sessionTTL = o.SessionTTL; l.sessionTTL <= 0 {
 		l.sessionTTL = commands.DefaultSessionTTL
+	}
+	if store != nil {
+		store.OnBreaks(l.reportEventBreaks)
 	}
 	return l
 }

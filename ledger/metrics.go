@@ -18,9 +18,13 @@ type metrics struct {
 	integrityBreaks *prometheus.CounterVec
 }
 
-// Kinds of integrity break counted in ledger_integrity_breaks_total, besides
-// the events the projections did not apply (projections.Store.Breaks).
+// Kinds of integrity break counted in ledger_integrity_breaks_total.
 const (
+	// IntegrityEvent: an event the projections did not apply (H3): not
+	// written by the ledger, undecodable, on the wrong subject or breaking
+	// its aggregate's hash chain (projections.Store.Breaks).
+	IntegrityEvent = "event"
+
 	// IntegrityReplayAnswer: an entry of the replay-answers bucket the
 	// ledger did not keep (ReplayAnswersBucket).
 	IntegrityReplayAnswer = "replay_answer"
@@ -49,10 +53,10 @@ func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
 		}),
 		integrityBreaks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_integrity_breaks_total",
-			Help: "Integrity breaks found outside the events, by kind: replay_answer (a forged or damaged replay answer), stream (the stream lost messages or its guarantees).",
+			Help: "Integrity breaks found, by kind: event (an event the projections did not apply: forged, replayed, out of order, undecodable), replay_answer (a forged or damaged replay answer), stream (the stream lost messages or its guarantees).",
 		}, []string{"kind"}),
 	}
-	for _, kind := range []string{IntegrityReplayAnswer, IntegrityStream} {
+	for _, kind := range []string{IntegrityEvent, IntegrityReplayAnswer, IntegrityStream} {
 		m.integrityBreaks.WithLabelValues(kind) // exported at 0 before the first
 	}
 	if reg != nil {
@@ -82,5 +86,6 @@ func (m *metrics) integrityBreak(kind string) { m.integrityBreaks.WithLabelValue
 
 // CountIntegrityBreak counts, in ledger_integrity_breaks_total, one
 // integrity break of kind that the caller found and logged (the server's
-// stream check counts IntegrityStream).
+// stream check counts IntegrityStream; the ledger counts IntegrityEvent
+// itself, see reportEventBreaks).
 func (l *Ledger) CountIntegrityBreak(kind string) { l.metrics.integrityBreak(kind) }

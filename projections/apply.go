@@ -166,6 +166,7 @@ func (s *Store) Apply(msgs []Msg) error {
 	}
 	a.keepHot()
 	s.noteBilling(a.billing)
+	s.noteBreaks(a.breaks)
 	s.advance(last)
 	if m := msgs[len(msgs)-1]; m.Seq == last && !m.Stored.IsZero() {
 		s.markStored(m.Stored)
@@ -191,6 +192,8 @@ type applier struct {
 	// thresholds caches, by alert subject, the threshold in force, for
 	// subjects this run has not applied an event to (see threshold).
 	thresholds map[string]commands.AlertLog
+	// breaks are the breaks this run recorded, in stream order (H3).
+	breaks []Break
 }
 
 // noteBilling records that the event being applied changes what billing
@@ -314,7 +317,9 @@ func (a *applier) apply(m Msg) error {
 		// sequence moves on, because the stream's last sequence for the
 		// subject did, and the write side appends against it.
 		rec.Seq = m.Seq
-		return putJSON(a.b, breakKey(m.Seq), Break{Seq: m.Seq, Subject: m.Subject, Reason: reason})
+		b := Break{Seq: m.Seq, Subject: m.Subject, Reason: reason}
+		a.breaks = append(a.breaks, b)
+		return putJSON(a.b, breakKey(m.Seq), b)
 	}
 	if rec.value == nil {
 		if rec.value, err = decodeState(e.Aggregate(), rec.State); err != nil {

@@ -100,8 +100,13 @@ type Store struct {
 		changed    chan struct{}
 		closed     bool
 		storedAt   time.Time // see AppliedThrough
+		breaks     int       // how many breaks the store holds (BreakSummary)
+		firstBreak Break     // the first of them
 	}
 	applyMu sync.Mutex
+	// onBreaks is told of the breaks each Apply records (OnBreaks), under
+	// applyMu.
+	onBreaks func([]Break)
 	// hot caches index entries that usage touches again and again (a day's
 	// totals, its distinct users and machines, a machine's last usage),
 	// under applyMu. Only Apply writes them, so the cache stays true.
@@ -174,6 +179,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		s.mu.checkpoint = binary.BigEndian.Uint64(v)
 		closer.Close()
+	}
+	if s.mu.breaks, s.mu.firstBreak, err = loadBreakSummary(db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }

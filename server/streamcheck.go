@@ -107,12 +107,14 @@ func discardName(p jetstream.DiscardPolicy) string {
 // streamWatch runs CheckStream at start and then periodically, and reports
 // each problem once, while it lasts, as an integrity break: a warning and
 // one count in ledger_integrity_breaks_total. A problem that goes away and
-// comes back is reported again.
+// comes back is reported again. Every check's problems, all of them, are
+// kept for GET /v1/integrity.
 type streamWatch struct {
 	stream  jetstream.Stream
 	started *jetstream.StreamInfo
 	logger  *slog.Logger
-	count   func() // counts one integrity break
+	count   func()         // counts one integrity break
+	keep    func([]string) // keeps the problems of the latest check
 
 	// mu guards reported, the problems reported and still found.
 	mu       sync.Mutex
@@ -126,7 +128,7 @@ func (s *Server) watchStream(interval time.Duration) {
 		interval = DefaultStreamCheckInterval
 	}
 	w := &streamWatch{stream: s.conn.Stream, started: s.conn.Stream.CachedInfo(), logger: s.logger,
-		count: func() { s.ledger.CountIntegrityBreak(ledger.IntegrityStream) }}
+		count: func() { s.ledger.CountIntegrityBreak(ledger.IntegrityStream) }, keep: s.ledger.SetStreamProblems}
 	go w.run(s.followCtx, interval)
 }
 
@@ -146,11 +148,15 @@ func (w *streamWatch) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// check runs CheckStream once and reports the problems not reported yet.
+// check runs CheckStream once, keeps its problems and reports those not
+// reported yet. A check that cannot reach the stream keeps the last ones.
 func (w *streamWatch) check(ctx context.Context) error {
 	problems, err := CheckStream(ctx, w.stream, w.started)
 	if err != nil {
 		return err
+	}
+	if w.keep != nil {
+		w.keep(problems)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
