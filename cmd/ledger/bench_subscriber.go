@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/entledger/ledger/auth"
+	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
@@ -38,8 +41,52 @@ func benchSubscriber(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if _, err := importPooled(ctx, srv.Ledger(), bc.billingRecords, products, now.Add(-30*24*time.Hour), now.Add(-8*24*time.Hour)); err != nil {
 		return err
 	}
-	subjects := auth.Subjects("bill")
+	if err := mixedAccount(ctx, srv.Ledger(), max(bc.billingRecords/50, 100)); err != nil {
+		return err
+	}
+	for _, account := range []string{"bill", "mix"} {
+		if err := readAccount(ctx, srv, account, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// mixedAccount writes the events of account mix: n users, n practitioner
+// licences, and an assignment of each (with the email claims and the user
+// events each makes).
+func mixedAccount(ctx context.Context, l *ledger.Ledger, n int) error {
+	m := ledger.Meta{Actor: "bench"}
+	at := time.Now().UTC().Add(-48 * time.Hour)
+	if _, err := l.CreateAccount(ctx, m, commands.CreateAccount{ID: "mix", Name: "Mixed", FulfillmentContact: "ops@mix.example", At: at}); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range 8 {
+		g.Go(func() error {
+			for i := w; i < n; i += 8 {
+				email, id := fmt.Sprintf("u%d@mix.example", i), fmt.Sprintf("P-%d", i)
+				if _, err := l.RegisterUser(gctx, m, commands.RegisterUser{Account: "mix", Email: email, EntitlementCountry: "DE", At: at}); err != nil {
+					return err
+				}
+				if _, err := l.CreateLicense(gctx, m, commands.CreateLicense{Account: "mix", ID: id, Kind: "practitioner",
+					Products: []string{"microstation"}, ValidFrom: at, ValidUntil: at.Add(365 * 24 * time.Hour), At: at}); err != nil {
+					return err
+				}
+				if _, err := l.Assign(gctx, m, commands.Assign{Account: "mix", LicenseID: id, Email: email}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// readAccount reads account's events with a raw ordered consumer, then
+// with the subscriber client, and prints both and the ratio.
+func readAccount(ctx context.Context, srv *server.Server, account string, out io.Writer) error {
+	subjects := auth.Subjects(account)
 	start := time.Now()
 	cons, err := srv.Conn().Stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subjects}})
 	if err != nil {
@@ -61,39 +108,46 @@ func benchSubscriber(ctx context.Context, bc benchConfig, out io.Writer) error {
 		}
 	}
 	it.Stop()
-	raw := measurement{name: "raw ordered consumer, the account's events", ops: want, took: time.Since(start), unit: "events"}
+	raw := measurement{name: "raw ordered consumer, account " + account, ops: want, took: time.Since(start), unit: "events"}
 	printMeasurement(out, raw)
 
-	creds, err := benchCredentials(ctx, srv.Ledger())
+	creds, err := benchCredentials(ctx, srv.Ledger(), account)
 	if err != nil {
 		return err
 	}
 	got := 0
+	var broken error
+	var last time.Time // when the last event was handled: the idle wait after it is not reading
 	start = time.Now()
 	err = subscriber.Run(ctx, subscriber.Config{URL: srv.NATSURL(), Credentials: creds, Key: srv.Ledger().EventKey(), StopWhenIdle: true,
-		AckEvery: 1000, OnBreak: func(b subscriber.Break) { err = fmt.Errorf("bench: break at %d: %s", b.Seq, b.Reason) }},
-		func(context.Context, subscriber.Event) error { got++; return nil })
-	if err != nil {
+		AckEvery: 1000, OnBreak: func(b subscriber.Break) { broken = fmt.Errorf("bench: break at %d: %s", b.Seq, b.Reason) }},
+		func(context.Context, subscriber.Event) error {
+			if got++; got == want {
+				last = time.Now()
+			}
+			return nil
+		})
+	if err = errors.Join(err, broken); err != nil {
 		return err
 	}
-	took := time.Since(start)
+	took := last.Sub(start)
 	if got != want {
-		return fmt.Errorf("bench: the subscriber handled %d events, want %d", got, want)
+		return fmt.Errorf("bench: the subscriber handled %d events of account %s, want %d", got, account, want)
 	}
-	sub := measurement{name: "subscriber client: verify, decode, ack per 1000", ops: got, took: took, unit: "events"}
+	sub := measurement{name: "subscriber client, account " + account + ": verify, decode, ack per 1000", ops: got, took: took, unit: "events"}
 	printMeasurement(out, sub)
-	fmt.Fprintf(out, "ratio  subscriber / raw ordered consumer  %.2f  (goal >= 0.5)\n", sub.rate()/raw.rate())
+	fmt.Fprintf(out, "ratio  subscriber / raw ordered consumer, account %s  %.2f  (goal >= 0.5)\n", account, sub.rate()/raw.rate())
 	return nil
 }
 
 // benchCredentials makes subscriber credentials of account bill through the
 // Go API, as POST .../subscribers does.
-func benchCredentials(ctx context.Context, l *ledger.Ledger) (subscriber.Credentials, error) {
-	tok, err := l.CreateToken(ctx, ledger.Meta{Actor: "bench"}, "bench", events.RoleSubscriber, "bill")
+func benchCredentials(ctx context.Context, l *ledger.Ledger, account string) (subscriber.Credentials, error) {
+	tok, err := l.CreateToken(ctx, ledger.Meta{Actor: "bench"}, "bench", events.RoleSubscriber, account)
 	if err != nil {
 		return subscriber.Credentials{}, err
 	}
 	id := tok.State.ID
 	return subscriber.Credentials{NATSUser: id, NATSPassword: tok.Token, InboxPrefix: auth.InboxPrefix(id),
-		Durable: auth.Durable("bill", "bench"), Subjects: []string{auth.Subjects("bill")}}, nil
+		Durable: auth.Durable(account, "bench"), Subjects: []string{auth.Subjects(account)}}, nil
 }
