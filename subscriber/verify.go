@@ -53,7 +53,7 @@ type verifier struct {
 	keys     *events.Verifier
 	subjects map[string]*chain
 	waiting  []*message // unsigned messages as they came, for expire; settled ones are skipped
-	fromZero bool // the run reads from the stream's start: every chain starts at ""
+	fromZero bool       // the run reads from the stream's start: every chain starts at ""
 }
 
 func newVerifier(keys *events.Verifier, fromZero bool) *verifier {
