@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/entledger/ledger/server"
+	"github.com/nats-io/nats.go"
 )
 
 // ledger tail --from-seq N prints exactly the account's events from N on,
@@ -93,6 +95,31 @@ func TestTailFromSeq(t *testing.T) {
 	}
 	if got, _ := tail(); len(got) != 0 {
 		t.Errorf("from the end, without --follow: %v, want nothing", got)
+	}
+
+	// H3: verify runs beside the ledger as a read-all subscriber; a forged
+	// event makes it exit 1 naming it.
+	all := filepath.Join(t.TempDir(), "all.json")
+	os.WriteFile(all, post("/v1/subscribers", `{"name":"verify"}`), 0o600)
+	verify := func() (string, error) {
+		var out bytes.Buffer
+		err := Run(context.Background(), []string{"verify", "--creds", all, "--nats-url", srv.NATSURL(), "--url", "http://" + srv.Addr()},
+			&out, io.Discard)
+		return out.String(), err
+	}
+	if out, err := verify(); err != nil || !strings.Contains(out, "ok:") {
+		t.Fatalf("verify as a subscriber: %v\n%s", err, out)
+	}
+	url, _ := server.LedgerNATSURL(srv.NATSURL(), dir)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Publish("ledger.events.acme.user.a@x%2Eexample", []byte(`{"specversion":"1.0"}`))
+	nc.Flush()
+	if out, err := verify(); !errors.Is(err, errBroken) || !strings.Contains(out, "1 break") {
+		t.Errorf("verify after a forged event: %v\n%s", err, out)
 	}
 }
 
