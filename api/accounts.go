@@ -27,8 +27,19 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getAccount answers an account now, or as it stood at a past business
+// time with ?as_of=T (H4).
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) error {
-	acct, err := a.l.Account(r.PathValue("account"))
+	t, past, err := asOf(r)
+	if err != nil {
+		return err
+	}
+	var acct commands.Account
+	if past {
+		acct, err = a.l.AccountAsOf(r.PathValue("account"), t)
+	} else {
+		acct, err = a.l.Account(r.PathValue("account"))
+	}
 	if err != nil {
 		return err
 	}

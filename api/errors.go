@@ -25,6 +25,7 @@ var statusOf = map[string]int{
 	commands.CodeAtInFuture:           http.StatusBadRequest,
 	commands.CodeInvalidClientVersion: http.StatusBadRequest,
 	commands.CodeInvalidPath:          http.StatusBadRequest,
+	commands.CodeInvalidCursor:        http.StatusBadRequest,
 	commands.CodeInvalidHost:          http.StatusMisdirectedRequest,
 	commands.CodeBodyTooLarge:         http.StatusRequestEntityTooLarge,
 	commands.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,

@@ -43,16 +43,16 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 // were at T.
 func (a *API) getLicense(w http.ResponseWriter, r *http.Request) error {
 	account, id := r.PathValue("account"), r.PathValue("id")
-	if r.URL.Query().Has("as_of") {
-		asOf, err := requiredTime("as_of", r.URL.Query().Get("as_of"))
+	t, past, err := asOf(r)
+	if err != nil {
+		return err
+	}
+	if past {
+		lic, err := a.l.LicenseAsOf(account, id, t)
 		if err != nil {
 			return err
 		}
-		lic, err := a.l.LicenseAsOf(account, id, asOf)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, licenseView(lic, asOf))
+		writeJSON(w, http.StatusOK, licenseView(lic, t))
 		return nil
 	}
 	lic, err := a.l.License(account, id)

@@ -27,7 +27,22 @@ func (a *API) registerUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getUser answers a user now, with their live session, or as registered
+// at a past business time with ?as_of=T (H4), with session null: sessions
+// are answered live only.
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
+	t, past, err := asOf(r)
+	if err != nil {
+		return err
+	}
+	if past {
+		u, err := a.l.UserAsOf(r.PathValue("account"), r.PathValue("email"), t)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, userView(u, nil))
+		return nil
+	}
 	u, err := a.l.User(r.PathValue("account"), r.PathValue("email"))
 	if err != nil {
 		return err
@@ -58,16 +73,21 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 
 // writeUser answers a user with their live session, if any.
 func (a *API) writeUser(w http.ResponseWriter, r *http.Request, status int, u commands.User) error {
-	var view *SessionView
-	sess, live, err := a.l.LiveSession(r.Context(), u.Account, u.Email)
+	view, err := a.liveSession(r, u)
 	if err != nil {
 		return err
 	}
-	if live {
-		view = sessionView(sess, a.l.SessionTTL())
-	}
 	writeJSON(w, status, userView(u, view))
 	return nil
+}
+
+// liveSession is the user's live session as the API shows it, or nil.
+func (a *API) liveSession(r *http.Request, u commands.User) (*SessionView, error) {
+	sess, live, err := a.l.LiveSession(r.Context(), u.Account, u.Email)
+	if err != nil || !live {
+		return nil, err
+	}
+	return sessionView(sess, a.l.SessionTTL()), nil
 }
 
 func (a *API) removeUser(w http.ResponseWriter, r *http.Request) error {

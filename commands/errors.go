@@ -18,6 +18,10 @@ const (
 	CodeInvalidClientVersion = "invalid_client_version"
 	CodeInvalidPath          = "invalid_path" // a path with dot segments or "//", plain or percent-encoded
 
+	// A list cursor that does not open (HTTP 400): altered, or issued for
+	// another list, account or filter.
+	CodeInvalidCursor = "invalid_cursor"
+
 	// A request whose Host is not one of the ledger's names (HTTP 421):
 	// refused before anything else, against DNS rebinding.
 	CodeInvalidHost = "invalid_host"
@@ -76,6 +80,7 @@ const (
 var Codes = []string{
 	CodeInvalidArgument, CodeMalformedJSON, CodeAtInFuture, CodeInvalidClientVersion, CodeInvalidPath, CodeInvalidHost,
 	CodeBodyTooLarge, CodeUnsupportedMediaType,
+	CodeInvalidCursor,
 	CodeAccountNotFound, CodeUserNotFound, CodeLicenseNotFound, CodeNotFound,
 	CodeAccountExists, CodeUserExists, CodeUserInOtherAccount, CodeEntitlementCountryMissing, CodeLicenseExists,
 	CodeNotPractitioner, CodeLicenseInactive, CodeLicenseAssigned, CodeUserAlreadyLicensed, CodeLicenseLocked,

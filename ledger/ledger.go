@@ -37,6 +37,7 @@ type Ledger struct {
 	store   *projections.Store
 	signer  *events.Signer
 	mac     *events.MAC
+	cursors cursorKey // seals list cursors (cursor.go)
 	now     func() time.Time
 	logger  *slog.Logger
 	metrics *metrics
@@ -130,6 +131,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 	if o.Key != nil {
 		l.signer, l.mac = events.NewSigner(o.Key), events.NewMAC(o.Key)
 	}
+	l.cursors = newCursorKey(o.Key)
 	if l.now == nil {
 		l.now = time.Now
 	}

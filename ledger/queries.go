@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/entledger/ledger/commands"
@@ -104,26 +103,12 @@ func (l *Ledger) LicenseAsOf(account, id string, t time.Time) (commands.License,
 	if _, err := l.License(account, id); err != nil {
 		return commands.License{}, err
 	}
-	hist, err := l.store.History(events.LicenseSubject(account, id))
-	if err != nil {
-		return commands.License{}, err
-	}
-	var lic commands.License
-	for _, h := range hist {
-		e, err := events.Unmarshal(h.Event)
-		if err != nil {
-			return commands.License{}, fmt.Errorf("ledger: history of licence %s: %w", id, err)
-		}
-		if e.OccurredAt.After(t) {
-			break // business times of one aggregate never go back (at_before_last_event)
-		}
-		lic.Apply(e)
-	}
-	if !lic.Exists() {
-		return lic, commands.Reject(commands.CodeLicenseNotFound, "licence %q did not exist yet at %s", id,
+	lic, err := stateAsOf[commands.License](l, events.LicenseSubject(account, id), t)
+	if err == nil && !lic.Exists() {
+		err = commands.Reject(commands.CodeLicenseNotFound, "licence %q did not exist yet at %s", id,
 			t.Format(time.RFC3339Nano)).With("license_id", id)
 	}
-	return lic, nil
+	return lic, err
 }
 
 // Reminder is one unassigned practitioner licence (C7).

@@ -111,6 +111,8 @@ the token defaults to DATA/admin.token of a ledger running beside the CLI):
   qtl       an account's quarterly term licence report (--quarter, --as-of-seq, --csv)
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   alerts    an account's threshold alerts
+  licenses  licenses list: an account's licences, every page (--kind, --assigned, --product)
+  users     users list: an account's registered users, every page
   token     token create|list|revoke: API tokens (create --data DIR works while the ledger is stopped)
   tail      the events as a subscriber sees them, verified (--creds, --from-seq, --since, --follow)
   subscriber  subscriber permissions: the NATS permissions of a subscriber, for a cluster the ledger does not run
@@ -191,6 +193,10 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runPeaks
 	case "alerts":
 		return runAlerts
+	case "licenses":
+		return runLicenses
+	case "users":
+		return runUsers
 	case "token":
 		return runToken
 	case "subscriber":
