@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -41,13 +42,13 @@ var probes = []Route{
 	{Method: "GET", Path: "/metrics", Access: auth.Public},
 }
 
-// DocumentedRoutes are the routes the OpenAPI document describes: the
+// documentedRoutes are the routes the OpenAPI document describes: the
 // probes and every route of Routes.
-func (a *API) DocumentedRoutes() []Route { return append(append([]Route(nil), probes...), a.table...) }
+func (a *API) documentedRoutes() []Route { return append(append([]Route(nil), probes...), a.table...) }
 
 // OpenAPI is the API's OpenAPI 3.1 document, indented, as docs/openapi.json
 // holds it.
-func (a *API) OpenAPI() []byte { return buildOpenAPI(a.DocumentedRoutes()) }
+func (a *API) OpenAPI() []byte { return buildOpenAPI(a.documentedRoutes()) }
 
 // openAPIDocument answers the OpenAPI document, built once, on the first
 // request: after every route is registered.
@@ -79,9 +80,8 @@ func buildOpenAPI(routes []Route) []byte {
 			"description": "The ledger's HTTP API under /v1 and its service endpoints. docs/api.md is the reference " +
 				"with every rule; this document is generated from the route table (api/openapi.go).",
 		},
-		"externalDocs": map[string]any{"description": "API reference", "url": "https://github.com/entledger/ledger/blob/main/docs/api.md"},
-		"security":     []any{map[string]any{"bearer": []any{}}},
-		"paths":        paths,
+		"security": []any{map[string]any{"bearer": []any{}}},
+		"paths":    paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{
 				"type": "http", "scheme": "bearer",
@@ -151,17 +151,12 @@ func responses(op operation) map[string]any {
 		}
 		ok["content"] = map[string]any{media: map[string]any{"schema": s}}
 	}
-	out := map[string]any{itoa(status): ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+	out := map[string]any{strconv.Itoa(status): ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
 	for st, s := range op.others {
-		out[itoa(st)] = map[string]any{"description": http.StatusText(st),
+		out[strconv.Itoa(st)] = map[string]any{"description": http.StatusText(st),
 			"content": map[string]any{"application/json": map[string]any{"schema": s}}}
 	}
 	return out
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 // operationID names a route: its method and its path's segments, e.g.

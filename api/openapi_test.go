@@ -56,13 +56,14 @@ func TestOpenAPIDocument(t *testing.T) {
 // each with the access it asks.
 func TestOpenAPIRoutesDocumented(t *testing.T) {
 	routes := map[string]string{}
-	for _, rt := range routeTable().DocumentedRoutes() {
+	for _, rt := range routeTable().documentedRoutes() {
 		key := rt.Method + " " + rt.Path
 		routes[key] = rt.Access.String()
 		if _, ok := operations[key]; !ok {
 			t.Errorf("%s is not documented in the OpenAPI document. Add its entry to operations in api/openapi_routes.go, e.g.\n"+
 				"\t%q: {summary: \"What it does (rule ids)\", answer: ref(\"Account\")},\n"+
-				"with body: for a request body, status: 201 for a creation, query: []string{...} for its query parameters; "+
+				"(answer: page(\"Account\") for a paginated list {items, next_cursor}; body: fields(\"name\", str, \"at?\", at) "+
+				"for a request body; status: 201 for a creation; query: []string{\"cursor\", \"limit\"} for query parameters), "+
 				"then rewrite docs/openapi.json: go test ./api -run OpenAPI -update", key, key)
 		}
 	}
@@ -137,7 +138,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 	for _, methods := range doc["paths"].(map[string]any) {
 		ops += len(methods.(map[string]any))
 	}
-	if want := len(routeTable().DocumentedRoutes()); ops != want {
+	if want := len(routeTable().documentedRoutes()); ops != want {
 		t.Errorf("%d operations, want %d", ops, want)
 	}
 }
