@@ -94,6 +94,10 @@ func (a *API) routes() {
 	}
 	a.handle("GET /v1/keys/events", auth.Public, a.eventKey)
 	a.handle("GET /v1/keys/checkout", auth.Public, a.checkoutKey)
+	a.handle("GET /v1/schemas", auth.Public, a.schemaList)
+	a.handle("GET /v1/schemas/envelope", auth.Public, a.envelopeSchema)
+	a.handle("GET /v1/schemas/{type}/{version}", auth.Public, a.typeSchema)
+	a.handle("GET /v1/openapi.json", auth.Public, a.openAPIDocument())
 	a.handle("POST /v1/accounts", auth.Vendor, a.createAccount)
 	a.handle("GET /v1/accounts", auth.Read, a.listAccounts)
 	a.handle("GET /v1/accounts/{account}", auth.Read, a.getAccount)

@@ -21,5 +21,10 @@
 // server wraps around the API, refuses a Host that is not the ledger's
 // (DNS rebinding).
 //
+// Public routes publish what subscribers and client authors need without a
+// token: the events' JSON Schemas (schemas.go) and the API's OpenAPI 3.1
+// document (openapi.go), built from the route table and one entry per route
+// in openapi_routes.go.
+//
 // An API is safe for concurrent use.
 package api

@@ -14,10 +14,12 @@ import (
 	"github.com/entledger/ledger/events"
 )
 
-// update rewrites the golden files and the FuzzUnmarshal seed files:
+// update rewrites the golden files and the FuzzUnmarshal seed files, and
+// the event catalogue docs/events.md made from them:
 //
 //	go test ./events -run Golden -update
-var update = flag.Bool("update", false, "rewrite testdata/golden and testdata/fuzz/FuzzUnmarshal seeds")
+//	go test ./events -run Catalogue -update
+var update = flag.Bool("update", false, "rewrite testdata/golden, testdata/fuzz/FuzzUnmarshal seeds and docs/events.md")
 
 const (
 	goldenDir   = "testdata/golden"

@@ -5,13 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
-	"regexp"
-	"slices"
-	"sort"
 	"sync"
-	"time"
 )
 
 // Schemas holds the JSON Schema of the envelope (envelope.json) and of every
@@ -25,10 +19,8 @@ var Schemas embed.FS
 var ErrSchema = errors.New("events: schema violation")
 
 // CheckSchema validates an encoded event against the envelope schema and the
-// schema of its type and version. It understands the subset of JSON Schema
-// (draft 2020-12) the files use: type, const, enum, required, properties,
-// additionalProperties false, items, minItems, minimum, minLength, maxLength,
-// pattern, and format date-time.
+// schema of its type and version, with the subset of JSON Schema (draft
+// 2020-12) that ValidateJSON understands.
 func CheckSchema(raw []byte) error {
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -38,7 +30,7 @@ func CheckSchema(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := validateValue(env, doc, "$"); err != nil {
+	if err := (validator{root: env}).value(env, doc, "$"); err != nil {
 		return fmt.Errorf("%w: %w", ErrSchema, err)
 	}
 	version, _ := doc["schemaversion"].(float64)
@@ -47,7 +39,7 @@ func CheckSchema(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := validateValue(data, doc["data"], "$.data"); err != nil {
+	if err := (validator{root: data}).value(data, doc["data"], "$.data"); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrSchema, name, err)
 	}
 	return nil
@@ -71,116 +63,34 @@ func loadSchema(name string) (map[string]any, error) {
 	return s, nil
 }
 
-var patternCache sync.Map // pattern → *regexp.Regexp
-
-func validateValue(schema map[string]any, v any, path string) error {
-	if c, ok := schema["const"]; ok && !reflect.DeepEqual(c, v) {
-		return fmt.Errorf("%s: want %v", path, c)
+// EnvelopeSchema is the JSON Schema of the envelope, as embedded.
+func EnvelopeSchema() []byte {
+	b, err := Schemas.ReadFile("schemas/envelope.json")
+	if err != nil {
+		panic("events: the envelope schema is not embedded: " + err.Error())
 	}
-	if enum, ok := schema["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return reflect.DeepEqual(e, v) }) {
-		return fmt.Errorf("%s: %v is not one of %v", path, v, enum)
-	}
-	typ, _ := schema["type"].(string)
-	switch typ {
-	case "":
-	case "object":
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: want an object", path)
-		}
-		return validateObject(schema, obj, path)
-	case "array":
-		arr, ok := v.([]any)
-		if !ok {
-			return fmt.Errorf("%s: want an array", path)
-		}
-		if min, ok := schema["minItems"].(float64); ok && float64(len(arr)) < min {
-			return fmt.Errorf("%s: want at least %v items", path, min)
-		}
-		if items, ok := schema["items"].(map[string]any); ok {
-			for i, it := range arr {
-				if err := validateValue(items, it, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-		}
-	case "string":
-		s, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("%s: want a string", path)
-		}
-		return validateString(schema, s, path)
-	case "integer", "number":
-		n, ok := v.(float64)
-		if !ok || typ == "integer" && n != math.Trunc(n) {
-			return fmt.Errorf("%s: want an %s", path, typ)
-		}
-		if min, ok := schema["minimum"].(float64); ok && n < min {
-			return fmt.Errorf("%s: %v is below the minimum %v", path, n, min)
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			return fmt.Errorf("%s: want a boolean", path)
-		}
-	default:
-		return fmt.Errorf("%s: schema uses unsupported type %q", path, typ)
-	}
-	return nil
+	return b
 }
 
-func validateObject(schema, obj map[string]any, path string) error {
-	props, _ := schema["properties"].(map[string]any)
-	if req, ok := schema["required"].([]any); ok {
-		for _, r := range req {
-			if _, ok := obj[r.(string)]; !ok {
-				return fmt.Errorf("%s: %q is required", path, r)
-			}
-		}
+// SchemaFile is the JSON Schema of the data of eventType at version, as
+// embedded, and whether there is one. Every version a ledger still reads
+// has one, the current version included.
+func SchemaFile(eventType string, version int) ([]byte, bool) {
+	if SchemaVersion(eventType) == 0 || version < 1 {
+		return nil, false
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		ps, ok := props[k].(map[string]any)
-		if !ok {
-			if ap, ok := schema["additionalProperties"].(bool); ok && !ap {
-				return fmt.Errorf("%s: property %q is not allowed", path, k)
-			}
-			continue
-		}
-		if err := validateValue(ps, obj[k], path+"."+k); err != nil {
-			return err
-		}
-	}
-	return nil
+	b, err := Schemas.ReadFile(fmt.Sprintf("schemas/%s.v%d.json", eventType, version))
+	return b, err == nil
 }
 
-func validateString(schema map[string]any, s, path string) error {
-	if min, ok := schema["minLength"].(float64); ok && float64(len([]rune(s))) < min {
-		return fmt.Errorf("%s: shorter than %v", path, min)
-	}
-	if max, ok := schema["maxLength"].(float64); ok && float64(len([]rune(s))) > max {
-		return fmt.Errorf("%s: longer than %v", path, max)
-	}
-	if p, ok := schema["pattern"].(string); ok {
-		re, ok := patternCache.Load(p)
-		if !ok {
-			c, err := regexp.Compile(p)
-			if err != nil {
-				return fmt.Errorf("%s: bad pattern %q: %w", path, p, err)
-			}
-			re, _ = patternCache.LoadOrStore(p, c)
-		}
-		if !re.(*regexp.Regexp).MatchString(s) {
-			return fmt.Errorf("%s: %q does not match %s", path, s, p)
+// SchemaVersions lists, in ascending order, the schema versions of
+// eventType that have a schema file: nil for an unknown type.
+func SchemaVersions(eventType string) []int {
+	var out []int
+	for v := 1; v <= SchemaVersion(eventType); v++ {
+		if _, ok := SchemaFile(eventType, v); ok {
+			out = append(out, v)
 		}
 	}
-	if f, _ := schema["format"].(string); f == "date-time" {
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return fmt.Errorf("%s: %q is not an RFC 3339 date-time", path, s)
-		}
-	}
-	return nil
+	return out
 }

@@ -45,6 +45,10 @@ var mayCall = map[auth.Access][]string{
 var routeAccess = map[string]auth.Access{
 	"GET /v1/keys/events":                                         auth.Public,
 	"GET /v1/keys/checkout":                                       auth.Public,
+	"GET /v1/schemas":                                             auth.Public,
+	"GET /v1/schemas/envelope":                                    auth.Public,
+	"GET /v1/schemas/{type}/{version}":                            auth.Public,
+	"GET /v1/openapi.json":                                        auth.Public,
 	"POST /v1/accounts":                                           auth.Vendor,
 	"GET /v1/accounts":                                            auth.Read,
 	"GET /v1/accounts/{account}":                                  auth.Read,
