@@ -142,6 +142,8 @@ type Options struct {
 	// is applied: an event the ledger did not write is a break. Without one
 	// the store trusts every event that decodes and continues its hash chain.
 	Authenticator *events.MAC
+	// CacheBytes is the block cache's size; 0 means 64 MiB.
+	CacheBytes int64
 }
 
 // Open opens (or creates) the store in dir.
@@ -150,7 +152,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	popts := &pebble.Options{Logger: pebbleLogger{logger}, Cache: pebble.NewCache(64 << 20)}
+	cache := opts.CacheBytes
+	if cache <= 0 {
+		cache = 64 << 20
+	}
+	popts := &pebble.Options{Logger: pebbleLogger{logger}, Cache: pebble.NewCache(cache)}
 	defer popts.Cache.Unref()
 	// Most reads during apply are for keys that do not exist yet (a new
 	// aggregate, a new command): bloom filters answer those without

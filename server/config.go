@@ -76,12 +76,32 @@ type Config struct {
 	// none).
 	RateLimit   float64
 	MaxInFlight int
+	// MemoryLimit, if set, sizes the caches from the process's memory
+	// budget (the caller sets the Go runtime's soft limit): the projections'
+	// block cache gets an eighth (at most 64 MiB), JetStream's memory store
+	// a quarter (at most 256 MiB).
+	MemoryLimit int64
 	// TLSCert and TLSKey serve the API over HTTPS. The key file must not be
 	// readable by others.
 	TLSCert, TLSKey string
 
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// pebbleCache is the projections' block cache size.
+func (cfg Config) pebbleCache() int64 { return budget(cfg.MemoryLimit/8, 64<<20) }
+
+// jetStreamMemory is the embedded server's JetStream memory limit.
+func (cfg Config) jetStreamMemory() int64 { return budget(cfg.MemoryLimit/4, 256<<20) }
+
+// budget is share of the memory limit, at most ceiling (ceiling without a
+// limit).
+func budget(share, ceiling int64) int64 {
+	if share <= 0 {
+		return ceiling
+	}
+	return min(share, ceiling)
 }
 
 // signingKeyPath is where cfg's signing key lives.

@@ -55,7 +55,8 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 	c := &Conn{}
 	var err error
 	if len(cfg.NATSURLs) == 0 {
-		eo := EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval}
+		eo := EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval,
+			MaxMemory: cfg.jetStreamMemory()}
 		opts := []nats.Option{nats.InProcessServer(nil), nats.Name("ledger")}
 		if cfg.NATSListen != "" {
 			pw, err := loadOrCreatePassword(LedgerNATSPasswordFile(cfg.DataDir))

@@ -22,6 +22,8 @@ type EmbeddedOptions struct {
 	// default, syncs every write before acknowledging it: an acknowledged
 	// event survives power loss.
 	SyncInterval time.Duration
+	// MaxMemory bounds JetStream's memory store; 0 means 256 MiB.
+	MaxMemory int64
 	// Auth admits clients when the server listens; required then (S4).
 	Auth natsserver.Authentication
 }
@@ -35,7 +37,7 @@ func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
 		StoreDir:           o.StoreDir,
 		NoLog:              true,
 		NoSigs:             true,
-		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxMemory: budget(o.MaxMemory, 256<<20),
 	}
 	if o.SyncInterval == 0 {
 		opts.SyncAlways = true

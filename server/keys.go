@@ -43,7 +43,7 @@ func openStore(ctx context.Context, cfg Config, stream jetstream.Stream, logger 
 				path, err)
 		}
 	}
-	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger, Authenticator: mac})
+	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger, Authenticator: mac, CacheBytes: cfg.pebbleCache()})
 	if err != nil {
 		return nil, nil, err
 	}

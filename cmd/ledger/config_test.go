@@ -32,6 +32,8 @@ func TestBadConfigurationNamesTheSetting(t *testing.T) {
 		{"public name with a port", []string{"serve", "--data", dir, "--public-name", "ledger.example.com:8080"}, nil, "--public-name"},
 		{"empty public name", []string{"serve", "--data", dir, "--public-name", "a.example,,b.example"}, nil, "public-name"},
 		{"env public name", []string{"serve", "--data", dir}, map[string]string{"LEDGER_PUBLIC_NAME": "ledger_1.example"}, "--public-name"},
+		{"memory limit too small", []string{"serve", "--data", dir, "--memory-limit", "1MiB"}, nil, "--memory-limit"},
+		{"memory limit not a size", []string{"serve", "--data", dir, "--memory-limit", "lots"}, nil, "memory-limit"},
 		{"stray argument", []string{"serve", "--data", dir, "extra"}, nil, "extra"},
 		{"unknown command", []string{"serev"}, nil, "serev"},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -184,5 +185,53 @@ func (l *listValue) String() string {
 func listFlag(fs *flag.FlagSet, name, usage string) *[]string {
 	p := new([]string)
 	fs.Var((*listValue)(p), name, usage)
+	return p
+}
+
+// bytesValue is a size flag: a number with an optional unit, B, KiB, MiB,
+// GiB (or KB, MB, GB in powers of 1000).
+type bytesValue int64
+
+var byteUnits = []struct {
+	suffix string
+	n      int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+
+func (b *bytesValue) Set(s string) error {
+	v, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = bytesValue(v)
+	return nil
+}
+
+func (b *bytesValue) String() string {
+	if *b == 0 {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*b)>>20, 10) + "MiB"
+}
+
+// parseBytes reads a size such as 400MiB or 2GiB.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size: want e.g. 400MiB or 2GiB", s)
+	}
+	return n * mult, nil
+}
+
+func bytesFlag(fs *flag.FlagSet, name string, usage string) *int64 {
+	p := new(int64)
+	fs.Var((*bytesValue)(p), name, usage)
 	return p
 }

@@ -148,3 +148,17 @@ func TestStoreFlagsTypes(t *testing.T) {
 		}
 	}
 }
+
+// Sizes read as operators write them; anything else names the value.
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"400MiB": 400 << 20, "2GiB": 2 << 30, "512": 512, "1KB": 1000, " 64 MiB ": 64 << 20, "0B": 0} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "1.5GiB", "1TiB", "ten"} {
+		if _, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) accepted it", in)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -45,6 +46,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rateLimit, maxInFlight int
 	intVar(fs, &rateLimit, "rate-limit", api.DefaultRateLimit, "mutating requests a second each token may send (twice that at once); 0 turns the limit off")
 	intVar(fs, &maxInFlight, "max-inflight", api.DefaultMaxInFlight, "requests each token may have running at once; 0 turns the cap off")
+	memoryLimit := bytesFlag(fs, "memory-limit",
+		"a soft limit for the process's memory, e.g. 400MiB: the Go runtime collects harder near it, and the caches are sized from it (default: none)")
 	tlsCert := fs.String("tls-cert", "", "serve the API over HTTPS with this certificate (PEM, the chain after it), with --tls-key")
 	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM); refused when others may read the file")
 	if err := parse(fs, args); err != nil {
@@ -78,6 +81,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--tls-cert and --tls-key: give both, or neither")
 	}
 	cfg.TLSCert, cfg.TLSKey = *tlsCert, *tlsKey
+	if *memoryLimit > 0 {
+		if *memoryLimit < 64<<20 {
+			return fmt.Errorf("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)
+		}
+		debug.SetMemoryLimit(*memoryLimit)
+		cfg.MemoryLimit = *memoryLimit
+	}
 	if *sessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
 	}
