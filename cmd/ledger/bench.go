@@ -32,6 +32,7 @@ type benchConfig struct {
 	keep           bool
 	importBinary   string // the import phase compares this binary's serve with this one's
 	importRuns     int
+	importMemory   string // --memory-limit for the import phase's children ("": none)
 	phases         map[string]bool // which of writes, usage, serve run
 }
 
@@ -73,6 +74,7 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import and subscriber (not by default: each imports --billing-records)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
 	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
+	fs.StringVar(&bc.importMemory, "import-memory-limit", "", "the import phase's `ledger serve` children run with this --memory-limit, e.g. 400MiB")
 	intVar(fs, &bc.importRuns, "import-runs", 1, "runs of each binary in the import phase (medians are printed with --import-binary)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")

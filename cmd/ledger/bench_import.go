@@ -92,7 +92,11 @@ func medianRun(rs []importRun) importRun {
 // importOnce runs one child on a fresh dir, imports bodies from 4 clients
 // and measures it.
 func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][]byte) (importRun, error) {
-	child, err := startServeBinary(ctx, exe, dir, bc.syncInterval, "--usage-horizon", "4800h")
+	flags := []string{"--usage-horizon", "4800h"}
+	if bc.importMemory != "" {
+		flags = append(flags, "--memory-limit", bc.importMemory)
+	}
+	child, err := startServeBinary(ctx, exe, dir, bc.syncInterval, flags...)
 	if err != nil {
 		return importRun{}, err
 	}
