@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand"
 	"net/http"
@@ -34,6 +35,9 @@ const (
 	crashUsers    = 8  // users registered before the first kill, the usage's emails
 )
 
+// crashSeed replays the kill points of a logged seed.
+var crashSeed = flag.Int64("crash.seed", 0, "TestKillRepeatedlyDuringMixedIngestion: seed of the kill points (0: the time)")
+
 // crashClient is one client's commands, sent in order: each one is sent
 // until it is acknowledged before the next.
 type crashClient struct {
@@ -47,6 +51,7 @@ type crashWorkload struct {
 	clients []*crashClient
 	usage   []string     // every usage id of every command
 	acked   atomic.Int64 // commands acknowledged, over all rounds
+	cut     atomic.Int64 // requests the kills left without an answer, each sent again
 }
 
 // newCrashWorkload gives each client units of six commands: three usage
@@ -115,6 +120,7 @@ func (w *crashWorkload) round(tb testing.TB, p *killProc, killAt int64) bool {
 					if !killed.Load() {
 						tb.Errorf("%s %s before the kill: %v", c.path, c.key, a.err)
 					}
+					w.cut.Add(1)
 					return
 				}
 				if a.status != c.status {
@@ -210,7 +216,10 @@ func TestKillRepeatedlyDuringMixedIngestion(t *testing.T) {
 		rounds = 5
 	}
 	testStart := time.Now()
-	seed := time.Now().UnixNano()
+	seed := *crashSeed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d, %d rounds", seed, rounds)
 	// The kill points first: the workload is sized to outlast them.
@@ -298,5 +307,6 @@ func TestKillRepeatedlyDuringMixedIngestion(t *testing.T) {
 	if !strings.Contains(out, "equals the rebuilt store") {
 		t.Errorf("the projections recovered after %d kills differ from a rebuild:\n%s", rounds, out)
 	}
-	t.Logf("%d commands, %d usage records, %d rounds: took %s", w.acked.Load(), len(w.usage), rounds, time.Since(testStart))
+	t.Logf("%d commands (%d cut off by a kill and sent again), %d usage records, %d rounds: took %s",
+		w.acked.Load(), w.cut.Load(), len(w.usage), rounds, time.Since(testStart))
 }
