@@ -222,15 +222,17 @@ func TestKillRepeatedlyDuringMixedIngestion(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d, %d rounds", seed, rounds)
-	// The kill points first: the workload is sized to outlast them.
-	killAt := make([]int64, rounds)
+	// The kill points first, each a number of acknowledged commands after
+	// the restart before it: the workload is sized to outlast them, and
+	// the answers that arrive after each kill.
+	gaps := make([]int64, rounds)
 	var sum int64
-	for r := range killAt {
-		sum += 1 + int64(rng.Intn(crashMaxGap))
-		killAt[r] = sum
+	for r := range gaps {
+		gaps[r] = 1 + int64(rng.Intn(crashMaxGap))
+		sum += gaps[r]
 	}
 	began := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
-	w := newCrashWorkload(int(sum)+crashMaxGap, began)
+	w := newCrashWorkload(int(sum)+rounds*crashClients+crashMaxGap, began)
 
 	bin := killBinary(t)
 	dir := t.TempDir()
@@ -240,7 +242,8 @@ func TestKillRepeatedlyDuringMixedIngestion(t *testing.T) {
 	for u := range crashUsers {
 		p.must(201, "POST", "/v1/accounts/acme/users", "", map[string]any{"email": fmt.Sprintf("u%d@x.example", u), "entitlement_country": "DE"})
 	}
-	for r, at := range killAt {
+	for r, gap := range gaps {
+		at := w.acked.Load() + gap
 		if !w.round(t, p, at) {
 			t.Fatalf("round %d: the workload ended (%d acknowledged) before the kill at %d", r, w.acked.Load(), at)
 		}
