@@ -95,3 +95,11 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// ProjectionLag is how many events the stream holds, as far as the ledger
+// knows without asking it, that the projections have not applied
+// (ledger_projection_lag_events).
+func (l *Ledger) ProjectionLag() uint64 {
+	tip, cp, _ := l.metrics.lag.look()
+	return tip - cp
+}
