@@ -72,6 +72,8 @@ func newMetrics(reg prometheus.Registerer, stream jetstream.Stream, store *proje
 	return m
 }
 
+// observeCommand counts one command of name that started at start and ended
+// with err.
 func (m *metrics) observeCommand(name string, start time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
@@ -82,6 +84,8 @@ func (m *metrics) observeCommand(name string, start time.Time, err error) {
 	}
 	m.commands.WithLabelValues(name, outcome).Inc()
 	m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	m.raceLost.WithLabelValues(name) // exported at 0 from the command's first run
+	m.retries.WithLabelValues(name)
 }
 
 // integrityBreak counts one integrity break of kind.
