@@ -168,3 +168,39 @@ func TestMetricsScrapePassesPromlint(t *testing.T) {
 		t.Error("ledger_ready is not 1 on a ready ledger")
 	}
 }
+
+// Lost races are counted by command: after 16 clients assign one licence
+// at once, the conflicts by command add up to ledger_append_conflicts_total,
+// and every command that ran exports its conflicts and retries, retries
+// never more than conflicts (a race lost on the last attempt is answered,
+// not retried).
+func TestMetricsConflictsByCommand(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	const clients = 16
+	emails := raceEmails("m-u", clients)
+	raceAccount(tl, emails...)
+	raceLicence(tl, "P0")
+	urls, bodies := make([]string, clients), make([]any, clients)
+	for i, e := range emails {
+		urls[i], bodies[i] = tl.base+"/v1/accounts/acme/licenses/P0/assign", map[string]any{"email": e}
+	}
+	raceAll(tl, urls, bodies)
+	s := scrapeMetrics(tl)
+	var sum float64
+	for series, v := range s.samples {
+		command, ok := strings.CutPrefix(series, `ledger_command_conflicts_total{command="`)
+		if !ok {
+			continue
+		}
+		sum += v
+		command = strings.TrimSuffix(command, `"}`)
+		if r := s.value(t, `ledger_command_retries_total{command="`+command+`"}`); r > v {
+			t.Errorf("%s: %v retries of %v lost races", command, r, v)
+		}
+	}
+	if all := s.value(t, "ledger_append_conflicts_total"); sum != all {
+		t.Errorf("lost races by command add up to %v, ledger_append_conflicts_total is %v", sum, all)
+	}
+	s.value(t, `ledger_command_conflicts_total{command="assign"}`) // exported even at 0
+	t.Logf("%v lost races", sum)
+}
