@@ -40,6 +40,7 @@ type API struct {
 	gatherer  prometheus.Gatherer
 	ready     func(context.Context) error
 	responses *prometheus.CounterVec
+	durations *prometheus.HistogramVec // ledger_http_request_duration_seconds{route}
 }
 
 // Options configure New. Every field is optional.
@@ -65,6 +66,7 @@ func New(l *ledger.Ledger, o Options) *API {
 			Name: "ledger_http_responses_total",
 			Help: "HTTP responses by status code.",
 		}, []string{"code"}),
+		durations: newDurations(),
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -78,7 +80,7 @@ func New(l *ledger.Ledger, o Options) *API {
 	}
 	a.limits = newLimits(rate, o.Burst, inFlight, l.Now)
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(a.responses)
+		o.Registerer.MustRegister(a.responses, a.durations)
 	}
 	a.routes()
 	return a
@@ -159,6 +161,7 @@ func (a *API) routes() {
 // logged 500 instead of a dropped connection.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
+	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			a.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
@@ -167,6 +170,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		a.responses.WithLabelValues(strconv.Itoa(sw.status)).Inc()
+		a.observeDuration(r, start)
 	}()
 	if rejectUncleanPath(sw, r) {
 		return

@@ -60,14 +60,27 @@ type outgoing struct {
 type appender struct {
 	nc *nats.Conn
 	js jetstream.JetStream
+	// observe records how long JetStream took to answer a publish of n
+	// messages (nil: not recorded).
+	observe func(n int, start time.Time)
 }
 
 // append publishes msgs and returns the stream sequence of the last one.
 func (a *appender) append(ctx context.Context, msgs []outgoing) (uint64, error) {
-	switch len(msgs) {
-	case 0:
+	if len(msgs) == 0 {
 		return 0, errors.New("ledger: append of nothing")
-	case 1:
+	}
+	start := time.Now()
+	seq, err := a.publish(ctx, msgs)
+	if a.observe != nil && ctx.Err() == nil {
+		a.observe(len(msgs), start)
+	}
+	return seq, err
+}
+
+// publish sends one message as a plain publish, several as a batch.
+func (a *appender) publish(ctx context.Context, msgs []outgoing) (uint64, error) {
+	if len(msgs) == 1 {
 		return a.publishOne(ctx, msgs[0])
 	}
 	return a.publishBatch(ctx, msgs)

@@ -104,9 +104,9 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		if err != nil {
 			return answer{}, err
 		}
-		seq, err := l.appendEncoded(ctx, msgs)
+		seq, err := l.appendEncoded(ctx, evs, msgs)
 		if lostRace(err) {
-			if err := l.beforeRetry(ctx, attempt); err != nil {
+			if err := l.beforeRetry(ctx, c.name, attempt); err != nil {
 				return answer{}, err
 			}
 			continue
@@ -209,11 +209,13 @@ func (l *Ledger) unchanged(ctx context.Context, meta Meta, primary string, now t
 	return answer{state: st, decidedAt: now}, err
 }
 
-// appendEncoded appends encoded events and remembers their sequences as this
-// ledger's own.
-func (l *Ledger) appendEncoded(ctx context.Context, msgs []outgoing) (uint64, error) {
+// appendEncoded appends msgs, the encoded evs, remembers their sequences as
+// this ledger's own and counts what they record.
+func (l *Ledger) appendEncoded(ctx context.Context, evs []events.Event, msgs []outgoing) (uint64, error) {
 	seq, err := l.commit.append(ctx, msgs)
 	if err == nil {
+		l.metrics.lag.noteAppended(seq)
+		l.metrics.countAppended(evs)
 		// An atomic batch stores its messages under consecutive
 		// sequences, ending at seq.
 		l.ownAppends.add(seq-uint64(len(msgs))+1, seq, l.store.Checkpoint())
@@ -228,9 +230,11 @@ func lostRace(err error) bool { return errors.Is(err, ErrConflict) || errors.Is(
 
 // beforeRetry prepares attempt+1 of a command that lost a race: it fails
 // with conflict after maxAttempts, otherwise catches the projections up with
-// the stream and waits a little, to spread racing writers apart.
-func (l *Ledger) beforeRetry(ctx context.Context, attempt int) error {
+// the stream and waits a little, to spread racing writers apart. It counts
+// the lost race under the command's name.
+func (l *Ledger) beforeRetry(ctx context.Context, name string, attempt int) error {
 	l.metrics.conflicts.Inc()
+	l.metrics.lostRace(name, attempt < l.maxAttempts)
 	if attempt >= l.maxAttempts {
 		return commands.Reject(commands.CodeConflict,
 			"the aggregate kept changing while this command was decided (%d attempts); retry", attempt)

@@ -109,8 +109,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		stream: stream, store: store, now: o.Now, logger: o.Logger, maxAttempts: o.MaxAttempts,
 		commit:      &committer{app: &appender{nc: nc, js: js}, bigBatchSlots: make(chan struct{}, maxBigBatchesInFlight)},
 		checkoutKey: o.CheckoutKey, exclusive: o.Exclusive,
-		metrics: newMetrics(o.Registerer, store),
+		metrics: newMetrics(o.Registerer, stream, store),
 	}
+	l.commit.app.observe = l.metrics.observePublish
 	if stream != nil {
 		if info := stream.CachedInfo(); info != nil {
 			l.dedupeWindow = info.Config.Duplicates

@@ -3,6 +3,7 @@ package ledger
 import (
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/entledger/ledger/commands"
@@ -16,6 +17,7 @@ type metrics struct {
 	duration        *prometheus.HistogramVec
 	conflicts       prometheus.Counter
 	integrityBreaks *prometheus.CounterVec
+	opsMetrics
 }
 
 // Kinds of integrity break counted in ledger_integrity_breaks_total.
@@ -36,7 +38,7 @@ const (
 
 // newMetrics creates the instruments and registers them on reg (nil: not
 // registered anywhere, for tests and library use).
-func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
+func newMetrics(reg prometheus.Registerer, stream jetstream.Stream, store *projections.Store) *metrics {
 	m := &metrics{
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_commands_total",
@@ -55,6 +57,7 @@ func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
 			Name: "ledger_integrity_breaks_total",
 			Help: "Integrity breaks found, by kind: event (an event the projections did not apply: forged, replayed, out of order, undecodable), replay_answer (a forged or damaged replay answer), stream (the stream lost messages or its guarantees).",
 		}, []string{"kind"}),
+		opsMetrics: newOpsMetrics(reg, stream, store),
 	}
 	for _, kind := range []string{IntegrityEvent, IntegrityReplayAnswer, IntegrityStream} {
 		m.integrityBreaks.WithLabelValues(kind) // exported at 0 before the first
@@ -69,6 +72,8 @@ func newMetrics(reg prometheus.Registerer, store *projections.Store) *metrics {
 	return m
 }
 
+// observeCommand counts one command of name that started at start and ended
+// with err.
 func (m *metrics) observeCommand(name string, start time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
@@ -79,6 +84,8 @@ func (m *metrics) observeCommand(name string, start time.Time, err error) {
 	}
 	m.commands.WithLabelValues(name, outcome).Inc()
 	m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	m.raceLost.WithLabelValues(name) // exported at 0 from the command's first run
+	m.retries.WithLabelValues(name)
 }
 
 // integrityBreak counts one integrity break of kind.

@@ -87,10 +87,10 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		if err != nil {
 			return UsageAnswer{}, err
 		}
-		seq, err := l.appendEncoded(ctx, msgs)
+		seq, err := l.appendEncoded(ctx, evs, msgs)
 		if lostRace(err) {
 			contended = true
-			if err := l.beforeRetry(ctx, attempt); err != nil {
+			if err := l.beforeRetry(ctx, "record_usage", attempt); err != nil {
 				return UsageAnswer{}, err
 			}
 			continue

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -87,6 +88,9 @@ type Config struct {
 
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registerer gets RebuildProjections' progress gauges while it runs
+	// (nil: none); a running server makes its own registry.
+	Registerer prometheus.Registerer
 }
 
 // pebbleCache is the projections' block cache size.

@@ -77,7 +77,7 @@ func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) 
 		return rep, fmt.Errorf("%w: stream %s: %s; the rebuilt projections would lack their events "+
 			"(run ledger verify; --accept-deleted rebuilds from what is left)", ErrMessagesDeleted, StreamName, loss)
 	}
-	store, err := projections.Build(ctx, conn.Stream, StreamIdentity(info), fresh, opts)
+	store, err := buildWithProgress(ctx, conn.Stream, StreamIdentity(info), fresh, opts, cfg.Registerer)
 	if err != nil {
 		os.RemoveAll(fresh)
 		return rep, err

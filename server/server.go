@@ -104,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders, tls: tlsConfig != nil,
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
+	s.registerReady(reg)
 	s.admitSubscribers()
 	if !cfg.NoBootstrap {
 		if err := s.bootstrapAdmin(ctx, cfg.DataDir); err != nil {
