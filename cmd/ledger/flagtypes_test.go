@@ -162,3 +162,13 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// The rebuild's progress line: done of total, rate and time left.
+func TestProgressLine(t *testing.T) {
+	if got := progressLine(250, 1000, 5*time.Second); got != "rebuilding: 250 of 1000 events (25%), 50 events/s, 15s left" {
+		t.Errorf("progressLine = %q", got)
+	}
+	if got := progressLine(0, 0, time.Second); got != "rebuilding: reading the stream" {
+		t.Errorf("before the target is known: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/entledger/ledger/server"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,7 +29,11 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	stop := rebuildProgress(reg, stderr)
 	rep, err := server.RebuildProjections(ctx, cfg)
+	stop()
 	if err != nil {
 		return err
 	}
