@@ -32,7 +32,7 @@ type benchConfig struct {
 	keep           bool
 	importBinary   string // the import phase compares this binary's serve with this one's
 	importRuns     int
-	importMemory   string // --memory-limit for the import phase's children ("": none)
+	importMemory   string          // --memory-limit for the import phase's children ("": none)
 	phases         map[string]bool // which of writes, usage, serve run
 }
 
