@@ -174,6 +174,7 @@ type clusterClient struct {
 	token string
 	http  *http.Client
 	ctx   context.Context
+	stop  chan struct{} // closed: the load is over, workers start nothing new
 
 	mu    sync.Mutex
 	acked map[string]bool // "kind:id" of every acknowledged write
@@ -282,9 +283,19 @@ func (cc *clusterClient) ack(id string) {
 // which stays the same across its restarts.
 type endpoint struct{ base string }
 
-// userWorker registers n users on ep.
+// over reports whether the test has ended the load.
+func (cc *clusterClient) over() bool {
+	select {
+	case <-cc.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// userWorker registers up to n users on ep, until the load is over.
 func userWorker(cc *clusterClient, ep endpoint, name string, n int) error {
-	for i := range n {
+	for i := 0; i < n && !cc.over(); i++ {
 		email := fmt.Sprintf("%s-%d@x.example", name, i)
 		if err := cc.command(ep.base, useAcme+"/users", "user:"+email, 201,
 			map[string]any{"email": email, "entitlement_country": "DE"}); err != nil {
@@ -295,10 +306,10 @@ func userWorker(cc *clusterClient, ep endpoint, name string, n int) error {
 }
 
 // licenseWorker registers a user, creates a practitioner licence and
-// assigns it to the user, n times, on ep.
+// assigns it to the user, up to n times, on ep, until the load is over.
 func licenseWorker(cc *clusterClient, ep endpoint, name string, n int) error {
 	from, until := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
+	for i := 0; i < n && !cc.over(); i++ {
 		email, lic := fmt.Sprintf("%s-%d@x.example", name, i), fmt.Sprintf("%s-%d", strings.ToUpper(name), i)
 		if err := cc.command(ep.base, useAcme+"/users", "user:"+email, 201,
 			map[string]any{"email": email, "entitlement_country": "DE"}); err != nil {
@@ -315,10 +326,11 @@ func licenseWorker(cc *clusterClient, ep endpoint, name string, n int) error {
 	return nil
 }
 
-// usageWorker records n batches of size records of user a on ep, each on
-// its own machine and minute, with stable usage ids.
+// usageWorker records up to n batches of size records of user a on ep,
+// each on its own machine and minute, with stable usage ids, until the load
+// is over.
 func usageWorker(cc *clusterClient, ep endpoint, name string, n, size int, now time.Time) error {
-	for i := range n {
+	for i := 0; i < n && !cc.over(); i++ {
 		recs := make([]useRec, size)
 		for j := range recs {
 			k := i*size + j
@@ -342,6 +354,30 @@ func streamLeader(tl *testLedger) string {
 		return ""
 	}
 	return info.Cluster.Leader
+}
+
+// moveStreamLeader asks the stream's leader to step down in favour of the
+// server named to, and waits until that server leads the stream.
+func moveStreamLeader(t *testing.T, tl *testLedger, to string) {
+	t.Helper()
+	if streamLeader(tl) == to {
+		return
+	}
+	req, _ := json.Marshal(map[string]any{"placement": map[string]any{"preferred": to}})
+	for range 5 {
+		from := streamLeader(tl)
+		if _, err := tl.srv.Conn().NC.Request("$JS.API.STREAM.LEADER.STEPDOWN."+server.StreamName, req, 5*time.Second); err != nil {
+			t.Logf("stream leader step down: %v", err)
+		}
+		eventually(t, 10*time.Second, "stream leader after a step down", func() bool {
+			l := streamLeader(tl)
+			return l != "" && l != from
+		})
+		if streamLeader(tl) == to {
+			return
+		}
+	}
+	t.Fatalf("the stream leader did not move to %s", to)
 }
 
 // replicasCurrent reports whether the stream has a leader and every other
@@ -395,42 +431,56 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
-	cc := &clusterClient{token: a.token, ctx: ctx, acked: map[string]bool{},
+	cc := &clusterClient{token: a.token, ctx: ctx, stop: make(chan struct{}), acked: map[string]bool{},
 		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
 	epA, epB := endpoint{a.base}, endpoint{b.base}
-	work := []func() error{
-		func() error { return userWorker(cc, epA, "ua", 60) },
-		func() error { return licenseWorker(cc, epB, "lb", 30) },
-		func() error { return licenseWorker(cc, epA, "la", 20) },
-		func() error { return usageWorker(cc, epA, "usa", 30, 4, useNow) },
-		func() error { return usageWorker(cc, epB, "usb", 30, 4, useNow) },
+	type job struct {
+		onA bool // writes to ledger A, which stays up
+		run func() error
+	}
+	work := []job{
+		{true, func() error { return userWorker(cc, epA, "ua", 150) }},
+		{false, func() error { return licenseWorker(cc, epB, "lb", 60) }},
+		{true, func() error { return licenseWorker(cc, epA, "la", 60) }},
+		{true, func() error { return usageWorker(cc, epA, "usa", 60, 4, useNow) }},
+		{false, func() error { return usageWorker(cc, epB, "usb", 60, 4, useNow) }},
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(work))
-	var running atomic.Int64
-	running.Store(int64(len(work)))
+	var runningA atomic.Int64 // jobs on ledger A not done yet
 	for _, w := range work {
 		wg.Add(1)
+		if w.onA {
+			runningA.Add(1)
+		}
 		go func() {
 			defer wg.Done()
-			defer running.Add(-1)
-			if err := w(); err != nil {
+			if w.onA {
+				defer runningA.Add(-1)
+			}
+			if err := w.run(); err != nil {
 				errs <- err
 				cancel()
 			}
 		}()
 	}
-	// progress waits until n more writes are acknowledged (or the load is
-	// over).
+	// progress waits until n more writes are acknowledged, or the load on
+	// ledger A (which is always up) is over.
 	progress := func(n int64, what string) {
 		t.Helper()
 		goal := cc.n.Load() + n
-		eventually(t, 30*time.Second, what, func() bool { return cc.n.Load() >= goal || running.Load() == 0 || ctx.Err() != nil })
+		eventually(t, 30*time.Second, what, func() bool {
+			return cc.n.Load() >= goal || runningA.Load() == 0 || ctx.Err() != nil
+		})
 	}
 
 	progress(60, "first writes")
+	// Lead the stream from the server ledger A is connected to, so that
+	// stopping the leader also takes A's connection: A must fail over.
+	name := a.srv.Conn().NC.ConnectedServerName()
+	moveStreamLeader(t, a, name)
+	reconnects := a.srv.Conn().NC.Stats().Reconnects
 	var leader *natsNode
-	name := streamLeader(a)
 	for _, n := range nodes {
 		if n.name == name {
 			leader = n
@@ -448,6 +498,9 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 		map[string]any{"email": "after-leader@x.example", "entitlement_country": "DE"}); err != nil {
 		t.Fatalf("a write on ledger A after the leader stopped: %v", err)
 	}
+	if got := a.srv.Conn().NC.Stats().Reconnects; got <= reconnects {
+		t.Errorf("ledger A's NATS connection reconnected %d times, want more than %d: it was on the stopped leader", got, reconnects)
+	}
 	eventually(t, 20*time.Second, "new stream leader", func() bool { l := streamLeader(a); return l != "" && l != name })
 	t.Logf("new stream leader %s", streamLeader(a))
 
@@ -459,6 +512,13 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	leader.start(t)
 	b = startClusterLedger(t, cfgB, c, a.token)
 	t.Logf("restarted %s and ledger B at %d acknowledged writes", name, cc.n.Load())
+	// The restarted ledger serves writes again.
+	if err := cc.command(b.base, useAcme+"/users", "user:after-restart@x.example", 201,
+		map[string]any{"email": "after-restart@x.example", "entitlement_country": "DE"}); err != nil {
+		t.Fatalf("a write on ledger B after its restart: %v", err)
+	}
+	progress(40, "writes after the restarts")
+	close(cc.stop)
 
 	wg.Wait()
 	close(errs)
