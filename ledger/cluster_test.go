@@ -439,10 +439,10 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 		run func() error
 	}
 	work := []job{
-		{true, func() error { return userWorker(cc, epA, "ua", 150) }},
+		{true, func() error { return userWorker(cc, epA, "ua", 400) }},
 		{false, func() error { return licenseWorker(cc, epB, "lb", 60) }},
 		{true, func() error { return licenseWorker(cc, epA, "la", 60) }},
-		{true, func() error { return usageWorker(cc, epA, "usa", 60, 4, useNow) }},
+		{true, func() error { return usageWorker(cc, epA, "usa", 200, 4, useNow) }},
 		{false, func() error { return usageWorker(cc, epB, "usb", 60, 4, useNow) }},
 	}
 	var wg sync.WaitGroup
