@@ -68,8 +68,23 @@ func (n *natsNode) options() *natsserver.Options {
 		StoreDir:   n.storeDir,
 		Cluster:    natsserver.ClusterOpts{Name: n.clusterNme, Host: "127.0.0.1", Port: n.cl},
 		Routes:     natsserver.RoutesFromStr(n.routes),
+		Users:      []*natsserver.User{{Username: "ledger", Password: clusterPassword, Permissions: ledgerPermissions()}},
 		NoSigs:     true,
 		NoLog:      true,
+	}
+}
+
+// clusterPassword is the password of the ledgers' NATS user on the test
+// cluster.
+const clusterPassword = "cluster-test-secret"
+
+// ledgerPermissions are the NATS permissions docs/operations.md gives the
+// ledger's user on a cluster it does not run: the test runs the ledgers
+// with nothing more.
+func ledgerPermissions() *natsserver.Permissions {
+	return &natsserver.Permissions{
+		Publish:   &natsserver.SubjectPermission{Allow: []string{"ledger.events.>", "$JS.API.>", "$KV.LEDGER_ANSWERS.>"}},
+		Subscribe: &natsserver.SubjectPermission{Allow: []string{"_INBOX.>"}},
 	}
 }
 
@@ -97,8 +112,10 @@ func (n *natsNode) stop() {
 	n.srv = nil
 }
 
-// url is the node's client URL.
-func (n *natsNode) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+// url is the node's client URL, with the ledger's user and password.
+func (n *natsNode) url() string {
+	return fmt.Sprintf("nats://ledger:%s@127.0.0.1:%d", clusterPassword, n.port)
+}
 
 // startNATSCluster starts three JetStream nodes routed to each other and
 // waits for the cluster to elect a meta leader.
