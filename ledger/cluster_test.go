@@ -29,12 +29,12 @@ import (
 // natsNode is one nats-server of an in-process cluster, restartable on the
 // same ports and store directory.
 type natsNode struct {
-	name       string
-	port, cl   int    // client and cluster ports
-	routes     string // every node's cluster URL
-	storeDir   string
-	clusterNme string
-	srv        *natsserver.Server
+	name              string
+	port, clusterPort int    // client and cluster ports
+	routes            string // every node's cluster URL
+	storeDir          string
+	clusterName       string
+	srv               *natsserver.Server
 }
 
 // freePorts returns n distinct free loopback ports. The listeners stay open
@@ -66,7 +66,7 @@ func (n *natsNode) options() *natsserver.Options {
 		Port:       n.port,
 		JetStream:  true,
 		StoreDir:   n.storeDir,
-		Cluster:    natsserver.ClusterOpts{Name: n.clusterNme, Host: "127.0.0.1", Port: n.cl},
+		Cluster:    natsserver.ClusterOpts{Name: n.clusterName, Host: "127.0.0.1", Port: n.clusterPort},
 		Routes:     natsserver.RoutesFromStr(n.routes),
 		Users:      []*natsserver.User{{Username: "ledger", Password: clusterPassword, Permissions: ledgerPermissions()}},
 		NoSigs:     true,
@@ -128,8 +128,8 @@ func startNATSCluster(t *testing.T) []*natsNode {
 	}
 	nodes := make([]*natsNode, 3)
 	for i := range nodes {
-		nodes[i] = &natsNode{name: fmt.Sprintf("n%d", i+1), port: ports[i], cl: ports[3+i],
-			routes: strings.Join(routes, ","), storeDir: t.TempDir(), clusterNme: "ledger-test"}
+		nodes[i] = &natsNode{name: fmt.Sprintf("n%d", i+1), port: ports[i], clusterPort: ports[3+i],
+			routes: strings.Join(routes, ","), storeDir: t.TempDir(), clusterName: "ledger-test"}
 	}
 	for _, n := range nodes {
 		n.start(t)
@@ -344,15 +344,15 @@ func licenseWorker(cc *clusterClient, ep endpoint, name string, n int) error {
 }
 
 // usageWorker records up to n batches of size records of user a on ep,
-// each on its own machine and minute, with stable usage ids, until the load
-// is over.
+// each on the worker's machine in a 40 s slot of its own, with stable usage ids,
+// until the load is over.
 func usageWorker(cc *clusterClient, ep endpoint, name string, n, size int, now time.Time) error {
 	for i := 0; i < n && !cc.over(); i++ {
 		recs := make([]useRec, size)
 		for j := range recs {
 			k := i*size + j
-			start := now.Add(-10*time.Hour + time.Duration(k)*time.Minute)
-			recs[j] = useR(fmt.Sprintf("%s-%d", name, k), start, 30*time.Second).set("machine_id", name)
+			start := now.Add(-10*time.Hour + time.Duration(k)*40*time.Second) // k < 900 ends before now
+			recs[j] = useR(fmt.Sprintf("%s-%d", name, k), start, 20*time.Second).set("machine_id", name)
 		}
 		if err := cc.usage(ep.base, recs); err != nil {
 			return err
@@ -414,6 +414,82 @@ func replicasCurrent(tl *testLedger, want int) bool {
 	return true
 }
 
+// load is the test's writers: goroutines that send commands and usage to
+// the two ledgers until the load is over.
+type load struct {
+	cc       *clusterClient
+	wg       sync.WaitGroup
+	errs     chan error
+	runningA atomic.Int64 // writers on ledger A (always up) not done yet
+}
+
+// startLoad starts the writers: users, licences with assignments and usage
+// on a, licences and usage on b. A writer that fails calls cancel, which
+// ends the others.
+func startLoad(cc *clusterClient, a, b endpoint, cancel func()) *load {
+	type job struct {
+		onA bool
+		run func() error
+	}
+	work := []job{
+		{true, func() error { return userWorker(cc, a, "ua", 400) }},
+		{false, func() error { return licenseWorker(cc, b, "lb", 60) }},
+		{true, func() error { return licenseWorker(cc, a, "la", 60) }},
+		{true, func() error { return usageWorker(cc, a, "usa", 200, 4, useNow) }},
+		{false, func() error { return usageWorker(cc, b, "usb", 60, 4, useNow) }},
+	}
+	ld := &load{cc: cc, errs: make(chan error, len(work))}
+	for _, w := range work {
+		ld.wg.Add(1)
+		if w.onA {
+			ld.runningA.Add(1)
+		}
+		go func() {
+			defer ld.wg.Done()
+			if w.onA {
+				defer ld.runningA.Add(-1)
+			}
+			if err := w.run(); err != nil {
+				ld.errs <- err
+				cancel()
+			}
+		}()
+	}
+	return ld
+}
+
+// progress waits until n more writes are acknowledged, or the writers on
+// ledger A are done.
+func (ld *load) progress(t *testing.T, n int64, what string) {
+	t.Helper()
+	goal := ld.cc.n.Load() + n
+	eventually(t, 30*time.Second, what, func() bool {
+		return ld.cc.n.Load() >= goal || ld.runningA.Load() == 0 || ld.cc.ctx.Err() != nil
+	})
+}
+
+// fail ends the test with the error and the writers' errors.
+func (ld *load) fail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	t.Errorf(format, args...)
+	close(ld.cc.stop)
+	for _, err := range ld.wait() {
+		t.Errorf("writer: %v", err)
+	}
+	t.FailNow()
+}
+
+// wait waits for the writers and returns their errors.
+func (ld *load) wait() []error {
+	ld.wg.Wait()
+	close(ld.errs)
+	var errs []error
+	for err := range ld.errs {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
 // TestClusterLeaderLossAndRestarts (issue 11): two ledgers on an R3 stream
 // of a three-node cluster, under mixed load. The stream leader's server is
 // stopped, then one ledger; both are restarted. The running ledger keeps
@@ -450,46 +526,8 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	defer cancel()
 	cc := &clusterClient{token: a.token, ctx: ctx, stop: make(chan struct{}), acked: map[string]bool{},
 		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
-	epA, epB := endpoint{a.base}, endpoint{b.base}
-	type job struct {
-		onA bool // writes to ledger A, which stays up
-		run func() error
-	}
-	work := []job{
-		{true, func() error { return userWorker(cc, epA, "ua", 400) }},
-		{false, func() error { return licenseWorker(cc, epB, "lb", 60) }},
-		{true, func() error { return licenseWorker(cc, epA, "la", 60) }},
-		{true, func() error { return usageWorker(cc, epA, "usa", 200, 4, useNow) }},
-		{false, func() error { return usageWorker(cc, epB, "usb", 60, 4, useNow) }},
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(work))
-	var runningA atomic.Int64 // jobs on ledger A not done yet
-	for _, w := range work {
-		wg.Add(1)
-		if w.onA {
-			runningA.Add(1)
-		}
-		go func() {
-			defer wg.Done()
-			if w.onA {
-				defer runningA.Add(-1)
-			}
-			if err := w.run(); err != nil {
-				errs <- err
-				cancel()
-			}
-		}()
-	}
-	// progress waits until n more writes are acknowledged, or the load on
-	// ledger A (which is always up) is over.
-	progress := func(n int64, what string) {
-		t.Helper()
-		goal := cc.n.Load() + n
-		eventually(t, 30*time.Second, what, func() bool {
-			return cc.n.Load() >= goal || runningA.Load() == 0 || ctx.Err() != nil
-		})
-	}
+	ld := startLoad(cc, endpoint{a.base}, endpoint{b.base}, cancel)
+	progress := func(n int64, what string) { t.Helper(); ld.progress(t, n, what) }
 
 	progress(60, "first writes")
 	// Lead the stream from the server ledger A is connected to, so that
@@ -513,7 +551,7 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	// restart (the client retries a 503 while the stream elects a leader).
 	if err := cc.command(a.base, useAcme+"/users", "user:after-leader@x.example", 201,
 		map[string]any{"email": "after-leader@x.example", "entitlement_country": "DE"}); err != nil {
-		t.Fatalf("a write on ledger A after the leader stopped: %v", err)
+		ld.fail(t, "a write on ledger A after the leader stopped: %v", err)
 	}
 	if got := a.srv.Conn().NC.Stats().Reconnects; got <= reconnects {
 		t.Errorf("ledger A's NATS connection reconnected %d times, want more than %d: it was on the stopped leader", got, reconnects)
@@ -532,14 +570,12 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	// The restarted ledger serves writes again.
 	if err := cc.command(b.base, useAcme+"/users", "user:after-restart@x.example", 201,
 		map[string]any{"email": "after-restart@x.example", "entitlement_country": "DE"}); err != nil {
-		t.Fatalf("a write on ledger B after its restart: %v", err)
+		ld.fail(t, "a write on ledger B after its restart: %v", err)
 	}
 	progress(40, "writes after the restarts")
 	close(cc.stop)
 
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range ld.wait() {
 		t.Error(err)
 	}
 	if t.Failed() {
