@@ -118,7 +118,7 @@ func (n *natsNode) url() string {
 }
 
 // startNATSCluster starts three JetStream nodes routed to each other and
-// waits for the cluster to elect a meta leader.
+// waits for the cluster to elect a meta leader that sees all three.
 func startNATSCluster(t *testing.T) []*natsNode {
 	t.Helper()
 	ports := freePorts(t, 6)
@@ -135,15 +135,19 @@ func startNATSCluster(t *testing.T) []*natsNode {
 		n.start(t)
 		t.Cleanup(n.stop) // registered before the ledgers', so run after them
 	}
-	eventually(t, 20*time.Second, "a JetStream meta leader", func() bool {
-		leader := false
+	// As nats-server's own waitOnPeerCount: the meta leader must see every
+	// peer online with its stats, or it cannot place three replicas.
+	eventually(t, 20*time.Second, "a JetStream meta leader seeing three peers", func() bool {
+		peers := 0
 		for _, n := range nodes {
 			if !n.srv.JetStreamIsCurrent() {
 				return false
 			}
-			leader = leader || n.srv.JetStreamIsLeader()
+			if n.srv.JetStreamIsLeader() {
+				peers = len(n.srv.JetStreamClusterPeers())
+			}
 		}
-		return leader
+		return peers == len(nodes)
 	})
 	return nodes
 }
