@@ -187,6 +187,20 @@ func startClusterLedger(t *testing.T, cfg server.Config, c *clock, token string)
 	return tl
 }
 
+// stopDraining stops tl gracefully, as tl.stop does, but gives requests in
+// flight longer to end: during a leader election a request can wait for
+// the stream through more than one timeout (a lookup, then a batch commit
+// of up to 10 s) before it is answered 503.
+func stopDraining(t *testing.T, tl *testLedger) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	if err := tl.srv.Close(ctx); err != nil {
+		t.Errorf("close ledger: %v", err)
+	}
+	tl.srv = nil
+}
+
 // clusterClient sends commands to a ledger and retries, with the same body
 // and Idempotency-Key, what was not acknowledged: a transport error (the
 // ledger is down) or a 503 (the stream did not answer). It records every
@@ -564,7 +578,7 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	t.Logf("new stream leader %s", streamLeader(a))
 
 	progress(40, "writes after the leader change")
-	b.stop()
+	stopDraining(t, b)
 	t.Logf("stopped ledger B at %d acknowledged writes", cc.n.Load())
 	progress(30, "writes on ledger A while B is down")
 
