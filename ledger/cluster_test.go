@@ -621,6 +621,9 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 
 	eventually(t, 30*time.Second, "all three replicas current", func() bool { return replicasCurrent(a, 3) })
 	checkExactlyOnce(t, a.checkStream(), cc.acked)
+	if t.Failed() {
+		logBrokenChains(t, a)
+	}
 	if da, db := a.digest(), b.digest(); da != db {
 		t.Errorf("projection digests differ: A %s, B %s", da, db)
 	}
