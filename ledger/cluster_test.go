@@ -175,10 +175,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func startClusterLedger(t *testing.T, cfg server.Config, c *clock, token string) *testLedger {
 	t.Helper()
 	cfg.Now = c.Now
-	srv, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start ledger on the cluster: %v", err)
-	}
+	srv := startRetrying(t, cfg)
 	if token == "" {
 		token = readAdminToken(t, cfg.DataDir)
 	}
@@ -200,6 +197,22 @@ func stopDraining(t *testing.T, tl *testLedger) {
 		t.Errorf("close ledger: %v", err)
 	}
 	tl.srv = nil
+}
+
+// startRetrying starts a ledger with cfg, again on failure for up to 30 s,
+// as a supervisor would: just after a server rejoined, the cluster may not
+// answer the ledger's start-up requests (the answers bucket) in time.
+func startRetrying(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	var srv *server.Server
+	var err error
+	eventually(t, 30*time.Second, "ledger start on the cluster", func() bool {
+		if srv, err = server.Start(context.Background(), cfg); err != nil {
+			t.Logf("start ledger on the cluster: %v (starting again)", err)
+		}
+		return err == nil
+	})
+	return srv
 }
 
 // clusterClient sends commands to a ledger and retries, with the same body
