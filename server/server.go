@@ -34,11 +34,12 @@ type Server struct {
 	logger *slog.Logger
 
 	cancel      context.CancelFunc
-	followErr   chan error      // the projections' error, if they stop by themselves
-	followDone  chan struct{}   // closed when the projections have stopped
-	followCtx   context.Context // cancelled by Close: the projections and the alerter stop
-	noReminders bool            // see Config.NoReminders
-	alertsDone  chan struct{}   // closed when the alerter has stopped
+	followErr   chan error         // the projections' error, if they stop by themselves
+	followDone  chan struct{}      // closed when the projections have stopped
+	followCtx   context.Context    // cancelled by Close: the projections and the alerter stop
+	noReminders bool               // see Config.NoReminders
+	alertsDone  chan struct{}      // closed when the alerter has stopped
+	stopAlerts  context.CancelFunc // stops the alerter and the reminders, before the projections
 }
 
 // Start starts a ledger server and returns once its HTTP API is listening.
@@ -155,16 +156,18 @@ func (s *Server) follow() {
 // Close.
 func (s *Server) raiseAlerts() {
 	s.alertsDone = make(chan struct{})
+	actx, stop := context.WithCancel(s.followCtx)
+	s.stopAlerts = stop
 	done := make(chan struct{}, 2)
 	go func() {
-		if err := s.ledger.RunAlerter(s.followCtx); err != nil {
+		if err := s.ledger.RunAlerter(actx); err != nil {
 			s.logger.Error("threshold alerts stopped", "err", err)
 		}
 		done <- struct{}{}
 	}()
 	go func() {
 		if !s.noReminders {
-			if err := s.ledger.RunReminders(s.followCtx); err != nil {
+			if err := s.ledger.RunReminders(actx); err != nil {
 				s.logger.Error("reminders stopped", "err", err)
 			}
 		}
@@ -264,8 +267,15 @@ func (s *Server) Wait(ctx context.Context) error {
 // stops the projections and the stream connection.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
-	s.cancel()
+	// What the ledger emits itself (alerts, reminders) stops first, and the
+	// projections then apply everything the stream holds, so that a clean
+	// stop leaves a store equal to a rebuild's (an event appended at the
+	// last moment would otherwise be on the stream but not in the store
+	// until the next start).
+	s.stopAlerts()
 	<-s.alertsDone
+	s.drainProjections(ctx)
+	s.cancel()
 	<-s.followDone
 	s.conn.Close()
 	if cerr := s.store.Close(); err == nil {
@@ -275,4 +285,26 @@ func (s *Server) Close(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// drainProjections waits, within ctx, for the projections to apply the
+// stream's last event.
+func (s *Server) drainProjections(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.followDone: // the projections stopped by themselves: nothing to wait for
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	info, err := s.conn.Stream.Info(ctx)
+	if err != nil {
+		return
+	}
+	if err := s.store.WaitFor(ctx, info.State.LastSeq); err != nil {
+		s.logger.Warn("stopping before the projections applied the whole stream; they catch up at the next start",
+			"checkpoint", s.store.Checkpoint(), "stream", info.State.LastSeq, "err", err)
+	}
 }

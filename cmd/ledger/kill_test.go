@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/entledger/ledger/server"
 )
 
@@ -407,12 +409,53 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 	if p.err != nil {
 		t.Errorf("ledger serve after SIGTERM: %v\n%s", p.err, p.log())
 	}
+	recovered := filepath.Join(t.TempDir(), "recovered")
+	if err := os.CopyFS(recovered, os.DirFS(server.ProjectionsDir(dir))); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(bin, "rebuild", "--data", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ledger rebuild: %v\n%s", err, out)
 	}
 	if !strings.Contains(string(out), "equals the rebuilt store") {
-		t.Errorf("the store recovered after SIGKILL differs from a rebuild:\n%s", out)
+		t.Errorf("the store recovered after SIGKILL differs from a rebuild:\n%s\n%s", out, storeDiff(t, recovered, server.ProjectionsDir(dir)))
 	}
 	t.Logf("took %s", time.Since(testStart))
+}
+
+// storeDiff lists the first keys whose values differ between two
+// projection stores (for a failure's message).
+func storeDiff(t *testing.T, a, b string) string {
+	t.Helper()
+	read := func(dir string) map[string]string {
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}, ReadOnly: true})
+		if err != nil {
+			return map[string]string{"(open)": err.Error()}
+		}
+		defer db.Close()
+		out := map[string]string{}
+		it, _ := db.NewIter(nil)
+		for ok := it.First(); ok; ok = it.Next() {
+			out[string(it.Key())] = string(it.Value())
+		}
+		it.Close()
+		return out
+	}
+	ka, kb := read(a), read(b)
+	var diffs []string
+	for k, v := range ka {
+		if w, ok := kb[k]; !ok || w != v {
+			diffs = append(diffs, fmt.Sprintf("recovered %q = %.120q, rebuilt %.120q (present %v)", k, v, w, ok))
+		}
+	}
+	for k, w := range kb {
+		if _, ok := ka[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("rebuilt only %q = %.120q", k, w))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 12 {
+		diffs = append(diffs[:12], fmt.Sprintf("... %d in all", len(diffs)))
+	}
+	return strings.Join(diffs, "\n")
 }
