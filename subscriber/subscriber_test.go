@@ -6,10 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,77 +15,31 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/internal/ledgertest"
 	"github.com/entledger/ledger/server"
 	"github.com/entledger/ledger/subscriber"
 )
 
-// ledger is a real ledger whose embedded NATS listens on loopback.
-type ledger struct {
-	t     *testing.T
-	dir   string
-	srv   *server.Server
-	token string
-}
+// start starts a real ledger whose embedded NATS listens on loopback.
+func start(t *testing.T, dir string) *ledger { return &ledger{ledgertest.StartIn(t, dir)} }
 
-func start(t *testing.T, dir string) *ledger {
-	t.Helper()
-	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		NoReminders: true, SyncInterval: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(server.AdminTokenFile(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &ledger{t: t, dir: dir, srv: srv, token: strings.TrimSpace(string(raw))}
-	t.Cleanup(l.stop)
-	return l
-}
+// ledger adds what these tests send to a test ledger.
+type ledger struct{ *ledgertest.Ledger }
 
-func (l *ledger) stop() {
-	if l.srv != nil {
-		http.DefaultClient.CloseIdleConnections()
-		l.srv.Close(context.Background())
-		l.srv = nil
-	}
-}
+func (l *ledger) stop() { l.Stop() }
 
-// post sends body and wants a 2xx; it returns the answer.
-func (l *ledger) post(path string, body any) []byte {
-	l.t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", "http://"+l.srv.Addr()+path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+l.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		l.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
-	}
-	return out
-}
+func (l *ledger) post(path string, body any) []byte { return l.Post(path, body) }
 
 func (l *ledger) user(account, email string) {
-	l.post("/v1/accounts/"+account+"/users", map[string]string{"email": email, "entitlement_country": "DE"})
+	l.Post("/v1/accounts/"+account+"/users", map[string]string{"email": email, "entitlement_country": "DE"})
 }
 
-func (l *ledger) key() ed25519.PublicKey {
-	k, err := events.LoadKey(filepath.Join(l.dir, "keys", "events.ed25519"))
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return k.Public().(ed25519.PublicKey)
-}
+func (l *ledger) key() ed25519.PublicKey { return l.Key() }
 
 func (l *ledger) creds(account, name string) subscriber.Credentials {
 	var c subscriber.Credentials
-	if err := json.Unmarshal(l.post("/v1/accounts/"+account+"/subscribers", map[string]string{"name": name}), &c); err != nil {
-		l.t.Fatal(err)
+	if err := json.Unmarshal(l.Post("/v1/accounts/"+account+"/subscribers", map[string]string{"name": name}), &c); err != nil {
+		l.T.Fatal(err)
 	}
 	return c
 }
@@ -147,7 +97,7 @@ func TestSubscriberResumesWithoutLossOrRepeat(t *testing.T) {
 		l.user("acme", e+"@x.example")
 		l.user("globex", e+"@g.example")
 	}
-	cfg := subscriber.Config{URL: l.srv.NATSURL(), Credentials: l.creds("acme", "feed"), Key: l.key(), AckEvery: 1}
+	cfg := subscriber.Config{URL: l.Srv.NATSURL(), Credentials: l.creds("acme", "feed"), Key: l.key(), AckEvery: 1}
 	// acme: account.created, then per user user.registered and email.claimed
 	// (the latter on _global, outside acme's subjects): 1 + 4 = 5 events.
 	crash := errors.New("crash")
@@ -180,7 +130,7 @@ func TestSubscriberResumesWithoutLossOrRepeat(t *testing.T) {
 	l.stop()
 	l = start(t, dir)
 	l.user("acme", "e@x.example")
-	cfg.URL = l.srv.NATSURL()
+	cfg.URL = l.Srv.NATSURL()
 	third, _, err := collect(t, cfg, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +154,7 @@ func TestSubscriberReportsForgeriesAndDeliversUnknownTypes(t *testing.T) {
 	l := start(t, t.TempDir())
 	l.post("/v1/accounts", map[string]string{"id": "acme", "name": "Acme", "fulfillment_contact": "it@acme.example"})
 	l.user("acme", "a@x.example")
-	url, err := server.LedgerNATSURL(l.srv.NATSURL(), l.dir)
+	url, err := server.LedgerNATSURL(l.Srv.NATSURL(), l.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +170,7 @@ func TestSubscriberReportsForgeriesAndDeliversUnknownTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A future event type, signed with the ledger's key, on a new subject.
-	key, _ := events.LoadKey(filepath.Join(l.dir, "keys", "events.ed25519"))
+	key, _ := events.LoadKey(filepath.Join(l.Dir, "keys", "events.ed25519"))
 	future := []byte(`{"specversion":"1.0","id":"01JGZ8Y0000000000000000001","source":"/accounts/acme","type":"license.transferred",` +
 		`"subject":"license/T-1","time":"2026-01-05T00:00:00Z","datacontenttype":"application/json","schemaversion":1,` +
 		`"actor":"ledger","commandid":"c2","correlationid":"c2","recordedat":"2026-01-05T00:00:00Z","data":{"to":"globex"}}`)
@@ -235,7 +185,7 @@ func TestSubscriberReportsForgeriesAndDeliversUnknownTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.user("acme", "b@x.example")
-	cfg := subscriber.Config{URL: l.srv.NATSURL(), Credentials: l.creds("acme", "audit"), Key: l.key()}
+	cfg := subscriber.Config{URL: l.Srv.NATSURL(), Credentials: l.creds("acme", "audit"), Key: l.key()}
 	got, breaks, err := collect(t, cfg, 4, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +214,7 @@ func TestSubscriberTypesAndFilter(t *testing.T) {
 	l.user("acme", "a@x.example")
 	l.user("acme", "b@x.example")
 	creds := l.creds("acme", "users")
-	cfg := subscriber.Config{URL: l.srv.NATSURL(), Credentials: creds, Key: l.key(), Types: []string{events.TypeUserRegistered}}
+	cfg := subscriber.Config{URL: l.Srv.NATSURL(), Credentials: creds, Key: l.key(), Types: []string{events.TypeUserRegistered}}
 	got, _, err := collect(t, cfg, 2, nil)
 	if err != nil || len(got) != 2 || got[0].Type != events.TypeUserRegistered {
 		t.Fatalf("%v %v", got, err)

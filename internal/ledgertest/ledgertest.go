@@ -31,9 +31,12 @@ type Ledger struct {
 
 // Start starts a ledger on a temporary directory; the test's cleanup stops
 // it.
-func Start(t testing.TB) *Ledger {
+func Start(t testing.TB) *Ledger { return StartIn(t, t.TempDir()) }
+
+// StartIn starts a ledger on dir (a restart, if dir holds one); the test's
+// cleanup stops it, unless Stop did.
+func StartIn(t testing.TB, dir string) *Ledger {
 	t.Helper()
-	dir := t.TempDir()
 	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
 		NoReminders: true, SyncInterval: time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -44,11 +47,18 @@ func Start(t testing.TB) *Ledger {
 		t.Fatal(err)
 	}
 	l := &Ledger{T: t, Dir: dir, Srv: srv, Token: strings.TrimSpace(string(raw))}
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		srv.Close(context.Background())
-	})
+	t.Cleanup(l.Stop)
 	return l
+}
+
+// Stop stops the ledger; calling it twice is fine.
+func (l *Ledger) Stop() {
+	if l.Srv == nil {
+		return
+	}
+	http.DefaultClient.CloseIdleConnections()
+	l.Srv.Close(context.Background())
+	l.Srv = nil
 }
 
 // Post sends body as JSON with the admin token and wants a 2xx; it returns
@@ -88,15 +98,21 @@ func (l *Ledger) Subscriber(account, name string) string {
 	return path
 }
 
-// KeyFile writes the ledger's event public key (PEM) to a file.
-func (l *Ledger) KeyFile() string {
+// Key is the ledger's event public key.
+func (l *Ledger) Key() ed25519.PublicKey {
 	l.T.Helper()
 	k, err := events.LoadKey(filepath.Join(l.Dir, "keys", "events.ed25519"))
 	if err != nil {
 		l.T.Fatal(err)
 	}
+	return k.Public().(ed25519.PublicKey)
+}
+
+// KeyFile writes the ledger's event public key (PEM) to a file.
+func (l *Ledger) KeyFile() string {
+	l.T.Helper()
 	path := filepath.Join(l.T.TempDir(), "events.pub")
-	if err := os.WriteFile(path, events.PublicKeyPEM(k.Public().(ed25519.PublicKey)), 0o644); err != nil {
+	if err := os.WriteFile(path, events.PublicKeyPEM(l.Key()), 0o644); err != nil {
 		l.T.Fatal(err)
 	}
 	return path
