@@ -198,12 +198,10 @@ func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
-	defer func() {
-		// Hand back in stream order: what was received, then what was
-		// pulled ahead.
-		r.release()
-		r.drain(it)
-	}()
+	// Events received or pulled ahead but not handled stay unacknowledged:
+	// the next run starts again right after the last acknowledged one
+	// (open), in stream order.
+	defer it.Stop()
 	for ctx.Err() == nil {
 		msg, err := it.Next(jetstream.NextMaxWait(idleWait)) // ctx is looked at between messages
 		switch {
@@ -285,29 +283,6 @@ func (r *run) deliver(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// release hands back, unacknowledged, the events received but not handled,
-// so that the next run gets them at once rather than after the consumer's
-// AckWait.
-func (r *run) release() {
-	for _, m := range r.queue {
-		m.msg.Nak()
-	}
-	r.queue = nil
-}
-
-// drain stops pulling and hands back, unacknowledged, the messages pulled
-// ahead but never received, so that the next run gets them at once.
-func (r *run) drain(it jetstream.MessagesContext) {
-	it.Drain()
-	for {
-		msg, err := it.Next(jetstream.NextMaxWait(50 * time.Millisecond))
-		if err != nil {
-			return
-		}
-		msg.Nak()
-	}
 }
 
 // ackLast acknowledges every event up to the last one handled.
