@@ -11,9 +11,11 @@
 // At least once, in stream order. An event is acknowledged after its
 // handler returns nil; the consumer is durable, so a restarted subscriber
 // resumes after the last acknowledged event and misses none. Acknowledgements
-// are sent in batches (AckEvery), so after a crash up to that many events
-// whose handler had returned may be delivered again; a handler error stops
-// Run and the event is delivered again on the next run. Every event has a
+// are sent in batches (AckEvery) and each is confirmed by the server, so
+// after a crash (the process killed) up to that many events whose handler
+// had returned may be delivered again; a handler error, or ctx done, stops
+// Run after acknowledging every event handled before it, and the failed
+// event is delivered again, first, on the next run. Every event has a
 // stable id (Event.ID, the CloudEvents id): to handle each effectively once,
 // make the handler's effect and the record of the id one transaction in the
 // subscriber's own store, and skip an id already recorded:

@@ -193,15 +193,21 @@ type run struct {
 // the stream as idle: pending events are then settled and acknowledged.
 const idleWait = 200 * time.Millisecond
 
-func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
+func (r *run) loop(ctx context.Context, cons jetstream.Consumer) (err error) {
 	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
 	// Events received or pulled ahead but not handled stay unacknowledged:
 	// the next run starts again right after the last acknowledged one
-	// (open), in stream order.
+	// (open), in stream order. Whatever was handled is acknowledged on
+	// every way out, a handler's error included.
 	defer it.Stop()
+	defer func() {
+		if aerr := r.ackLast(ctx); err == nil {
+			err = aerr
+		}
+	}()
 	for ctx.Err() == nil {
 		msg, err := it.Next(jetstream.NextMaxWait(idleWait)) // ctx is looked at between messages
 		switch {
@@ -220,7 +226,7 @@ func (r *run) loop(ctx context.Context, cons jetstream.Consumer) error {
 			return fmt.Errorf("subscriber: %w", err)
 		}
 	}
-	return r.ackLast()
+	return nil
 }
 
 // idle settles what can no longer be vouched for, delivers and acknowledges
@@ -232,7 +238,7 @@ func (r *run) idle(ctx context.Context, cons jetstream.Consumer) (bool, error) {
 	if err := r.deliver(ctx); err != nil {
 		return false, err
 	}
-	if err := r.ackLast(); err != nil {
+	if err := r.ackLast(ctx); err != nil {
 		return false, err
 	}
 	if !r.cfg.StopWhenIdle || len(r.queue) > 0 {
@@ -277,7 +283,7 @@ func (r *run) deliver(ctx context.Context) error {
 		r.last = m.msg
 		r.unacked++
 		if r.unacked >= r.cfg.AckEvery {
-			if err := r.ackLast(); err != nil {
+			if err := r.ackLast(ctx); err != nil {
 				return err
 			}
 		}
@@ -285,12 +291,22 @@ func (r *run) deliver(ctx context.Context) error {
 	return nil
 }
 
-// ackLast acknowledges every event up to the last one handled.
-func (r *run) ackLast() error {
+// ackTimeout bounds the wait for the server to confirm an acknowledgement.
+const ackTimeout = 5 * time.Second
+
+// ackLast acknowledges every event up to the last one handled and waits
+// for the server to confirm it: an event counts as acknowledged only once
+// the consumer has recorded it, so a run that stops, or a next run that
+// starts at once, never sees it again (a plain Ack may still be in flight
+// when the next run reads the consumer's ack floor). It works after ctx is
+// done, so that a cancelled run still records what it handled.
+func (r *run) ackLast(ctx context.Context) error {
 	if r.last == nil {
 		return nil
 	}
-	if err := r.last.Ack(); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	if err := r.last.DoubleAck(ctx); err != nil {
 		return fmt.Errorf("subscriber: ack: %w", err)
 	}
 	r.last, r.unacked = nil, 0
