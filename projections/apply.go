@@ -139,6 +139,9 @@ func (s *Store) Apply(msgs []Msg) error {
 	if err := a.prefetchUsageIDs(msgs, cp); err != nil {
 		return err
 	}
+	if err := a.prefetchRecords(msgs, cp); err != nil {
+		return err
+	}
 	last := cp
 	for _, m := range msgs {
 		if m.Seq <= last {
@@ -224,22 +227,16 @@ func (a *applier) getKV(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-// deleteKV removes an index entry.
-func (a *applier) deleteKV(key []byte) error {
-	if a.kv == nil {
-		a.kv = map[string][]byte{}
-	}
-	a.kv[string(key)] = nil
-	return a.b.Delete(key, nil)
-}
-
-// setKV writes an index entry.
+// setKV writes an index entry. It is kept in a.kv and written into the
+// batch once, by flush: a day's usage totals change with every record, and
+// writing each version into the batch put a thousand versions of one key
+// into the memtable per run. Keys written here are written nowhere else.
 func (a *applier) setKV(key, value []byte) error {
 	if a.kv == nil {
 		a.kv = map[string][]byte{}
 	}
 	a.kv[string(key)] = append([]byte{}, value...)
-	return a.b.Set(key, value, nil)
+	return nil
 }
 
 func (a *applier) agg(subject string) (*record, error) {
@@ -262,7 +259,7 @@ func (a *applier) agg(subject string) (*record, error) {
 
 func (a *applier) cmd(id string) (*commandRecord, error) {
 	if c, ok := a.cmds[id]; ok {
-		return c, nil
+		return c, nil // nil: known absent (prefetchRecords)
 	}
 	raw, err := get(a.db, cmdKey(id))
 	if err != nil || raw == nil {
@@ -277,6 +274,11 @@ func (a *applier) cmd(id string) (*commandRecord, error) {
 }
 
 func (a *applier) flush() error {
+	for k, v := range a.kv {
+		if err := a.b.Set([]byte(k), v, nil); err != nil {
+			return err
+		}
+	}
 	for subject, r := range a.aggs {
 		if r.value != nil {
 			raw, err := json.Marshal(r.value)
@@ -290,6 +292,9 @@ func (a *applier) flush() error {
 		}
 	}
 	for id, c := range a.cmds {
+		if c == nil {
+			continue // looked up, absent, and no event of it applied
+		}
 		if err := putJSON(a.b, cmdKey(id), c); err != nil {
 			return err
 		}

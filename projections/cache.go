@@ -2,6 +2,8 @@ package projections
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -86,6 +88,53 @@ func (a *applier) prefetchUsageIDs(msgs []Msg, checkpoint uint64) error {
 	}
 	return lookupSorted(a.db, keys, func(key, value []byte) error {
 		a.read[string(key)] = bytes.Clone(value)
+		return nil
+	})
+}
+
+// prefetchRecords reads, in one sorted pass each, the aggregate records of
+// the run's subjects and the command records of its commands, instead of
+// one Pebble Get each: a Get builds iterators over every level, and in a
+// rebuild or a long catch-up nearly every one of them misses (a new user,
+// licence or command), which made these lookups a quarter of applying
+// mixed events. Absent commands are remembered as nil in a.cmds.
+func (a *applier) prefetchRecords(msgs []Msg, checkpoint uint64) error {
+	var aggKeys, cmdKeys [][]byte
+	for _, m := range msgs {
+		if m.Seq <= checkpoint {
+			continue
+		}
+		if _, ok := a.aggs[m.Subject]; !ok {
+			a.aggs[m.Subject] = &record{}
+			aggKeys = append(aggKeys, aggKey(m.Subject))
+		}
+		if m.decoded == nil || m.decoded.err != nil {
+			continue
+		}
+		if id := m.decoded.event.CommandID; id != "" {
+			if _, ok := a.cmds[id]; !ok {
+				a.cmds[id] = nil
+				cmdKeys = append(cmdKeys, cmdKey(id))
+			}
+		}
+	}
+	err := lookupSorted(a.db, aggKeys, func(key, value []byte) error {
+		subject := string(key[len(prefixAgg):])
+		if err := a.aggs[subject].unmarshal(value); err != nil {
+			return fmt.Errorf("aggregate %s: %w", subject, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return lookupSorted(a.db, cmdKeys, func(key, value []byte) error {
+		id := string(key[len(prefixCmd):])
+		c := &commandRecord{}
+		if err := json.Unmarshal(value, c); err != nil {
+			return fmt.Errorf("command %s: %w", id, err)
+		}
+		a.cmds[id] = c
 		return nil
 	})
 }

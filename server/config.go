@@ -1,10 +1,14 @@
 package server
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
 )
 
 // Config configures a ledger server. The zero value of every optional field
@@ -79,8 +83,9 @@ type Config struct {
 	MaxInFlight int
 	// MemoryLimit, if set, sizes the caches from the process's memory
 	// budget (the caller sets the Go runtime's soft limit): the projections'
-	// block cache gets an eighth (at most 64 MiB), JetStream's memory store
-	// a quarter (at most 256 MiB).
+	// block cache gets an eighth (at most 64 MiB), its memtable a sixteenth
+	// (at most 64 MiB; two may be held at once), JetStream's memory store a
+	// quarter (at most 256 MiB).
 	MemoryLimit int64
 	// TLSCert and TLSKey serve the API over HTTPS. The key file must not be
 	// readable by others.
@@ -95,6 +100,16 @@ type Config struct {
 
 // pebbleCache is the projections' block cache size.
 func (cfg Config) pebbleCache() int64 { return budget(cfg.MemoryLimit/8, 64<<20) }
+
+// pebbleMemTable is the projections' memtable size.
+func (cfg Config) pebbleMemTable() int64 {
+	return budget(cfg.MemoryLimit/16, projections.DefaultMemTableBytes)
+}
+
+// projectionOptions are the projections' store options of cfg.
+func (cfg Config) projectionOptions(logger *slog.Logger, mac *events.MAC) projections.Options {
+	return projections.Options{Logger: logger, Authenticator: mac, CacheBytes: cfg.pebbleCache(), MemTableBytes: cfg.pebbleMemTable()}
+}
 
 // jetStreamMemory is the embedded server's JetStream memory limit.
 func (cfg Config) jetStreamMemory() int64 { return budget(cfg.MemoryLimit/4, 256<<20) }

@@ -43,7 +43,7 @@ func openStore(ctx context.Context, cfg Config, stream jetstream.Stream, logger 
 				path, err)
 		}
 	}
-	store, err := projections.Open(ProjectionsDir(cfg.DataDir), projections.Options{Logger: logger, Authenticator: mac, CacheBytes: cfg.pebbleCache()})
+	store, err := projections.Open(ProjectionsDir(cfg.DataDir), cfg.projectionOptions(logger, mac))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -44,7 +44,7 @@ func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) 
 	if err != nil {
 		return rep, fmt.Errorf("server: rebuild needs the key that signed the events: %w", err)
 	}
-	opts := projections.Options{Logger: cfg.Logger, Authenticator: events.NewMAC(key)}
+	opts := cfg.projectionOptions(cfg.Logger, events.NewMAC(key))
 	live := ProjectionsDir(cfg.DataDir)
 	if _, err := os.Stat(live); err == nil {
 		old, err := projections.Open(live, opts)
