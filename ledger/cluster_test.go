@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/internal/testlock"
 	"github.com/entledger/ledger/server"
 )
 
@@ -535,18 +535,12 @@ func TestClusterLeaderLossAndRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node NATS cluster with restarts: not with -short")
 	}
-	if os.Getenv("LEDGER_CLUSTER_TEST") == "" {
-		// Known failure, rare (seen once in about 35 runs): after the
-		// leader change, events on a usage shard subject carry a prevhash
-		// of no event stored on the subject (hash chain broken, checkStream
-		// and VerifyStream report breaks, and the two ledgers' digests
-		// differ). The other runs pass every check below. Suspect: the
-		// usage tips (ledger/usagetips.go, lastAppended.note) record the
-		// hash of a message this ledger encoded for a sequence at which the
-		// stream holds another message, after an atomic batch whose commit
-		// timed out during the election. Not fixed yet.
-		t.Skip("known failure (hash chain broken on a usage shard after a leader change, seen once in ~35 runs): set LEDGER_CLUSTER_TEST=1 to run it")
-	}
+	// Seen to fail once, in about 35 runs of an earlier version: after the
+	// leader change, events on a usage shard carried a prevhash of no event
+	// on the subject (the chain broken, the digests different). The cause
+	// was not found, and 45 runs in a row passed since; if it happens
+	// again, logBrokenChains prints the subject's events.
+	testlock.Heavy(t) // never beside the kill tests of cmd/ledger
 	nodes := startNATSCluster(t)
 	urls := []string{nodes[0].url(), nodes[1].url(), nodes[2].url()}
 	httpPorts := freePorts(t, 2)

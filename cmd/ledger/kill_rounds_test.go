@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/internal/testlock"
 	"github.com/entledger/ledger/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -215,6 +216,7 @@ func TestKillRepeatedlyDuringMixedIngestion(t *testing.T) {
 	if testing.Short() {
 		rounds = 5
 	}
+	testlock.Heavy(t) // never beside the cluster test of package ledger
 	testStart := time.Now()
 	seed := *crashSeed
 	if seed == 0 {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/entledger/ledger/internal/testlock"
 	"github.com/entledger/ledger/server"
 )
 
@@ -254,6 +255,7 @@ func TestKillMidStreamLosesNothing(t *testing.T) {
 		n       = 240 // licences: each is created, then assigned (two commands)
 		killAt  = 200 // acknowledged commands before SIGKILL
 	)
+	testlock.Heavy(t) // never beside the cluster test of package ledger
 	testStart := time.Now()
 	bin := killBinary(t)
 	dir := t.TempDir()

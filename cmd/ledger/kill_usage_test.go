@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/entledger/ledger/internal/testlock"
 )
 
 // A ledger killed with SIGKILL in the middle of a usage import loses no
@@ -18,6 +20,7 @@ func TestKillMidImportLosesNoUsage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the ledger binary")
 	}
+	testlock.Heavy(t) // never beside the cluster test of package ledger
 	bin := killBinary(t)
 	dir := t.TempDir()
 	p := killStart(t, bin, dir)
