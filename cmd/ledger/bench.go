@@ -33,6 +33,9 @@ type benchConfig struct {
 	importBinary   string // the import phase compares this binary's serve with this one's
 	importRuns     int
 	importMemory   string          // --memory-limit for the import phase's children ("": none)
+	rebuildProfile string          // a CPU profile of the rebuild alone goes here ("": none)
+	replicasFlag   int             // --replicas: 1 (the embedded server) or 3 (an in-process cluster)
+	cluster        *benchCluster   // the R3 cluster, when replicasFlag is 3
 	phases         map[string]bool // which of writes, usage, serve run
 }
 
@@ -71,11 +74,13 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
-	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import and subscriber (not by default: each imports --billing-records)")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import, subscriber and rebuild (not by default: each imports --billing-records)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
 	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
 	fs.StringVar(&bc.importMemory, "import-memory-limit", "", "the import phase's `ledger serve` children run with this --memory-limit, e.g. 400MiB")
 	intVar(fs, &bc.importRuns, "import-runs", 1, "runs of each binary in the import phase (medians are printed with --import-binary)")
+	intVar(fs, &bc.replicasFlag, "replicas", 1, "stream replicas of the writes and usage phases: 1 (the embedded server) or 3 (three nats-servers clustered in this process, on loopback)")
+	fs.StringVar(&bc.rebuildProfile, "rebuild-profile", "", "write a CPU profile of the projection rebuild alone (phases serve and rebuild) to this file")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
@@ -84,10 +89,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing", "import", "subscriber":
+		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import or subscriber)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber or rebuild)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -96,6 +101,9 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 			return f, fmt.Errorf("bench: --usage-clients: %q is not a client count; want e.g. 1,4,16,64", field)
 		}
 		bc.usageClients = append(bc.usageClients, n)
+	}
+	if bc.replicasFlag != 1 && bc.replicasFlag != 3 {
+		return f, fmt.Errorf("bench: --replicas: %d; want 1 or 3", bc.replicasFlag)
 	}
 	if bc.importRuns < 1 {
 		return f, fmt.Errorf("bench: --import-runs: %d; want 1 or more", bc.importRuns)
@@ -150,12 +158,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		bc.dir = d
 	}
+	if bc.replicasFlag == 3 {
+		c, err := startBenchCluster(filepath.Join(bc.dir, "cluster"), bc.syncInterval)
+		if err != nil {
+			return err
+		}
+		defer c.stop()
+		bc.cluster = c
+	}
 	durability := "every write fsynced before it is acknowledged"
 	if bc.syncInterval > 0 {
 		durability = "fsync every " + bc.syncInterval.String()
 	}
-	fmt.Fprintf(stdout, "ledger bench: %d clients, %d commands each, %s; GOMAXPROCS=%d, %s/%s\n\n",
-		bc.clients, bc.ops, durability, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "ledger bench: %d clients, %d commands each, %s, R%d; GOMAXPROCS=%d, %s/%s\n\n",
+		bc.clients, bc.ops, durability, bc.replicas(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
 	if bc.phases["writes"] {
 		w, err := benchWrites(ctx, bc, stdout)
@@ -190,6 +206,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if bc.phases["rebuild"] && bc.billingRecords > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchRebuild(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
 	if bc.phases["serve"] && bc.licences > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchServe(ctx, bc, stdout); err != nil {
@@ -208,10 +230,13 @@ type writeResults struct{ raw, batch2, batch3, goAPI, http measurement }
 
 func benchWrites(ctx context.Context, bc benchConfig, out io.Writer) (writeResults, error) {
 	var res writeResults
-	srv, err := server.Start(ctx, server.Config{
+	if err := bc.freshStream(ctx); err != nil {
+		return res, err
+	}
+	srv, err := server.Start(ctx, bc.onStream(server.Config{
 		DataDir: filepath.Join(bc.dir, "writes"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
 		Logger: quietLogger(),
-	})
+	}))
 	if err != nil {
 		return res, err
 	}

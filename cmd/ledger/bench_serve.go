@@ -150,13 +150,19 @@ func benchReplay(ctx context.Context, bc benchConfig, dir string, out io.Writer)
 	os.RemoveAll(pdir)
 	printMeasurement(out, rawPebble)
 
+	stopProfile, err := profileRebuild(bc.rebuildProfile)
+	if err != nil {
+		return err
+	}
 	start = time.Now()
 	store, err := projections.Build(ctx, conn.Stream, server.StreamIdentity(info), filepath.Join(bc.dir, "rebuild"),
 		projections.Options{Logger: quietLogger(), Authenticator: benchMAC(dir)})
 	if err != nil {
+		stopProfile()
 		return err
 	}
 	rebuild := measurement{name: "projection rebuild (decode, fold, Pebble)", ops: int(store.Checkpoint()), took: time.Since(start), unit: "events"}
+	stopProfile()
 	store.Close()
 	printMeasurement(out, rebuild)
 	fmt.Fprintf(out, "\nratio  rebuild / raw ordered-consumer replay  %.2f  (goal >= 0.5)\n", rebuild.rate()/raw.rate())

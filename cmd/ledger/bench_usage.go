@@ -35,17 +35,25 @@ const usageUsers = 50
 // batches answered 409 conflict. Then two ledger processes share one stream,
 // 16 clients each on the same product, and count their conflicts.
 func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
-	srv, err := server.Start(ctx, server.Config{
+	if err := bc.freshStream(ctx); err != nil {
+		return err
+	}
+	srv, err := server.Start(ctx, bc.onStream(server.Config{
 		DataDir: filepath.Join(bc.dir, "usage"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
 		Logger: quietLogger(),
-	})
+	}))
 	if err != nil {
 		return err
 	}
-	defer closeServer(srv)
+	closed := false
+	defer func() {
+		if !closed {
+			closeServer(srv)
+		}
+	}()
 	noteToken(srv.Addr(), srv.DataDir())
 	conn := srv.Conn()
-	cfg := server.StreamConfig(1)
+	cfg := server.StreamConfig(bc.replicas())
 	cfg.Name, cfg.Subjects = "RAWUSAGE", []string{"rawusage.>"}
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return fmt.Errorf("bench: raw usage stream: %w", err)
@@ -104,6 +112,8 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "projection lag after the last answer: %s, applied %s later\n\n",
 		plural(int(lag), "event"), time.Since(drained).Round(time.Millisecond))
+	closeServer(srv) // before the next part, which on a cluster deletes its stream
+	closed = true
 	return benchUsageTwoProcesses(ctx, bc, out)
 }
 
@@ -113,20 +123,29 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 // again after losing to the other process, and how often it ran out of
 // attempts (409 conflict).
 func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) error {
-	a, err := server.Start(ctx, server.Config{
+	if err := bc.freshStream(ctx); err != nil {
+		return err
+	}
+	a, err := server.Start(ctx, bc.onStream(server.Config{
 		DataDir: filepath.Join(bc.dir, "usage-a"), HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
 		NATSListen: "127.0.0.1:0", Logger: quietLogger(),
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	defer closeServer(a)
-	url, err := server.LedgerNATSURL(a.NATSURL(), a.DataDir())
-	if err != nil {
-		return err
+	urls := []string{}
+	if bc.cluster != nil {
+		urls = bc.cluster.urls
+	} else {
+		url, err := server.LedgerNATSURL(a.NATSURL(), a.DataDir())
+		if err != nil {
+			return err
+		}
+		urls = append(urls, url)
 	}
 	b, err := server.Start(ctx, server.Config{
-		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: []string{url},
+		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, Replicas: bc.replicas(),
 		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
 	})
 	if err != nil {

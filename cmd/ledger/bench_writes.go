@@ -44,7 +44,7 @@ func sampleEvent() []byte {
 // Nats-Expected-Last-Subject-Sequence, one subject per publisher, to a
 // stream configured like LEDGER on the same server.
 func benchRawPublish(ctx context.Context, conn *server.Conn, bc benchConfig) (measurement, error) {
-	cfg := server.StreamConfig(1)
+	cfg := server.StreamConfig(bc.replicas())
 	cfg.Name, cfg.Subjects = "RAW", []string{"raw.>"}
 	if _, err := conn.JS.CreateStream(ctx, cfg); err != nil {
 		return measurement{}, fmt.Errorf("bench: raw stream: %w", err)
