@@ -117,7 +117,7 @@ func niceMax(v float64) float64 {
 
 // chart geometry: the plot's box inside the viewBox.
 const (
-	chartW, chartH           = 720.0, 260.0
+	chartW, chartH             = 720.0, 260.0
 	plotL, plotR, plotT, plotB = 48.0, 712.0, 12.0, 228.0
 )
 
@@ -147,7 +147,7 @@ func trimFloat(v float64) string {
 // dayUse is one product's use on one UTC day, as the usage summary gives
 // it (F5).
 type dayUse struct {
-	Day                        string
+	Day                         string
 	Pooled, Practitioner, Trial useTotals
 }
 

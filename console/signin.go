@@ -126,7 +126,7 @@ func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, s session
 	cursor := r.URL.Query().Get("cursor")
 	var page struct {
 		Items      []api.AccountView `json:"items"`
-		NextCursor *string       `json:"next_cursor"`
+		NextCursor *string           `json:"next_cursor"`
 	}
 	if err := c.get(r.Context(), s, withQuery(apiPath("accounts"), url.Values{"cursor": {cursor}, "limit": {"100"}}), &page); err != nil {
 		return err
