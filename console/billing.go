@@ -141,11 +141,11 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 	}
 	if d.Product == "" && len(d.Products) > 0 {
 		d.Product = d.Products[0]
-		if d.QTL != nil {
+		if d.QTL != nil { // the product that bills the most units, else the first with a peak
+			best := -1
 			for _, p := range d.QTL.Products {
-				if p.PeakInterval != nil {
-					d.Product = p.Product
-					break
+				if p.PeakInterval != nil && p.Units > best {
+					d.Product, best = p.Product, p.Units
 				}
 			}
 		}

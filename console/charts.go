@@ -118,7 +118,7 @@ func niceMax(v float64) float64 {
 // chart geometry: the plot's box inside the viewBox.
 const (
 	chartW, chartH             = 720.0, 260.0
-	plotL, plotR, plotT, plotB = 48.0, 712.0, 12.0, 228.0
+	plotL, plotR, plotT, plotB = 48.0, 712.0, 26.0, 228.0
 )
 
 // axes draws the y scale (0, half, top) with grid lines, and labels under
@@ -129,7 +129,7 @@ func axes(b *strings.Builder, top float64, unit string, xLabels [3]string) {
 		fmt.Fprintf(b, `<line class="grid" x1="%g" y1="%.1f" x2="%g" y2="%.1f"/>`, plotL, y, plotR, y)
 		fmt.Fprintf(b, `<text class="axis" x="%g" y="%.1f" text-anchor="end">%s</text>`, plotL-6, y+4, svgText(trimFloat(f*top)))
 	}
-	fmt.Fprintf(b, `<text class="axis" x="4" y="%g">%s</text>`, plotT-2, svgText(unit))
+	fmt.Fprintf(b, `<text class="axis" x="4" y="12">%s</text>`, svgText(unit))
 	for i, anchor := range []string{"start", "middle", "end"} {
 		x := plotL + float64(i)*(plotR-plotL)/2
 		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%g" text-anchor="%s">%s</text>`, x, chartH-12, anchor, svgText(xLabels[i]))
