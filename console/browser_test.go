@@ -180,6 +180,17 @@ func TestBrowser(t *testing.T) {
 		do(p.name, chromedp.Navigate(tl.base+p.path), chromedp.WaitVisible(chromedp.ID(p.ready)))
 		shot(p.name)
 	}
+	// At 200% zoom a 1200-pixel window is 600 CSS pixels wide: no page
+	// may need a horizontal scroll (wide tables scroll in their own box).
+	do("zoom", chromedp.EmulateViewport(600, 900))
+	for _, path := range []string{"/accounts/acme", "/accounts/acme/licenses", "/accounts/acme/licenses/P-1", "/accounts/acme/users",
+		"/accounts/acme/users/carol@acme.example", "/accounts/acme/billing?quarter=2025-Q4", "/accounts/acme/audit"} {
+		do(path, chromedp.Navigate(tl.base+path), chromedp.WaitVisible(chromedp.ID("main")))
+		if w := eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); w != "0" {
+			t.Errorf("%s at 600 CSS pixels wide is %s pixels too wide", path, w)
+		}
+	}
+	shot("licences-narrow")
 	t.Logf("screenshots in %s", shots)
 }
 
