@@ -98,6 +98,10 @@ func (c *Console) call(ctx context.Context, s session, method, path string, body
 	if err != nil {
 		return fmt.Errorf("console: %s %s: %w", method, path, err)
 	}
+	if rd == nil {
+		req.Body = http.NoBody // as a server's request: never nil
+	}
+	req.RequestURI = path
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

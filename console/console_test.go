@@ -45,8 +45,12 @@ func TestFormWithoutCSRFTokenIsRefused(t *testing.T) {
 		{"/accounts/acme/thresholds", url.Values{"product": {"openroads"}, "max_machines": {"3"}}},
 		{"/sign-out", url.Values{}},
 	}
+	almost := good[:len(good)-1] + "A" // the session's token with its last character changed
+	if almost == good {
+		almost = good[:len(good)-1] + "B"
+	}
 	for _, f := range forms {
-		for _, csrf := range []string{"", "wrong", good[:len(good)-1] + "A"} {
+		for _, csrf := range []string{"", "wrong", almost} {
 			form := url.Values{}
 			for k, v := range f.form {
 				form[k] = v
@@ -282,6 +286,16 @@ func TestRefusalsInWords(t *testing.T) {
 	if !strings.Contains(p.Body, `value="bob@acme.example"`) {
 		t.Error("the refused form lost the email entered")
 	}
+	if p := b.post("/accounts/acme/licenses/P-1/unassign", url.Values{"csrf": {csrf}}); p.Status != http.StatusConflict || !strings.Contains(p.Body, want) {
+		t.Errorf("unassign after the window: %d; want 409 with the lock's date", p.Status)
+	}
+	tl.clock.Advance(30 * 24 * time.Hour)
+	if p := b.post("/accounts/acme/licenses/P-1/unassign", url.Values{"csrf": {csrf}}); p.Status != http.StatusSeeOther {
+		t.Errorf("unassign after the lock: %d %s", p.Status, p.Body)
+	}
+	if lic := tl.api(tl.token, "GET", "/v1/accounts/acme/licenses/P-1", nil, 200); lic["assignee"] != nil {
+		t.Errorf("P-1 still assigned to %v after the console's unassign", lic["assignee"])
+	}
 	p = b.post("/accounts/acme/users", url.Values{"csrf": {csrf}, "email": {"not an email"}})
 	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "email:") {
 		t.Errorf("add a user with a bad email: %d; want 400 naming the field", p.Status)
@@ -377,5 +391,37 @@ func TestOwns(t *testing.T) {
 		if got := console.Owns(path); got != want {
 			t.Errorf("Owns(%q) = %v; want %v", path, got, want)
 		}
+	}
+}
+
+// Removing a user warns that the licence's lock keeps running (A4), and
+// then: the licence's reminder gives the lock's end as when it can be
+// assigned, and the removed user's page still shows their history.
+func TestRemoveUser(t *testing.T) {
+	tl := startLedger(t)
+	tl.seed("acme")
+	tl.api(tl.token, "POST", "/v1/accounts/acme/licenses/P-1/assign", map[string]any{"email": "ada@acme.example"}, 200)
+	b := tl.browser()
+	b.signIn(tl.token)
+	p := b.get("/accounts/acme/users/ada@acme.example")
+	if !strings.Contains(p.Body, "Its lock keeps running (A4): nobody else can be assigned P-1 before 2026-02-05 09:00 UTC") {
+		t.Errorf("ada's page does not warn of the lock:\n%s", p.Body)
+	}
+	p = b.post("/accounts/acme/users/ada@acme.example/remove", url.Values{"csrf": {b.csrfOf(p)}})
+	if p.Status != http.StatusSeeOther || p.Location != "/accounts/acme/users" {
+		t.Fatalf("remove: %d to %q", p.Status, p.Location)
+	}
+	if p := b.get("/accounts/acme/users"); !strings.Contains(p.Body, "Licence P-1 was taken away, and its lock keeps running (A4)") {
+		t.Error("the users page does not say what the removal did")
+	}
+	if p := b.get("/accounts/acme"); !strings.Contains(p.Body, "from 2026-02-05 09:00 UTC (locked; opens in") {
+		t.Errorf("P-1's reminder does not say it can be assigned from the lock's end")
+	}
+	p = b.get("/accounts/acme/users/ada@acme.example")
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "not a user of this account now") || !strings.Contains(p.Body, "user.removed") {
+		t.Errorf("the removed user's page: %d, without the notice or the history", p.Status)
+	}
+	if p := b.get("/accounts/acme/users/nobody@acme.example"); p.Status != http.StatusNotFound {
+		t.Errorf("an email that never was a user: %d; want 404", p.Status)
 	}
 }

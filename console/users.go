@@ -122,6 +122,7 @@ type userPageData struct {
 	History []historyRow
 	// The forms' refusal, and which form it was.
 	Problem, Action, Country string
+	Former                   bool // not a user now: removed; the history only
 }
 
 // userPage shows a user: country, licence, live session and machine, and
@@ -134,7 +135,11 @@ func (c *Console) showUser(w http.ResponseWriter, r *http.Request, s session, st
 	account, email := r.PathValue("account"), r.PathValue("email")
 	d := userPageData{Problem: problem, Action: action, Country: country}
 	if err := c.get(r.Context(), s, apiPath("accounts", account, "users", email), &d.User); err != nil {
-		return err
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Code != commands.CodeUserNotFound || r.Method != http.MethodGet {
+			return err
+		}
+		return c.showFormerUser(w, r, s, email, err)
 	}
 	d.frame = c.frame(s, account, "users", d.User.Email)
 	d.Href = consolePath(account, "users", d.User.Email)
@@ -154,6 +159,26 @@ func (c *Console) showUser(w http.ResponseWriter, r *http.Request, s session, st
 	}
 	d.History = hist
 	c.render(w, r, status, "user.html", d)
+	return nil
+}
+
+// showFormerUser shows the history of an email that is not a user now:
+// a removed user's history stays readable (H4). An email that never was
+// a user is the API's user_not_found, as err says.
+func (c *Console) showFormerUser(w http.ResponseWriter, r *http.Request, s session, email string, err error) error {
+	account := r.PathValue("account")
+	hist, herr := c.history(r, s, apiPath("accounts", account, "users", email, "history"))
+	if herr != nil {
+		var ae *apiError
+		if errors.As(herr, &ae) && ae.Code == commands.CodeUserNotFound {
+			return err
+		}
+		return herr
+	}
+	d := userPageData{Former: true, History: hist}
+	d.User.Email = strings.ToLower(email)
+	d.frame = c.frame(s, account, "users", d.User.Email)
+	c.render(w, r, http.StatusOK, "user.html", d)
 	return nil
 }
 
