@@ -71,10 +71,9 @@ func (c *Console) billingPage(w http.ResponseWriter, r *http.Request, s session)
 
 func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session, status int, thrProduct, thrMax, thrProblem string) error {
 	account := r.PathValue("account")
-	ctx := r.Context()
 	q := r.URL.Query()
 	var acct api.AccountView
-	if err := c.get(ctx, s, apiPath("accounts", account), &acct); err != nil {
+	if err := c.get(r.Context(), s, apiPath("accounts", account), &acct); err != nil {
 		return err
 	}
 	now := c.now().UTC()
@@ -89,27 +88,45 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 	}
 	from, to := c.chartRange(d.Quarter, q.Get("from"), q.Get("to"))
 	d.From, d.To = from.Format(dayLayout), to.Format(dayLayout)
-	part := func(name string, err error) (string, error) { return partProblem(name, err) }
-
-	var rep billing.Report
-	if err := c.get(ctx, s, withQuery(apiPath("accounts", account, "qtl"), url.Values{"quarter": {d.Quarter}}), &rep); err != nil {
-		var perr error
-		if d.QTLProblem, perr = part("QTL", err); perr != nil {
-			return perr
-		}
-	} else {
-		d.QTL = &rep
-		for _, p := range rep.Products {
-			d.Products = append(d.Products, p.Product)
-			if p.PeakInterval != nil {
-				ev, err := c.evidence(r, s, account, p.Product, *p.PeakInterval)
-				if err != nil {
-					return err
-				}
-				d.Evidence[p.Product] = ev
-			}
+	for _, load := range []func(*http.Request, session, *billingPageData, time.Time, time.Time) error{
+		c.loadQTL, c.loadDaily, c.loadPeaks, c.loadThresholds,
+	} {
+		if err := load(r, s, &d, from, to); err != nil {
+			return err
 		}
 	}
+	d.frame = c.frame(s, account, "billing", "Usage and billing")
+	c.render(w, r, status, "billing.html", d)
+	return nil
+}
+
+// loadQTL reads the quarter's QTL report and the machines behind each
+// peak (G2, G7).
+func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
+	account := r.PathValue("account")
+	var rep billing.Report
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "qtl"), url.Values{"quarter": {d.Quarter}}), &rep); err != nil {
+		var perr error
+		d.QTLProblem, perr = partProblem("QTL", err)
+		return perr
+	}
+	d.QTL = &rep
+	for _, p := range rep.Products {
+		d.Products = append(d.Products, p.Product)
+		if p.PeakInterval != nil {
+			ev, err := c.evidence(r, s, account, p.Product, *p.PeakInterval)
+			if err != nil {
+				return err
+			}
+			d.Evidence[p.Product] = ev
+		}
+	}
+	return nil
+}
+
+// loadDaily reads the use per product and day (F5) and draws each
+// product's chart.
+func (c *Console) loadDaily(r *http.Request, s session, d *billingPageData, from, to time.Time) error {
 	var sum struct {
 		Days []struct {
 			Product string `json:"product"`
@@ -117,12 +134,11 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 			dayTotals
 		} `json:"days"`
 	}
-	if err := c.get(ctx, s, withQuery(apiPath("accounts", account, "usage", "summary"),
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", r.PathValue("account"), "usage", "summary"),
 		url.Values{"from": {d.From}, "to": {d.To}}), &sum); err != nil {
 		var perr error
-		if d.DailyProblem, perr = part("daily use", err); perr != nil {
-			return perr
-		}
+		d.DailyProblem, perr = partProblem("daily use", err)
+		return perr
 	}
 	byProduct := map[string][]dayUse{}
 	var order []string
@@ -139,9 +155,15 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 	for _, p := range order {
 		d.Daily = append(d.Daily, dailyView{Product: p, Chart: dailyChart(p, byProduct[p], from, to), Days: byProduct[p]})
 	}
+	return nil
+}
+
+// loadPeaks reads the 10-minute series of the product asked for, or of the
+// one that bills the most units, and draws it against the seats (G1, G7).
+func (c *Console) loadPeaks(r *http.Request, s session, d *billingPageData, from, to time.Time) error {
 	if d.Product == "" && len(d.Products) > 0 {
 		d.Product = d.Products[0]
-		if d.QTL != nil { // the product that bills the most units, else the first with a peak
+		if d.QTL != nil {
 			best := -1
 			for _, p := range d.QTL.Products {
 				if p.PeakInterval != nil && p.Units > best {
@@ -150,32 +172,37 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 			}
 		}
 	}
-	if d.Product != "" {
-		var series struct {
-			Intervals []billing.Point `json:"intervals"`
-		}
-		end := to.AddDate(0, 0, 1)
-		err := c.get(ctx, s, withQuery(apiPath("accounts", account, "peaks"), url.Values{"product": {d.Product},
-			"from": {from.Format(time.RFC3339)}, "to": {end.Format(time.RFC3339)}}), &series)
-		if err != nil {
-			var perr error
-			if d.PeakProblem, perr = part("10-minute series", err); perr != nil {
-				return perr
-			}
-		} else {
-			d.Peaks, d.PeakCount = peakChart(d.Product, series.Intervals, from, end), len(series.Intervals)
-			for _, p := range series.Intervals {
-				if p.Over > 0 && len(d.PeakPoints) < 100 {
-					d.PeakPoints = append(d.PeakPoints, p)
-				}
-			}
+	if d.Product == "" {
+		return nil
+	}
+	var series struct {
+		Intervals []billing.Point `json:"intervals"`
+	}
+	end := to.AddDate(0, 0, 1)
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", r.PathValue("account"), "peaks"), url.Values{"product": {d.Product},
+		"from": {from.Format(time.RFC3339)}, "to": {end.Format(time.RFC3339)}}), &series); err != nil {
+		var perr error
+		d.PeakProblem, perr = partProblem("10-minute series", err)
+		return perr
+	}
+	d.Peaks, d.PeakCount = peakChart(d.Product, series.Intervals, from, end), len(series.Intervals)
+	for _, p := range series.Intervals {
+		if p.Over > 0 && len(d.PeakPoints) < 100 {
+			d.PeakPoints = append(d.PeakPoints, p)
 		}
 	}
+	return nil
+}
+
+// loadThresholds reads the thresholds in force and the alerts of the
+// range (G4, G8).
+func (c *Console) loadThresholds(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
+	account := r.PathValue("account")
 	var thr struct {
 		Thresholds []api.ThresholdView `json:"thresholds"`
 	}
-	if err := c.get(ctx, s, apiPath("accounts", account, "thresholds"), &thr); err != nil {
-		if _, perr := part("thresholds", err); perr != nil {
+	if err := c.get(r.Context(), s, apiPath("accounts", account, "thresholds"), &thr); err != nil {
+		if _, perr := partProblem("thresholds", err); perr != nil {
 			return perr
 		}
 	}
@@ -183,15 +210,12 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 	var alerts struct {
 		Alerts []projections.Alert `json:"alerts"`
 	}
-	if err := c.get(ctx, s, withQuery(apiPath("accounts", account, "alerts"), url.Values{"from": {d.From}, "to": {d.To}}), &alerts); err != nil {
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "alerts"), url.Values{"from": {d.From}, "to": {d.To}}), &alerts); err != nil {
 		var perr error
-		if d.AlertsProblem, perr = part("alerts", err); perr != nil {
-			return perr
-		}
+		d.AlertsProblem, perr = partProblem("alerts", err)
+		return perr
 	}
 	d.Alerts = alerts.Alerts
-	d.frame = c.frame(s, account, "billing", "Usage and billing")
-	c.render(w, r, status, "billing.html", d)
 	return nil
 }
 

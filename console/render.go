@@ -157,11 +157,6 @@ func (c *Console) renderProblemIn(w http.ResponseWriter, r *http.Request, s sess
 		Status: status, Text: text})
 }
 
-// pageLink is a link of a page: a URL and its text.
-type pageLink struct {
-	Href, Text string
-}
-
 // consolePath joins escaped segments under /accounts/{account}.
 func consolePath(account string, segments ...string) string {
 	var b strings.Builder
