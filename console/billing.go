@@ -32,7 +32,8 @@ type billingPageData struct {
 	DailyProblem     string
 	Peaks            template.HTML
 	PeakPoints       []billing.Point // the intervals above the seats, for the table
-	PeakCount        int
+	PeakCount        int // intervals with pooled use
+	PeakOver         int // intervals above the seats
 	PeakProblem      string
 	Thresholds       []api.ThresholdView
 	Alerts           []projections.Alert
@@ -187,8 +188,11 @@ func (c *Console) loadPeaks(r *http.Request, s session, d *billingPageData, from
 	}
 	d.Peaks, d.PeakCount = peakChart(d.Product, series.Intervals, from, end), len(series.Intervals)
 	for _, p := range series.Intervals {
-		if p.Over > 0 && len(d.PeakPoints) < 100 {
-			d.PeakPoints = append(d.PeakPoints, p)
+		if p.Over > 0 {
+			d.PeakOver++
+			if len(d.PeakPoints) < 100 {
+				d.PeakPoints = append(d.PeakPoints, p)
+			}
 		}
 	}
 	return nil
