@@ -32,8 +32,8 @@ type billingPageData struct {
 	DailyProblem     string
 	Peaks            template.HTML
 	PeakPoints       []billing.Point // the intervals above the seats, for the table
-	PeakCount        int // intervals with pooled use
-	PeakOver         int // intervals above the seats
+	PeakCount        int             // intervals with pooled use
+	PeakOver         int             // intervals above the seats
 	PeakProblem      string
 	Thresholds       []api.ThresholdView
 	Alerts           []projections.Alert
