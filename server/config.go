@@ -1,10 +1,11 @@
 package server
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a ledger server. The zero value of every optional field
