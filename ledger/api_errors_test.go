@@ -88,7 +88,7 @@ func TestAPIErrorCodes(t *testing.T) {
 		{"renew unknown licence", "POST", e2eAcme + "/licenses/NOPE/renew", map[string]any{"valid_until": "2030-01-01T00:00:00Z"}, nil, 404, "license_not_found", nil},
 		{"unknown path", "GET", "/v1/nothing", nil, nil, 404, "not_found", nil},
 		{"unknown path under an account", "POST", e2eAcme + "/frobnicate", map[string]any{}, nil, 404, "not_found", nil},
-		{"root", "GET", "/", nil, nil, 404, "not_found", nil},
+		{"a path of neither the API nor the console (/ is the console)", "GET", "/nothing-here", nil, nil, 404, "not_found", nil},
 
 		// 409: rules that reject the command.
 		{"account exists", "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "x@y.example"},

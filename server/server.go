@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/entledger/ledger/api"
+	"github.com/entledger/ledger/console"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/projections"
@@ -118,7 +119,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.watchStream(cfg.StreamCheckInterval)
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
 		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight})
-	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), s.api))
+	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
+	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)))
 	return s, nil
 }
 
@@ -178,6 +180,19 @@ func (s *Server) raiseAlerts() {
 		<-done
 		close(s.alertsDone)
 	}()
+}
+
+// withConsole sends the console's paths (console.Owns: /, /accounts/…,
+// /assets/…, /sign-in, /sign-out) to the console and every other request to
+// the API as it is, unclean paths included (the API refuses them itself).
+func withConsole(con, apiHandler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if console.Owns(r.URL.Path) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
 }
 
 // serveHTTP serves h on the server's listener until Close.

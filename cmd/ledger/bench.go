@@ -20,23 +20,25 @@ import (
 // and prints each rate and the ratios the issues set goals for.
 
 type benchConfig struct {
-	clients        int
-	ops            int   // commands per client and phase
-	licences       int   // licences held by the serve process in the memory phase (0 skips it)
-	usageClients   []int // client counts of the usage phase, all on one product
-	usageBatches   int   // batches of 500 records per client count
-	usageSpread    bool  // each usage client on its own product instead of all on one
-	billingRecords int   // pooled records imported by the billing phase
-	syncInterval   time.Duration
-	dir            string
-	keep           bool
-	importBinary   string // the import phase compares this binary's serve with this one's
-	importRuns     int
-	importMemory   string          // --memory-limit for the import phase's children ("": none)
-	rebuildProfile string          // a CPU profile of the rebuild alone goes here ("": none)
-	replicasFlag   int             // --replicas: 1 (the embedded server) or 3 (an in-process cluster)
-	cluster        *benchCluster   // the R3 cluster, when replicasFlag is 3
-	phases         map[string]bool // which of writes, usage, serve run
+	clients         int
+	ops             int   // commands per client and phase
+	licences        int   // licences held by the serve process in the memory phase (0 skips it)
+	usageClients    []int // client counts of the usage phase, all on one product
+	usageBatches    int   // batches of 500 records per client count
+	usageSpread     bool  // each usage client on its own product instead of all on one
+	billingRecords  int   // pooled records imported by the billing phase
+	consoleLicences int   // licences of the console phase's account
+	consoleRequests int   // requests of each page timed by the console phase
+	syncInterval    time.Duration
+	dir             string
+	keep            bool
+	importBinary    string // the import phase compares this binary's serve with this one's
+	importRuns      int
+	importMemory    string          // --memory-limit for the import phase's children ("": none)
+	rebuildProfile  string          // a CPU profile of the rebuild alone goes here ("": none)
+	replicasFlag    int             // --replicas: 1 (the embedded server) or 3 (an in-process cluster)
+	cluster         *benchCluster   // the R3 cluster, when replicasFlag is 3
+	phases          map[string]bool // which phases run
 }
 
 // measurement is one timed phase.
@@ -74,7 +76,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	durationVar(fs, &bc.syncInterval, "sync-interval", 0, "JetStream fsync interval for every phase; 0 syncs every write")
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
-	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import, subscriber and rebuild (not by default: each imports --billing-records)")
+	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import, subscriber and rebuild "+
+		"(not by default: each imports --billing-records); console (not by default: the console's pages with --console-licences)")
+	intVar(fs, &bc.consoleLicences, "console-licences", 10_000, "unassigned licences of the console phase's account")
+	intVar(fs, &bc.consoleRequests, "console-requests", 50, "requests of each page the console phase times (their medians are printed)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
 	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
 	fs.StringVar(&bc.importMemory, "import-memory-limit", "", "the import phase's `ledger serve` children run with this --memory-limit, e.g. 400MiB")
@@ -89,10 +94,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild":
+		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild", "console":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber or rebuild)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber, rebuild or console)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -107,6 +112,9 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	}
 	if bc.importRuns < 1 {
 		return f, fmt.Errorf("bench: --import-runs: %d; want 1 or more", bc.importRuns)
+	}
+	if bc.consoleLicences < 1 || bc.consoleRequests < 1 {
+		return f, fmt.Errorf("bench: --console-licences and --console-requests: want 1 or more")
 	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
 		return f, fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
@@ -209,6 +217,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["rebuild"] && bc.billingRecords > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchRebuild(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["console"] {
+		fmt.Fprintln(stdout)
+		if err := benchConsole(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}

@@ -120,6 +120,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", srv.Scheme(), srv.Addr())
+	fmt.Fprintf(stdout, "console at %s://%s/ (sign in with the token in %s)\n", srv.Scheme(), consoleHost(srv.Addr()),
+		server.AdminTokenFile(cfg.DataDir))
 	if u := srv.NATSURL(); u != "" {
 		cfg.Logger.Info("embedded NATS accepts subscribers", "url", u)
 	}
@@ -132,6 +134,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		werr = err
 	}
 	return werr
+}
+
+// consoleHost is the address a person opens the console at: the bound
+// address, with a loopback name for an address that listens everywhere
+// (a browser cannot open 0.0.0.0).
+func consoleHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // loopbackOnly refuses an address that is not on loopback: a listener
