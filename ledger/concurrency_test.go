@@ -11,6 +11,7 @@ import (
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/server"
 )
 
 // Concurrency: many HTTP clients race for the same aggregates on a real
@@ -299,7 +300,17 @@ func TestConcurrentReassignInsideWindow(t *testing.T) {
 // rule C1: a user holds at most one practitioner licence. 8 clients assign
 // 8 different licences to the same user at once: exactly one wins.
 func TestConcurrentTwoLicencesOneUser(t *testing.T) {
-	tl := startLedger(t, "", nil)
+	twoLicencesOneUser(t, startLedger(t, "", nil))
+}
+
+// The same race with four group commits in flight at once: batches that
+// overlap on the user's subject conflict at the server, and the commands in
+// them are appended again alone, so one licence still wins (A3).
+func TestConcurrentTwoLicencesOneUserSeveralGroupsInFlight(t *testing.T) {
+	twoLicencesOneUser(t, startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true, GroupsInFlight: 4}, nil))
+}
+
+func twoLicencesOneUser(t *testing.T, tl *testLedger) {
 	const racers = 8
 	raceAccount(tl, "solo@x.example")
 	lics := make([]string, racers)

@@ -33,18 +33,24 @@ const maxBigBatchWait = 10 * time.Second
 // is rejected (a conflict in one command), every command in it is appended
 // again on its own, so one conflict fails only the command that caused it.
 //
-// There is at most one leader at a time: the caller that finds no leader
-// commits the queue, and hands leadership to a new goroutine when more
-// requests arrived meanwhile.
+// There are at most maxLeaders leaders at a time (1 unless
+// Options.GroupsInFlight says more), each with one batch in flight: a
+// caller that finds fewer commits the queue, and hands its leadership to a
+// new goroutine when more requests arrived meanwhile. On R1 one is best:
+// the staging cost is per batch, so the fewer and larger the better. On R3,
+// where the server stages batches in memory, 4 and 8 in flight were
+// measured beside 1 on the 2-core machine and did not do better
+// (docs/benchmarks.md): the default stays 1.
 type committer struct {
 	app           *appender
 	bigBatchSlots chan struct{} // taken by each batch appended on its own (maxBigBatchesInFlight)
+	maxLeaders    int           // at least 1
 
-	// mu guards the queue and whether a leader is committing it.
+	// mu guards the queue and how many leaders are committing it.
 	mu struct {
 		sync.Mutex
 		queue   []*appendReq
-		leading bool
+		leaders int
 	}
 }
 
@@ -85,8 +91,10 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 	req := &appendReq{ctx: ctx, msgs: msgs, done: make(chan appendRes, 1)}
 	c.mu.Lock()
 	c.mu.queue = append(c.mu.queue, req)
-	lead := !c.mu.leading
-	c.mu.leading = true
+	lead := c.mu.leaders < max(c.maxLeaders, 1)
+	if lead {
+		c.mu.leaders++
+	}
 	c.mu.Unlock()
 	if lead {
 		c.lead()
@@ -122,7 +130,7 @@ func (c *committer) lead() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.mu.queue) == 0 {
-		c.mu.leading = false
+		c.mu.leaders--
 		return
 	}
 	go c.lead()

@@ -92,6 +92,9 @@ type Options struct {
 	Exclusive bool
 	// Registerer gets the ledger's metrics; nil registers them nowhere.
 	Registerer prometheus.Registerer
+	// GroupsInFlight is how many group commits may be in flight at once;
+	// 0 means 1 (see committer).
+	GroupsInFlight int
 	// AlertPause is the least time between two rounds of RunAlerter;
 	// defaults to DefaultAlertPause.
 	AlertPause time.Duration
@@ -118,6 +121,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 			l.startSeq = info.State.LastSeq
 		}
 	}
+	l.commit.maxLeaders = max(o.GroupsInFlight, 1)
 	if l.usageHorizon = o.UsageHorizon; l.usageHorizon <= 0 {
 		l.usageHorizon = commands.DefaultUsageHorizon
 	}

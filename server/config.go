@@ -76,6 +76,9 @@ type Config struct {
 	// messages (ErrMessagesDeleted): the projections then lack their events.
 	AcceptDeleted bool
 
+	// GroupsInFlight is how many group commits the ledger keeps in flight
+	// (ledger.Options.GroupsInFlight; 0: one).
+	GroupsInFlight int
 	// RateLimit and MaxInFlight bound each token's mutating requests a
 	// second and its concurrent requests (api.Options: 0 the default, < 0
 	// none).

@@ -98,7 +98,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	l := ledger.New(conn.NC, conn.JS, conn.Stream, store, ledger.Options{
 		Key: key, CheckoutKey: checkoutKey, SessionTTL: cfg.SessionTTL, UsageHorizon: cfg.UsageHorizon,
 		UsageShards: cfg.UsageShards, ReplayAnswers: replayKV, Now: cfg.Now, Logger: logger, Registerer: reg,
-		ReminderPoll: cfg.ReminderPoll,
+		ReminderPoll: cfg.ReminderPoll, GroupsInFlight: cfg.GroupsInFlight,
 		// An embedded server that listens nowhere has no other client:
 		// no other ledger can write to its stream.
 		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",

@@ -126,6 +126,7 @@ func freeLoopbackPorts(n int) ([]int, error) {
 // onStream points cfg at the bench's stream: the embedded server (R1), or
 // the cluster with three replicas.
 func (bc benchConfig) onStream(cfg server.Config) server.Config {
+	cfg.GroupsInFlight = bc.groupsInFlight
 	if bc.cluster != nil {
 		cfg.NATSURLs, cfg.Replicas, cfg.NATSListen = bc.cluster.urls, 3, ""
 	}

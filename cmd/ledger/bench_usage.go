@@ -145,7 +145,7 @@ func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) 
 		urls = append(urls, url)
 	}
 	b, err := server.Start(ctx, server.Config{
-		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, Replicas: bc.replicas(),
+		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, Replicas: bc.replicas(), GroupsInFlight: bc.groupsInFlight,
 		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
 	})
 	if err != nil {
