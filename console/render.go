@@ -128,6 +128,13 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		http.Error(w, "internal error; it has been logged", http.StatusInternalServerError)
 		return
 	}
+	switch {
+	case status == 0:
+		status = http.StatusOK // as net/http answers a handler that set none; WriteHeader(0) panics
+	case status < 100 || status > 999:
+		c.logger.Error("console: a page with an invalid status", "status", status, logKeyPath, r.URL.Path)
+		status = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
