@@ -121,6 +121,9 @@ func TestCookieAndHeaders(t *testing.T) {
 	if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("Content-Security-Policy %q; want default-src 'self' and no inline script", csp)
 	}
+	if hsts := page.Header.Get("Strict-Transport-Security"); hsts != "" {
+		t.Errorf("Strict-Transport-Security %q over plain HTTP; want none", hsts)
+	}
 	if strings.Contains(page.Body, "<script>") || strings.Contains(page.Body, " style=") {
 		t.Error("a page has inline script or style")
 	}
@@ -148,6 +151,9 @@ func TestCookieAndHeaders(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Errorf("Strict-Transport-Security over TLS: %q; want max-age=31536000", hsts)
+	}
 	csrf := csrfRE.FindStringSubmatch(string(raw))
 	if csrf == nil {
 		t.Fatalf("no CSRF field on the TLS sign-in page")

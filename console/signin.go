@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -96,7 +97,23 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusInternalServerError, "Something went wrong in the console; it has been logged.")
 		return
 	}
-	s := c.sessions.create(token)
+	// A token that may list the tokens reaches every account (admin, an
+	// auditor of every account): its pages say so where the API's answer
+	// is the whole ledger's, as the integrity status is.
+	everyAccount := c.get(r.Context(), session{token: token}, apiPath("tokens"), nil) == nil
+	replacing := ""
+	if old, ok := c.sessionOf(r); ok {
+		replacing = old.id // this browser signs in again: its old session ends
+	}
+	s, err := c.sessions.create(token, everyAccount, replacing)
+	if errors.Is(err, errSessionsFull) {
+		c.logger.Warn("console: a sign-in was refused: the session store is full", "max_sessions", c.sessions.limits.max)
+		c.showSignIn(w, r, http.StatusServiceUnavailable, fmt.Sprintf("The console cannot sign anyone else in now: "+
+			"it already holds as many sessions as it may (%d), and it signs nobody out to make room. "+
+			"Try again later (a session ends at sign-out, after %s without a request, or %s after its sign-in), "+
+			"or ask whoever runs the ledger.", c.sessions.limits.max, hours(c.sessions.limits.idle), hours(c.sessions.limits.lifetime)))
+		return
+	}
 	setCookie(w, r, sessionCookie, s.id, 0)
 	setCookie(w, r, signInCookie, "", -1)
 	next := localNext(r.PostFormValue("next"))
