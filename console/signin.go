@@ -10,6 +10,7 @@ import (
 
 	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/ledger"
 )
 
 // signInPageData is the sign-in form.
@@ -133,12 +134,27 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) err
 // accountsPageData is the account picker.
 type accountsPageData struct {
 	frame
-	Accounts []api.AccountView
-	Next     string // the next page's URL, "" on the last
+	Accounts []accountRow
+	// WithReminders is how many accounts of the page have unassigned
+	// practitioner licences.
+	WithReminders int
+	Next          string // the next page's URL, "" on the last
 }
 
-// accountsPage lists the accounts the token reaches; a token that reaches
-// one goes straight to it.
+// accountRow is one account of the picker, with its reminders (C7): how
+// many of its practitioner licences are unassigned, or why that is not
+// known.
+type accountRow struct {
+	api.AccountView
+	Href, RemindersHref string
+	Unassigned          int
+	RemindersProblem    string
+}
+
+// accountsPage lists the accounts the token reaches, a page at a time, each
+// with its number of unassigned practitioner licences (one read of the
+// API's reminders per account of the page); a token that reaches one goes
+// straight to it.
 func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, s session) error {
 	cursor := r.URL.Query().Get("cursor")
 	var page struct {
@@ -152,7 +168,25 @@ func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, s session
 		redirect(w, r, consolePath(page.Items[0].ID))
 		return nil
 	}
-	d := accountsPageData{frame: c.frame(s, "", "accounts", "Accounts"), Accounts: page.Items}
+	d := accountsPageData{frame: c.frame(s, "", "accounts", "Accounts")}
+	for _, a := range page.Items {
+		row := accountRow{AccountView: a, Href: consolePath(a.ID), RemindersHref: consolePath(a.ID) + "#reminders"}
+		var rem struct {
+			Unassigned []ledger.Reminder `json:"unassigned"`
+		}
+		if err := c.get(r.Context(), s, apiPath("accounts", a.ID, "reminders"), &rem); err != nil {
+			text, err := partProblem("not known", err)
+			if err != nil {
+				return err
+			}
+			row.RemindersProblem = text
+		}
+		row.Unassigned = len(rem.Unassigned)
+		if row.Unassigned > 0 {
+			d.WithReminders++
+		}
+		d.Accounts = append(d.Accounts, row)
+	}
 	if page.NextCursor != nil {
 		d.Next = "/accounts?" + url.Values{"cursor": {*page.NextCursor}}.Encode()
 	}
