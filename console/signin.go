@@ -45,13 +45,14 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 }
 
 // localNext is where to go after signing in: a path of this console, or
-// its first page. Anything else (another site, //host) is ignored.
+// its first page. Anything else (another site, //host, /\host, a path
+// with a dot segment) is ignored.
 func localNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
 		return "/"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Host != "" || u.Scheme != "" || !Owns(u.Path) {
+	if err != nil || u.Host != "" || u.Scheme != "" || !Owns(u.Path) || uncleanPath(u.Path) {
 		return "/"
 	}
 	return u.RequestURI()
