@@ -105,12 +105,15 @@ type frame struct {
 	Flash     flash
 	Now       time.Time // the ledger's clock
 	TokenFile string
+	// EveryAccount: the token reaches every account, so that the API's
+	// integrity status is the whole ledger's, not the page's account's.
+	EveryAccount bool
 }
 
 // frame is the frame of a signed-in page of account (may be "").
 func (c *Console) frame(s session, account, section, title string) frame {
 	return frame{Title: title, Account: account, Section: section, CSRF: s.csrf, SignedIn: true,
-		Flash: c.sessions.takeFlash(s.id), Now: c.now().UTC(), TokenFile: c.tokenFile}
+		Flash: c.sessions.takeFlash(s.id), Now: c.now().UTC(), TokenFile: c.tokenFile, EveryAccount: s.everyAccount}
 }
 
 // render answers a page. It is executed whole before anything is sent, so
