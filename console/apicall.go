@@ -108,6 +108,9 @@ func (c *Console) call(ctx context.Context, s session, method, path string, body
 	}
 	rec := &recorder{header: http.Header{}}
 	c.api.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK // a handler that wrote nothing answered 200, as net/http sends it
+	}
 	if rec.status/100 != 2 {
 		var eb struct {
 			Error struct {

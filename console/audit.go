@@ -42,14 +42,16 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s session) e
 		return err
 	}
 	if b := d.Integrity.FirstBreak; b != nil {
-		if acct, agg, id, err := events.ParseSubject(b.Subject); err == nil && acct == account {
+		// The break's own account: the page's, or for a token of every
+		// account (whose status is the whole ledger's) any account.
+		if acct, agg, id, err := events.ParseSubject(b.Subject); err == nil && acct != events.GlobalAccount && (acct == account || s.everyAccount) {
 			switch agg {
 			case events.AggregateLicense:
-				d.BreakHref = consolePath(account, "licenses", id) + "#history"
+				d.BreakHref = consolePath(acct, "licenses", id) + "#history"
 			case events.AggregateUser:
-				d.BreakHref = consolePath(account, "users", id) + "#history"
+				d.BreakHref = consolePath(acct, "users", id) + "#history"
 			case events.AggregateAccount:
-				d.BreakHref = consolePath(account, "audit") + "#history"
+				d.BreakHref = consolePath(acct, "audit") + "#history"
 			}
 		}
 	}

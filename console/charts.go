@@ -33,7 +33,13 @@ type milestone struct {
 // as three stretches, the window, the lock and free movement after it,
 // with a mark at the time at. The stretches are drawn to a fixed share of
 // the bar, not to scale: a 24-hour window beside 30 days would be a sliver.
-func licenceTimeline(l api.LicenseView, at time.Time) (template.HTML, []milestone) {
+//
+// Now (past false), the current stretch is the licence's lock_state as the
+// API answered it, not a reading of the times: a licence taken from a
+// removed user is locked until locked_until even while its window would
+// be open (A4). As of a past time (past true) the API's lock_state is the
+// one at that time too, and the mark is "then".
+func licenceTimeline(l api.LicenseView, at time.Time, past bool) (template.HTML, []milestone) {
 	if l.Kind != "practitioner" || l.WindowOpenedAt == nil || l.WindowClosesAt == nil || l.LockedUntil == nil {
 		return "", nil
 	}
@@ -53,6 +59,18 @@ func licenceTimeline(l api.LicenseView, at time.Time) (template.HTML, []mileston
 		stage = 1
 	default:
 		stage = 2
+	}
+	early := false // locked before the window's end: its assignee was removed (A4)
+	switch l.LockState {
+	case "window_open":
+		stage = 0
+	case "locked":
+		early = stage < 1
+		stage = 1
+	}
+	if early {
+		ms[1].Label += " (locked already: its assignee was removed while the window was open, and nobody else " +
+			"may have it before the lock ends, A4)"
 	}
 	for i := range ms {
 		ms[i].Past = !at.Before(ms[i].At)
@@ -74,8 +92,15 @@ func licenceTimeline(l api.LicenseView, at time.Time) (template.HTML, []mileston
 		x, now = window*frac(opened, closes), "in the window, which closes "+showTime(closes)
 	case 1:
 		x, now = window+lock*frac(closes, until), "locked, until "+showTime(until)
+		if early {
+			now += " (its assignee was removed while the window was open, A4)"
+		}
 	default:
 		x, now = window+lock+45, "after the lock, which ended "+showTime(until)
+	}
+	mark := "now"
+	if past {
+		mark = "then"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="timeline" viewBox="0 0 %g 64" role="img" aria-labelledby="tl-title tl-desc">`, w)
@@ -95,7 +120,7 @@ func licenceTimeline(l api.LicenseView, at time.Time) (template.HTML, []mileston
 	} else if x > w-30 {
 		anchor = "end"
 	}
-	fmt.Fprintf(&b, `<text class="tl-nowlabel" x="%.1f" y="58" text-anchor="%s">now</text>`, x, anchor)
+	fmt.Fprintf(&b, `<text class="tl-nowlabel" x="%.1f" y="58" text-anchor="%s">%s</text>`, x, anchor, mark)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), ms
 }

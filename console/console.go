@@ -26,11 +26,19 @@ type Options struct {
 	// Now is the ledger's clock: countdowns and "assignable now" are shown
 	// against it. It defaults to time.Now.
 	Now func() time.Time
-	// Clock times the sign-in sessions' idle expiry; it defaults to
-	// time.Now. It is not Now: a ledger's clock may be moved (a test moves
-	// it by days), and a session must not end because business time did.
+	// Clock times the sign-in sessions' idle time and lifetime; it
+	// defaults to time.Now. It is not Now: a ledger's clock may be moved
+	// (a test moves it by days), and a session must not end because
+	// business time did.
 	Clock       func() time.Time
 	IdleTimeout time.Duration // 0 means DefaultIdleTimeout
+	// SessionLifetime is how long a session lasts from its sign-in however
+	// busy it is; 0 means DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	// MaxSessions bounds the sessions held at once (0 means
+	// DefaultMaxSessions); MaxSessionsPerToken bounds one token's (0 means
+	// DefaultMaxSessionsPerToken).
+	MaxSessions, MaxSessionsPerToken int
 	// TokenFile is where the sign-in page tells a person to find a token,
 	// e.g. DATA/admin.token.
 	TokenFile string
@@ -60,11 +68,20 @@ func New(api http.Handler, o Options) *Console {
 	if clock == nil {
 		clock = time.Now
 	}
-	idle := o.IdleTimeout
-	if idle <= 0 {
-		idle = DefaultIdleTimeout
+	limits := sessionLimits{idle: o.IdleTimeout, lifetime: o.SessionLifetime, max: o.MaxSessions, perToken: o.MaxSessionsPerToken}
+	if limits.idle <= 0 {
+		limits.idle = DefaultIdleTimeout
 	}
-	c.sessions = newSessions(clock, idle)
+	if limits.lifetime <= 0 {
+		limits.lifetime = DefaultSessionLifetime
+	}
+	if limits.max <= 0 {
+		limits.max = DefaultMaxSessions
+	}
+	if limits.perToken <= 0 {
+		limits.perToken = DefaultMaxSessionsPerToken
+	}
+	c.sessions = newSessions(clock, limits)
 	c.routes()
 	return c
 }
@@ -116,6 +133,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	if uncleanPath(r.URL.Path) {
 		c.renderProblem(w, r, http.StatusBadRequest, "This address has a dot or an empty segment in its path; "+
 			"follow a link of the console instead.", "")

@@ -121,6 +121,9 @@ func TestCookieAndHeaders(t *testing.T) {
 	if csp := page.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("Content-Security-Policy %q; want default-src 'self' and no inline script", csp)
 	}
+	if hsts := page.Header.Get("Strict-Transport-Security"); hsts != "" {
+		t.Errorf("Strict-Transport-Security %q over plain HTTP; want none", hsts)
+	}
 	if strings.Contains(page.Body, "<script>") || strings.Contains(page.Body, " style=") {
 		t.Error("a page has inline script or style")
 	}
@@ -148,6 +151,9 @@ func TestCookieAndHeaders(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Errorf("Strict-Transport-Security over TLS: %q; want max-age=31536000", hsts)
+	}
 	csrf := csrfRE.FindStringSubmatch(string(raw))
 	if csrf == nil {
 		t.Fatalf("no CSRF field on the TLS sign-in page")
@@ -423,5 +429,100 @@ func TestRemoveUser(t *testing.T) {
 	}
 	if p := b.get("/accounts/acme/users/nobody@acme.example"); p.Status != http.StatusNotFound {
 		t.Errorf("an email that never was a user: %d; want 404", p.Status)
+	}
+}
+
+// The sign-in form's CSRF token is one browser's: its field with another
+// browser's cookie is refused, and nobody is signed in.
+func TestSignInCSRFOfAnotherBrowser(t *testing.T) {
+	tl := startLedger(t)
+	tl.seed("acme")
+	victim, attacker := tl.browser(), tl.browser()
+	victim.get("/sign-in") // the victim's sign-in cookie
+	field := attacker.csrfOf(attacker.get("/sign-in"))
+	p := victim.post("/sign-in", url.Values{"csrf": {field}, "token": {tl.token}})
+	if p.Status != http.StatusForbidden || victim.sessionID() != "" {
+		t.Errorf("sign-in with another browser's form field: %d, session %q; want 403 and none", p.Status, victim.sessionID())
+	}
+	if victim.signedIn() {
+		t.Error("the refused sign-in opens pages")
+	}
+}
+
+// After a sign-in the browser goes to next= only when it is a path of the
+// console; anything else lands on a local page.
+func TestSignInNextStaysLocal(t *testing.T) {
+	tl := startLedger(t)
+	tl.seed("acme")
+	for next, want := range map[string]string{
+		"//evil.example":         "/accounts/acme",
+		"/\\evil.example":        "/accounts/acme",
+		"https://evil.example":   "/accounts/acme",
+		"/accounts/../x":         "/accounts/acme",
+		"/accounts/%2e%2e/x":     "/accounts/acme",
+		"/%2Fevil.example":       "/accounts/acme",
+		"http:/evil.example":     "/accounts/acme",
+		"/accounts/acme/users":   "/accounts/acme/users",
+		"/accounts/acme?x=1#top": "/accounts/acme?x=1",
+	} {
+		b := tl.browser()
+		form := b.get("/sign-in?next=" + url.QueryEscape(next))
+		p := b.post("/sign-in", url.Values{"csrf": {b.csrfOf(form)}, "token": {tl.token}, "next": {next}})
+		if p.Status != http.StatusSeeOther || p.Location != want {
+			t.Errorf("next=%q: %d to %q; want %q", next, p.Status, p.Location, want)
+		}
+		u, err := url.Parse(p.Location)
+		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(p.Location, "//") ||
+			strings.HasPrefix(p.Location, "/\\") {
+			t.Errorf("next=%q: sent to %q, which is not a local path", next, p.Location)
+		}
+		// Signed in, the sign-in page sends the browser on the same way.
+		if p := b.get("/sign-in?next=" + url.QueryEscape(next)); p.Location != strings.Replace(want, "/accounts/acme", "/", 1) &&
+			p.Location != want {
+			t.Errorf("signed in, /sign-in?next=%q: to %q; want a local path", next, p.Location)
+		}
+	}
+}
+
+// The ledger's and the console's logs, every level, through sign-ins (a
+// good one, a wrong secret, a revoked token), pages and forms, never
+// carry a token or its secret.
+func TestLogsNeverShowTheToken(t *testing.T) {
+	logs := &lockedBuffer{}
+	tl := startLedgerLogging(t, logs)
+	tl.seed("acme")
+	scoped := tl.tokenFor("account_admin", "acme")
+	id, secret, _ := strings.Cut(strings.TrimPrefix(scoped, "ledger_"), "_")
+	wrong := "ledger_" + id + "_" + strings.Repeat("x", len(secret))
+	b := tl.browser()
+	form := b.get("/sign-in")
+	b.secrets = append(b.secrets, wrong)
+	if p := b.post("/sign-in", url.Values{"csrf": {b.csrfOf(form)}, "token": {wrong}}); p.Status != http.StatusUnauthorized {
+		t.Errorf("a wrong secret's sign-in: %d; want 401", p.Status)
+	}
+	b.signIn(scoped)
+	for _, path := range []string{"/accounts/acme", "/accounts/acme/licenses", "/accounts/acme/licenses/P-1",
+		"/accounts/acme/users/ada@acme.example", "/accounts/acme/billing", "/accounts/acme/audit", "/accounts/globex"} {
+		b.get(path)
+	}
+	csrf := b.csrfOf(b.get("/accounts/acme"))
+	b.post("/accounts/acme/licenses/P-1/assign", url.Values{"csrf": {csrf}, "email": {"nobody@acme.example"}})
+	b.post("/accounts/acme/licenses/P-1/assign", url.Values{"csrf": {csrf}, "email": {"ada@acme.example"}})
+	admin := tl.browser()
+	admin.signIn(tl.token)
+	admin.get("/")
+	tl.api(tl.token, "DELETE", "/v1/tokens/"+id, nil, 200)
+	if p := b.get("/accounts/acme"); p.Status != http.StatusSeeOther {
+		t.Errorf("after the revocation: %d; want sign in", p.Status)
+	}
+	got := logs.String()
+	if got == "" {
+		t.Fatal("nothing was logged: the test reads no log")
+	}
+	for _, tok := range []string{tl.token, scoped, wrong} {
+		_, sec, _ := strings.Cut(strings.TrimPrefix(tok, "ledger_"), "_")
+		if strings.Contains(got, tok) || strings.Contains(got, sec) {
+			t.Errorf("the logs show a token or its secret:\n%s", got)
+		}
 	}
 }

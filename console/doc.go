@@ -11,11 +11,15 @@
 // A sign-in keeps the token in a server-side session, in memory: the
 // browser holds only a random 256-bit session id in an HttpOnly,
 // SameSite=Strict cookie (Secure over TLS). Sessions end at sign-out,
-// after an idle time, when the API refuses the token (401: revoked), and
-// when the process stops. Every form carries the session's CSRF token,
+// after an idle time, at the end of their lifetime, when the same browser
+// signs in again, when the API refuses the token (401: revoked), and when
+// the process stops. A token holds a bounded number of sessions (its
+// oldest ends), and a full store refuses a sign-in rather than end
+// another's session. Every form carries the session's CSRF token,
 // checked in constant time; a POST without it is refused 403 before the API
 // is called. Pages are sent with a Content-Security-Policy that allows no
-// inline script, and are never cached.
+// inline script, and are never cached; over TLS they carry
+// Strict-Transport-Security.
 //
 // Pages use html/template (contextual auto-escaping); the stylesheet, the
 // small script that makes countdowns tick and the templates are embedded in

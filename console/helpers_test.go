@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/api"
+	"github.com/entledger/ledger/console"
 	"github.com/entledger/ledger/server"
 )
 
@@ -52,11 +55,18 @@ type testLedger struct {
 
 func startLedger(tb testing.TB) *testLedger {
 	tb.Helper()
+	return startLedgerLogging(tb, io.Discard)
+}
+
+// startLedgerLogging is startLedger with the ledger's and the console's
+// logs, every level, written to logs.
+func startLedgerLogging(tb testing.TB, logs io.Writer) *testLedger {
+	tb.Helper()
 	c := &clock{t: t0}
 	dir := tb.TempDir()
 	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NoReminders: true,
 		SyncInterval: time.Minute, UsageHorizon: 120 * 24 * time.Hour, Now: c.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		tb.Fatalf("start ledger: %v", err)
 	}
@@ -157,6 +167,7 @@ func (tl *testLedger) tokenFor(role, account string) string {
 type browser struct {
 	tb      testing.TB
 	tl      *testLedger
+	base    string // the console's address: the ledger's, or a console of its own (serveConsole)
 	client  *http.Client
 	secrets []string
 }
@@ -169,13 +180,41 @@ type page struct {
 	Header   http.Header
 }
 
-func (tl *testLedger) browser() *browser {
+func (tl *testLedger) browser() *browser { return tl.browserAt(tl.base) }
+
+// browserAt is a browser of the console at base.
+func (tl *testLedger) browserAt(base string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{tb: tl.tb, tl: tl, secrets: []string{tl.token}, client: &http.Client{Jar: jar,
+	return &browser{tb: tl.tb, tl: tl, base: base, secrets: []string{tl.token}, client: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// serveConsole serves a console of tl's ledger made with o (its own
+// in-process API) on a test server of its own, and returns its address.
+func (tl *testLedger) serveConsole(o console.Options) string {
+	tl.tb.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.Logger == nil {
+		o.Logger = quiet
+	}
+	ts := httptest.NewServer(console.New(api.New(tl.srv.Ledger(), api.Options{Logger: quiet}), o))
+	tl.tb.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// do sends a request; an answer of 500 or above fails the test.
 func (b *browser) do(req *http.Request) page {
+	b.tb.Helper()
+	p := b.doAny(req)
+	if p.Status >= 500 {
+		b.tb.Fatalf("%s %s: %d: %s", req.Method, req.URL, p.Status, p.Body)
+	}
+	return p
+}
+
+// doAny sends a request, whatever its answer's status; no answer may show
+// a token.
+func (b *browser) doAny(req *http.Request) page {
 	b.tb.Helper()
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -192,16 +231,13 @@ func (b *browser) do(req *http.Request) page {
 			b.tb.Fatalf("%s %s shows a token's secret", req.Method, req.URL)
 		}
 	}
-	if p.Status >= 500 {
-		b.tb.Fatalf("%s %s: %d: %s", req.Method, req.URL, p.Status, p.Body)
-	}
 	return p
 }
 
 // get reads a console page.
 func (b *browser) get(path string) page {
 	b.tb.Helper()
-	req, err := http.NewRequest("GET", b.tl.base+path, nil)
+	req, err := http.NewRequest("GET", b.base+path, nil)
 	if err != nil {
 		b.tb.Fatal(err)
 	}
@@ -211,13 +247,19 @@ func (b *browser) get(path string) page {
 // post sends a form, as a browser sends it from the console's own page.
 func (b *browser) post(path string, form url.Values) page {
 	b.tb.Helper()
-	req, err := http.NewRequest("POST", b.tl.base+path, strings.NewReader(form.Encode()))
+	return b.do(b.formRequest(path, form))
+}
+
+// formRequest is the request of a form sent from the console's own page.
+func (b *browser) formRequest(path string, form url.Values) *http.Request {
+	b.tb.Helper()
+	req, err := http.NewRequest("POST", b.base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		b.tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "null") // what a browser sends with Referrer-Policy no-referrer
-	return b.do(req)
+	return req
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -246,4 +288,71 @@ func (b *browser) signIn(token string) page {
 		b.tb.Fatalf("sign in: %d %s", p.Status, p.Body)
 	}
 	return p
+}
+
+// signInAgain signs in with token from a sign-in form this browser opened
+// before it signed in (another tab): its form field and the sign-in cookie
+// that came with it. It returns the answer, whatever its status.
+func (b *browser) signInAgain(token string) page {
+	b.tb.Helper()
+	b.secrets = append(b.secrets, token)
+	u := mustURL(b.tb, b.base)
+	csrf := "an-earlier-sign-in-form-s-token"
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "ledger_signin", Value: csrf, Path: "/"}})
+	return b.doAny(b.formRequest("/sign-in", url.Values{"csrf": {csrf}, "token": {token}}))
+}
+
+// sessionID is the session cookie this browser holds ("" for none).
+func (b *browser) sessionID() string {
+	b.tb.Helper()
+	u := mustURL(b.tb, b.base)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "ledger_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// signedIn reports whether the browser's session opens a page.
+func (b *browser) signedIn() bool {
+	b.tb.Helper()
+	p := b.get("/accounts")
+	switch {
+	case p.Status == http.StatusOK:
+		return true
+	case p.Status == http.StatusSeeOther && strings.HasPrefix(p.Location, "/sign-in"):
+		return false
+	}
+	b.tb.Fatalf("GET /accounts: %d to %q; want the page or sign in", p.Status, p.Location)
+	return false
+}
+
+// lockedBuffer is a buffer that logs may be written to while a test reads
+// it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// mustURL parses an address of the test.
+func mustURL(tb testing.TB, raw string) *url.URL {
+	tb.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
 }

@@ -34,8 +34,9 @@ type storedEvent struct {
 }
 
 // history reads an aggregate's events from the API's history path. A
-// history the API refuses (a role that may not read it) is an empty one
-// unless the token itself is refused.
+// history the API refuses is its error (an *apiError): the page fails with
+// the API's status and its refusal in words, as any page's error, and a
+// token the API refuses (401) ends the session.
 func (c *Console) history(r *http.Request, s session, path string) ([]historyRow, error) {
 	var h struct {
 		Events []storedEvent `json:"events"`

@@ -65,6 +65,31 @@ func (c *Console) stateOf(l api.LicenseView) licenceState {
 	return licenceState{Text: "Never assigned", Class: "none"}
 }
 
+// stateThen describes a licence's timers as of a past time (H4), l being
+// the API's answer as of then: no countdown, and the window's end and the
+// lock's told in the past tense once the ledger's clock is past them.
+func (c *Console) stateThen(l api.LicenseView) licenceState {
+	now := c.now()
+	at := func(done, coming string, t time.Time) string {
+		if t.After(now) {
+			return coming + " " + showTime(t)
+		}
+		return done + " " + showTime(t)
+	}
+	switch {
+	case l.Kind != "practitioner":
+		return c.stateOf(l)
+	case l.LockState == "window_open" && l.WindowClosesAt != nil:
+		return licenceState{Text: "Window open then: free to move; the window " + at("closed at", "closes at", *l.WindowClosesAt) + ".",
+			Class: "window_open"}
+	case l.LockState == "locked" && l.LockedUntil != nil:
+		return licenceState{Text: "Locked then; the lock " + at("ended at", "ends at", *l.LockedUntil) + ".", Class: "locked"}
+	case l.LockedUntil != nil:
+		return licenceState{Text: "Free to move then (its lock had ended " + showTime(*l.LockedUntil) + ")", Class: "none"}
+	}
+	return licenceState{Text: "Never assigned by then", Class: "none"}
+}
+
 // licencesPage lists the account's licences a page at a time, filtered as
 // the API filters them; the search fields open one licence by its id or by
 // its assignee.
@@ -199,9 +224,9 @@ func (c *Console) showLicence(w http.ResponseWriter, r *http.Request, s session,
 	}
 	d.State = c.stateOf(d.Lic)
 	if d.Past {
-		d.State.Countdown = nil // a countdown from a past time would mislead
+		d.State = c.stateThen(d.Lic) // no countdown: one from a past time would mislead
 	}
-	d.Timeline, d.Milestones = licenceTimeline(d.Lic, at)
+	d.Timeline, d.Milestones = licenceTimeline(d.Lic, at, d.Past)
 	hist, err := c.history(r, s, apiPath("accounts", account, "licenses", id, "history"))
 	if err != nil {
 		return err

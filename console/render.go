@@ -105,12 +105,15 @@ type frame struct {
 	Flash     flash
 	Now       time.Time // the ledger's clock
 	TokenFile string
+	// EveryAccount: the token reaches every account, so that the API's
+	// integrity status is the whole ledger's, not the page's account's.
+	EveryAccount bool
 }
 
 // frame is the frame of a signed-in page of account (may be "").
 func (c *Console) frame(s session, account, section, title string) frame {
 	return frame{Title: title, Account: account, Section: section, CSRF: s.csrf, SignedIn: true,
-		Flash: c.sessions.takeFlash(s.id), Now: c.now().UTC(), TokenFile: c.tokenFile}
+		Flash: c.sessions.takeFlash(s.id), Now: c.now().UTC(), TokenFile: c.tokenFile, EveryAccount: s.everyAccount}
 }
 
 // render answers a page. It is executed whole before anything is sent, so
@@ -127,6 +130,13 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		c.logger.Error("console: rendering a page", "template", name, logKeyPath, r.URL.Path, logKeyErr, err)
 		http.Error(w, "internal error; it has been logged", http.StatusInternalServerError)
 		return
+	}
+	switch {
+	case status == 0:
+		status = http.StatusOK // as net/http answers a handler that set none; WriteHeader(0) panics
+	case status < 100 || status > 999:
+		c.logger.Error("console: a page with an invalid status", "status", status, logKeyPath, r.URL.Path)
+		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

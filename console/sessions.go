@@ -4,14 +4,28 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
 )
 
-// maxSessions bounds the sessions held at once; signing in beyond it ends
-// the session idle the longest.
-const maxSessions = 10_000
+// Session limits, the defaults of Options.
+const (
+	// DefaultMaxSessions bounds the sessions held at once. When they are
+	// all live a sign-in is refused: nobody is signed out to make room.
+	DefaultMaxSessions = 10_000
+	// DefaultMaxSessionsPerToken bounds one token's sessions; signing in
+	// beyond it ends that token's oldest session, and no other token's.
+	DefaultMaxSessionsPerToken = 20
+	// DefaultSessionLifetime is how long a session lasts from its sign-in,
+	// however busy it is.
+	DefaultSessionLifetime = 24 * time.Hour
+)
+
+// errSessionsFull is create's answer when the store holds as many live
+// sessions as it may.
+var errSessionsFull = errors.New("console: the session store is full")
 
 // csrfField is the name of every form's hidden CSRF field.
 const csrfField = "csrf"
@@ -21,6 +35,9 @@ type session struct {
 	id    string
 	token string // the API token; never in a URL, a log line or a page
 	csrf  string // the token every form of the session carries
+	// everyAccount: the token reaches every account (an admin's, an
+	// auditor's of every account), as the API told at sign-in.
+	everyAccount bool
 }
 
 // csrfMatches reports, in constant time, whether got is the session's CSRF
@@ -39,23 +56,32 @@ type flash struct {
 // storedSession is a session in the store.
 type storedSession struct {
 	session
-	lastSeen time.Time
-	flash    flash
+	created, lastSeen time.Time
+	flash             flash
+}
+
+// sessionLimits are the store's bounds.
+type sessionLimits struct {
+	idle, lifetime time.Duration
+	max, perToken  int
 }
 
 // sessions holds the signed-in sessions in memory.
 type sessions struct {
-	now  func() time.Time
-	idle time.Duration
-	mu   struct {
+	now    func() time.Time
+	limits sessionLimits
+	mu     struct {
 		sync.Mutex
-		byID map[string]*storedSession // guarded by mu; pruned of idle sessions as sessions are made
+		// Guarded by mu; pruned of expired sessions as sessions are made.
+		byID    map[string]*storedSession
+		byToken map[string]map[string]*storedSession // token, then session id
 	}
 }
 
-func newSessions(now func() time.Time, idle time.Duration) *sessions {
-	s := &sessions{now: now, idle: idle}
+func newSessions(now func() time.Time, limits sessionLimits) *sessions {
+	s := &sessions{now: now, limits: limits}
 	s.mu.byID = map[string]*storedSession{}
+	s.mu.byToken = map[string]map[string]*storedSession{}
 	return s
 }
 
@@ -66,36 +92,73 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create makes a session holding an API token.
-func (s *sessions) create(token string) session {
-	ss := &storedSession{session: session{id: randomToken(), token: token, csrf: randomToken()}, lastSeen: s.now()}
+// create makes a session holding an API token. The session replacing (""
+// for none) ends: the browser signing in again had it. A token over its
+// share loses its own oldest session; a full store refuses
+// (errSessionsFull) rather than end anyone's.
+func (s *sessions) create(token string, everyAccount bool, replacing string) (session, error) {
+	now := s.now()
+	ss := &storedSession{session: session{id: randomToken(), token: token, csrf: randomToken(), everyAccount: everyAccount},
+		created: now, lastSeen: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pruneLocked()
-	if len(s.mu.byID) >= maxSessions {
+	s.pruneLocked(now)
+	if replacing != "" {
+		s.removeLocked(replacing)
+	}
+	if own := s.mu.byToken[token]; len(own) >= s.limits.perToken {
 		var oldest *storedSession
-		for _, o := range s.mu.byID {
-			if oldest == nil || o.lastSeen.Before(oldest.lastSeen) {
+		for _, o := range own {
+			if oldest == nil || o.created.Before(oldest.created) {
 				oldest = o
 			}
 		}
-		delete(s.mu.byID, oldest.id)
+		s.removeLocked(oldest.id)
+	}
+	if len(s.mu.byID) >= s.limits.max {
+		return session{}, errSessionsFull
 	}
 	s.mu.byID[ss.id] = ss
-	return ss.session
+	own := s.mu.byToken[token]
+	if own == nil {
+		own = map[string]*storedSession{}
+		s.mu.byToken[token] = own
+	}
+	own[ss.id] = ss
+	return ss.session, nil
 }
 
-// pruneLocked drops the idle sessions. s.mu must be held.
-func (s *sessions) pruneLocked() {
-	now := s.now()
+// expired reports whether ss has ended by time at now: idle too long, or
+// older than the lifetime.
+func (s *sessions) expired(ss *storedSession, now time.Time) bool {
+	return now.Sub(ss.lastSeen) >= s.limits.idle || now.Sub(ss.created) >= s.limits.lifetime
+}
+
+// pruneLocked drops the expired sessions. s.mu must be held.
+func (s *sessions) pruneLocked(now time.Time) {
 	for id, ss := range s.mu.byID {
-		if now.Sub(ss.lastSeen) >= s.idle {
-			delete(s.mu.byID, id)
+		if s.expired(ss, now) {
+			s.removeLocked(id)
 		}
 	}
 }
 
-// lookup finds a live session and marks it seen; an idle one is ended.
+// removeLocked drops a session, if it is there. s.mu must be held.
+func (s *sessions) removeLocked(id string) {
+	ss, ok := s.mu.byID[id]
+	if !ok {
+		return
+	}
+	delete(s.mu.byID, id)
+	if own := s.mu.byToken[ss.token]; own != nil {
+		delete(own, id)
+		if len(own) == 0 {
+			delete(s.mu.byToken, ss.token)
+		}
+	}
+}
+
+// lookup finds a live session and marks it seen; an expired one is ended.
 func (s *sessions) lookup(id string) (session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,8 +167,8 @@ func (s *sessions) lookup(id string) (session, bool) {
 		return session{}, false
 	}
 	now := s.now()
-	if now.Sub(ss.lastSeen) >= s.idle {
-		delete(s.mu.byID, id)
+	if s.expired(ss, now) {
+		s.removeLocked(id)
 		return session{}, false
 	}
 	ss.lastSeen = now
@@ -116,7 +179,7 @@ func (s *sessions) lookup(id string) (session, bool) {
 func (s *sessions) end(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.mu.byID, id)
+	s.removeLocked(id)
 }
 
 // setFlash keeps a note for the session's next page.

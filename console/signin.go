@@ -3,12 +3,14 @@ package console
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/commands"
+	"github.com/entledger/ledger/ledger"
 )
 
 // signInPageData is the sign-in form.
@@ -43,13 +45,14 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, status int,
 }
 
 // localNext is where to go after signing in: a path of this console, or
-// its first page. Anything else (another site, //host) is ignored.
+// its first page. Anything else (another site, //host, /\host, a path
+// with a dot segment) is ignored.
 func localNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
 		return "/"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Host != "" || u.Scheme != "" || !Owns(u.Path) {
+	if err != nil || u.Host != "" || u.Scheme != "" || !Owns(u.Path) || uncleanPath(u.Path) {
 		return "/"
 	}
 	return u.RequestURI()
@@ -96,7 +99,23 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusInternalServerError, "Something went wrong in the console; it has been logged.")
 		return
 	}
-	s := c.sessions.create(token)
+	// A token that may list the tokens reaches every account (admin, an
+	// auditor of every account): its pages say so where the API's answer
+	// is the whole ledger's, as the integrity status is.
+	everyAccount := c.get(r.Context(), session{token: token}, apiPath("tokens"), nil) == nil
+	replacing := ""
+	if old, ok := c.sessionOf(r); ok {
+		replacing = old.id // this browser signs in again: its old session ends
+	}
+	s, err := c.sessions.create(token, everyAccount, replacing)
+	if errors.Is(err, errSessionsFull) {
+		c.logger.Warn("console: a sign-in was refused: the session store is full", "max_sessions", c.sessions.limits.max)
+		c.showSignIn(w, r, http.StatusServiceUnavailable, fmt.Sprintf("The console cannot sign anyone else in now: "+
+			"it already holds as many sessions as it may (%d), and it signs nobody out to make room. "+
+			"Try again later (a session ends at sign-out, after %s without a request, or %s after its sign-in), "+
+			"or ask whoever runs the ledger.", c.sessions.limits.max, hours(c.sessions.limits.idle), hours(c.sessions.limits.lifetime)))
+		return
+	}
 	setCookie(w, r, sessionCookie, s.id, 0)
 	setCookie(w, r, signInCookie, "", -1)
 	next := localNext(r.PostFormValue("next"))
@@ -116,12 +135,27 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) err
 // accountsPageData is the account picker.
 type accountsPageData struct {
 	frame
-	Accounts []api.AccountView
-	Next     string // the next page's URL, "" on the last
+	Accounts []accountRow
+	// WithReminders is how many accounts of the page have unassigned
+	// practitioner licences.
+	WithReminders int
+	Next          string // the next page's URL, "" on the last
 }
 
-// accountsPage lists the accounts the token reaches; a token that reaches
-// one goes straight to it.
+// accountRow is one account of the picker, with its reminders (C7): how
+// many of its practitioner licences are unassigned, or why that is not
+// known.
+type accountRow struct {
+	api.AccountView
+	Href, RemindersHref string
+	Unassigned          int
+	RemindersProblem    string
+}
+
+// accountsPage lists the accounts the token reaches, a page at a time, each
+// with its number of unassigned practitioner licences (one read of the
+// API's reminders per account of the page); a token that reaches one goes
+// straight to it.
 func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, s session) error {
 	cursor := r.URL.Query().Get("cursor")
 	var page struct {
@@ -135,7 +169,25 @@ func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, s session
 		redirect(w, r, consolePath(page.Items[0].ID))
 		return nil
 	}
-	d := accountsPageData{frame: c.frame(s, "", "accounts", "Accounts"), Accounts: page.Items}
+	d := accountsPageData{frame: c.frame(s, "", "accounts", "Accounts")}
+	for _, a := range page.Items {
+		row := accountRow{AccountView: a, Href: consolePath(a.ID), RemindersHref: consolePath(a.ID) + "#reminders"}
+		var rem struct {
+			Unassigned []ledger.Reminder `json:"unassigned"`
+		}
+		if err := c.get(r.Context(), s, apiPath("accounts", a.ID, "reminders"), &rem); err != nil {
+			text, err := partProblem("not known", err)
+			if err != nil {
+				return err
+			}
+			row.RemindersProblem = text
+		}
+		row.Unassigned = len(rem.Unassigned)
+		if row.Unassigned > 0 {
+			d.WithReminders++
+		}
+		d.Accounts = append(d.Accounts, row)
+	}
 	if page.NextCursor != nil {
 		d.Next = "/accounts?" + url.Values{"cursor": {*page.NextCursor}}.Encode()
 	}

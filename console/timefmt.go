@@ -111,3 +111,15 @@ func parseFormTime(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// hours says a whole number of hours ("12 hours"), or the duration as Go
+// writes it when it is not one.
+func hours(d time.Duration) string {
+	if d%time.Hour != 0 {
+		return d.String()
+	}
+	if d == time.Hour {
+		return "1 hour"
+	}
+	return fmt.Sprintf("%d hours", d/time.Hour)
+}
