@@ -85,10 +85,10 @@ type Config struct {
 	RateLimit   float64
 	MaxInFlight int
 	// MemoryLimit, if set, sizes the caches from the process's memory
-	// budget (the caller sets the Go runtime's soft limit): the projections'
-	// block cache gets an eighth (at most 64 MiB), its memtable a sixteenth
-	// (at most 64 MiB; two may be held at once), JetStream's memory store a
-	// quarter (at most 256 MiB).
+	// budget (the caller sets the Go runtime's soft limit to GoMemoryLimit):
+	// the projections' block cache gets an eighth (at most 64 MiB), its
+	// memtable a thirty-second (at most 64 MiB; two may be held at once),
+	// JetStream's memory store a quarter (at most 256 MiB).
 	MemoryLimit int64
 	// TLSCert and TLSKey serve the API over HTTPS. The key file must not be
 	// readable by others.
@@ -106,7 +106,21 @@ func (cfg Config) pebbleCache() int64 { return budget(cfg.MemoryLimit/8, 64<<20)
 
 // pebbleMemTable is the projections' memtable size.
 func (cfg Config) pebbleMemTable() int64 {
-	return budget(cfg.MemoryLimit/16, projections.DefaultMemTableBytes)
+	if cfg.MemoryLimit <= 0 {
+		return projections.DefaultMemTableBytes
+	}
+	return min(max(cfg.MemoryLimit/32, 4<<20), projections.DefaultMemTableBytes) // Pebble's least is 4 MiB
+}
+
+// GoMemoryLimit is the Go runtime's soft memory limit for a process whose
+// whole budget is cfg.MemoryLimit (0: none): the budget less what Pebble
+// allocates outside the Go heap (its block cache and up to two memtables),
+// so that the process as a whole stays near the budget.
+func (cfg Config) GoMemoryLimit() int64 {
+	if cfg.MemoryLimit <= 0 {
+		return 0
+	}
+	return max(cfg.MemoryLimit-cfg.pebbleCache()-2*cfg.pebbleMemTable(), cfg.MemoryLimit/2)
 }
 
 // projectionOptions are the projections' store options of cfg.

@@ -85,8 +85,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *memoryLimit < 64<<20 {
 			return fmt.Errorf("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)
 		}
-		debug.SetMemoryLimit(*memoryLimit)
 		cfg.MemoryLimit = *memoryLimit
+		debug.SetMemoryLimit(cfg.GoMemoryLimit()) // Pebble's caches live outside the Go heap
 	}
 	if *sessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
