@@ -10,7 +10,7 @@ func TestGoMemoryLimitLeavesPebblesShare(t *testing.T) {
 		{0, 0}, // no limit
 		{400 * mib, 400*mib - 50*mib - 2*12.5*mib}, // cache 1/8, two memtables of 1/32
 		{4096 * mib, 4096*mib - 64*mib - 2*64*mib}, // both at their ceilings
-		{64 * mib, 64*mib - 8*mib - 2*4*mib}, // Pebble's least memtable, 4 MiB
+		{64 * mib, 64*mib - 8*mib - 2*4*mib},       // Pebble's least memtable, 4 MiB
 	} {
 		if got := (Config{MemoryLimit: tc.limit}).GoMemoryLimit(); got != tc.want {
 			t.Errorf("MemoryLimit %d MiB: Go limit %d MiB, want %d MiB", tc.limit/mib, got/mib, tc.want/mib)
