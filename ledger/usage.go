@@ -60,8 +60,7 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	if err != nil {
 		return UsageAnswer{}, err
 	}
-	contended := false
-	defer func() { release(contended) }()
+	defer func() { release(false) }()
 	if err := l.catchUpForUsage(ctx); err != nil {
 		return UsageAnswer{}, err
 	}
@@ -89,7 +88,15 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		}
 		seq, err := l.appendEncoded(ctx, evs, msgs)
 		if lostRace(err) {
-			contended = true
+			// The shards it lost on are busy, most likely with another
+			// process's batches: go to the bottom of their stacks and try
+			// others. They are taken before the catch-up, which must come
+			// last before the decision.
+			release(true)
+			if shards, release, err = l.takeUsageShards(ctx, c); err != nil {
+				release = func(bool) {}
+				return UsageAnswer{}, err
+			}
 			if err := l.beforeRetry(ctx, "record_usage", attempt); err != nil {
 				return UsageAnswer{}, err
 			}
