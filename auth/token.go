@@ -25,11 +25,18 @@ var tokenLen = len(prefix) + 26 + 1 + base64.RawURLEncoding.EncodedLen(secretByt
 // New makes a token: its id and the whole token (shown once, never stored).
 func New() (id, token string) {
 	id = strings.ToLower(events.NewID())
+	return id, WithID(id)
+}
+
+// WithID returns a new token, with a fresh secret, whose id is id (which
+// must match events.TokenIDPattern): for a token whose id must be known in
+// advance, as the first admin token's is.
+func WithID(id string) string {
 	b := make([]byte, secretBytes)
 	if _, err := rand.Read(b); err != nil {
 		panic("auth: no randomness: " + err.Error()) // crypto/rand never fails on supported systems
 	}
-	return id, prefix + id + "_" + base64.RawURLEncoding.EncodeToString(b)
+	return prefix + id + "_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Hash is what the ledger stores of a token: its SHA-256, hex. A token has

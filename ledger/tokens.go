@@ -25,6 +25,18 @@ type NewToken struct {
 // the token's hash is written to the stream.
 func (l *Ledger) CreateToken(ctx context.Context, meta Meta, name, role, account string) (NewToken, error) {
 	id, token := auth.New()
+	return l.createToken(ctx, meta, id, token, name, role, account)
+}
+
+// CreateTokenWithID is CreateToken with the token's id given. Two calls
+// with one id create one token: the second is refused with CodeConflict
+// (the token exists), however close together they run, on one process or
+// on two sharing the stream.
+func (l *Ledger) CreateTokenWithID(ctx context.Context, meta Meta, id, name, role, account string) (NewToken, error) {
+	return l.createToken(ctx, meta, id, auth.WithID(id), name, role, account)
+}
+
+func (l *Ledger) createToken(ctx context.Context, meta Meta, id, token, name, role, account string) (NewToken, error) {
 	c, err := commands.CreateToken{ID: id, Name: name, Role: role, Account: account, SecretHash: auth.Hash(token)}.Normalize()
 	if err != nil {
 		return NewToken{}, err

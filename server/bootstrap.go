@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 )
@@ -19,12 +23,26 @@ func AdminTokenFile(dataDir string) string { return filepath.Join(dataDir, "admi
 // all, and writes it to AdminTokenFile: secure by default, and still one
 // command to start. A stream that has ever held a token never gets another
 // this way, so a rebuild, a restart or a second process mints nothing.
+// The first token's id is derived from the stream's identity, so two
+// processes starting at the same moment on an empty stream create one
+// token between them: the loser's create conflicts, and it writes no file.
 func (s *Server) bootstrapAdmin(ctx context.Context, dataDir string) error {
 	has, err := s.ledger.HasTokens(ctx)
 	if err != nil || has {
 		return err
 	}
-	tok, err := s.ledger.CreateToken(ctx, ledger.Meta{Actor: "ledger"}, "bootstrap admin", events.RoleAdmin, "")
+	info := s.conn.Stream.CachedInfo()
+	if info == nil {
+		if info, err = s.conn.Stream.Info(ctx); err != nil {
+			return fmt.Errorf("server: creating the first admin token: %w", err)
+		}
+	}
+	tok, err := s.ledger.CreateTokenWithID(ctx, ledger.Meta{Actor: "ledger"}, bootstrapTokenID(StreamIdentity(info)),
+		"bootstrap admin", events.RoleAdmin, "")
+	if rej, ok := errors.AsType[*commands.Error](err); ok && rej.Code == commands.CodeConflict {
+		s.logger.Info("another ledger created the first admin token at the same moment: use its admin.token")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("server: creating the first admin token: %w", err)
 	}
@@ -36,6 +54,14 @@ func (s *Server) bootstrapAdmin(ctx context.Context, dataDir string) error {
 	s.logger.Info("created the first admin token: use it with -H \"Authorization: Bearer $(cat FILE)\"", "file", path,
 		"token_id", tok.State.ID)
 	return nil
+}
+
+// bootstrapTokenID is the id of the first admin token of the stream named
+// identity (StreamIdentity): 26 hex digits of its SHA-256, a valid token id
+// that no other stream's first token shares.
+func bootstrapTokenID(identity string) string {
+	sum := sha256.Sum256([]byte("ledger bootstrap admin token\x00" + identity))
+	return hex.EncodeToString(sum[:13])
 }
 
 // WriteSecretFile writes content to path readable by its owner only,
