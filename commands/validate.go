@@ -194,7 +194,10 @@ func Products(field string, products []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// Name validates a display name.
+// Name validates a display name. Names are free text, so they may hold
+// the zero-width joiner and non-joiner where the scripts that need them
+// put them (joinedNames); everywhere else, and in every identifier, they
+// are refused with the other invisible characters.
 func Name(field, name string) (string, error) {
 	n := strings.TrimSpace(name)
 	if n == "" {
@@ -203,10 +206,54 @@ func Name(field, name string) (string, error) {
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLength {
 		return "", Invalid(field, "at most %d characters of valid UTF-8", MaxNameLength)
 	}
-	if err := visible(field, n); err != nil {
+	if err := visible(field, withoutJoiners(n)); err != nil {
 		return "", err
 	}
 	return n, nil
+}
+
+// joinerScripts are the scripts whose writing uses U+200C ZERO WIDTH
+// NON-JOINER and U+200D ZERO WIDTH JOINER inside words: Persian and other
+// Arabic-script languages (می‌خواهم), and the Brahmic scripts after a virama
+// (क्‍ष, ನ್‌ನ).
+var joinerScripts = []*unicode.RangeTable{
+	unicode.Arabic, unicode.Syriac, unicode.Nko, unicode.Mongolian,
+	unicode.Devanagari, unicode.Bengali, unicode.Gurmukhi, unicode.Gujarati, unicode.Oriya,
+	unicode.Tamil, unicode.Telugu, unicode.Kannada, unicode.Malayalam, unicode.Sinhala,
+}
+
+// withoutJoiners returns s without the joiners that stand between two
+// letters or marks of one joinerScripts script: those are visible in their
+// effect on the letters around them, and needed to write some names. A
+// joiner anywhere else (first, last, doubled, beside Latin letters) stays,
+// for visible to refuse.
+func withoutJoiners(s string) string {
+	if !strings.ContainsAny(s, "\u200c\u200d") {
+		return s
+	}
+	rs := []rune(s)
+	out := make([]rune, 0, len(rs))
+	for i, r := range rs {
+		if (r == 0x200C || r == 0x200D) && i > 0 && i < len(rs)-1 && sameJoinerScript(rs[i-1], rs[i+1]) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// sameJoinerScript reports whether a and b are letters or marks of one of
+// the joinerScripts.
+func sameJoinerScript(a, b rune) bool {
+	if !unicode.In(a, unicode.L, unicode.M) || !unicode.In(b, unicode.L, unicode.M) {
+		return false
+	}
+	for _, script := range joinerScripts {
+		if unicode.Is(script, a) && unicode.Is(script, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // FutureSkew is how far in the future a business time `at` may be (docs/api.md).

@@ -80,3 +80,34 @@ func TestLookalikeEmailsAreRejected(t *testing.T) {
 		}
 	}
 }
+
+// Names may hold the zero-width non-joiner and joiner where Persian and the
+// Brahmic scripts need them, between two letters or marks of the script;
+// anywhere else they are refused as invisible, and never in an identifier.
+func TestJoinersInNamesOnlyWhereTheirScriptsNeedThem(t *testing.T) {
+	for _, s := range []string{
+		"می\u200cخواهم",      // Persian: ZWNJ between Arabic-script letters
+		"شرکت می\u200cسازیم", // the same in a longer name
+		"क्\u200dष",          // Devanagari: ZWJ after a virama
+		"ನ್\u200cನ",          // Kannada: ZWNJ after a virama
+	} {
+		if _, err := commands.Name("name", s); err != nil {
+			t.Errorf("Name(%q): %v, want it accepted", s, err)
+		}
+	}
+	for _, s := range []string{
+		"A\u200ccme",          // between Latin letters
+		"\u200cمی",            // first
+		"می\u200c",            // last
+		"می\u200c\u200cخواهم", // doubled
+		"می\u200c خواهم",      // before a space
+		"Acme \u200dमी",       // after a space
+		"मी\u200cمی",          // between two scripts
+	} {
+		_, err := commands.Name("name", s)
+		wantInvalid(t, err, "name")
+	}
+	if _, err := commands.NormalizeEmail("email", "می\u200cخواهم@acme.example"); err == nil {
+		t.Error("an email with a joiner between Arabic letters was accepted")
+	}
+}
