@@ -164,6 +164,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { // an answer cut on purpose (ndjson): the server closes the connection
+				a.responses.WithLabelValues(strconv.Itoa(sw.status)).Inc()
+				a.observeDuration(r, start)
+				panic(p)
+			}
 			a.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if sw.status == 0 {
 				writeError(sw, r, a.logger, fmt.Errorf("panic: %v", p))

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -43,27 +42,9 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 	if _, err := billing.ParseQuarter(quarter); err != nil {
 		return commands.Invalid("quarter", "%v", err)
 	}
-	enc := json.NewEncoder(w)
-	started := false
-	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error {
-		if !started {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-		return enc.Encode(rep)
-	})
-	if err != nil && started {
-		// The answer has begun: it ends early, and a billing run that
-		// counts its lines sees it is short.
-		a.logger.Error("qtl of every account cut short", "quarter", quarter, "err", err)
-		return nil
-	}
-	if err == nil && !started {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-	}
-	return err
+	out := newNDJSON(w)
+	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error { return out.line(rep) })
+	return out.end(err, a.logger, "qtl of every account", "quarter", quarter)
 }
 
 // peaks answers the 10-minute series of a product's pooled use (G7).
@@ -134,27 +115,9 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	if to != 0 && to < from {
 		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
 	}
-	enc := json.NewEncoder(w)
-	started := false
-	begin := func() {
-		if !started {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-	}
-	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error {
-		begin()
-		return enc.Encode(e)
-	})
-	if err != nil && started {
-		a.logger.Error("usage export cut short", "account", r.PathValue("account"), "err", err)
-		return nil
-	}
-	if err == nil {
-		begin()
-	}
-	return err
+	out := newNDJSON(w)
+	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error { return out.line(e) })
+	return out.end(err, a.logger, "usage export", "account", r.PathValue("account"))
 }
 
 // ThresholdView is a product's threshold as the API shows it (G8).

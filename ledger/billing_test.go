@@ -202,6 +202,9 @@ func TestRuleG2QTLOfEveryAccount(t *testing.T) {
 	if len(reps) != 2 || reps[0]["account"] != "acme" || reps[1]["account"] != "globex" || reps[0]["as_of_seq"] != reps[1]["as_of_seq"] {
 		t.Fatalf("reports %v, want acme then globex as of one sequence", reps)
 	}
+	if got := resp.Trailer.Get("Ledger-Lines"); got != "2" {
+		t.Errorf("trailer Ledger-Lines %q, want 2: the answer is whole", got)
+	}
 	if reps[0]["as_of_seq"].(float64) != float64(e2eStreamLen(t, tl.srv)) {
 		t.Errorf("as of %v, want the stream's last sequence %d", reps[0]["as_of_seq"], e2eStreamLen(t, tl.srv))
 	}

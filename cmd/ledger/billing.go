@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/billing"
 )
 
@@ -167,8 +168,13 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		raw, _ := io.ReadAll(resp.Body)
 		return answerError(resp.StatusCode, raw)
 	}
-	_, err = io.Copy(stdout, resp.Body)
-	return err
+	if _, err := io.Copy(stdout, resp.Body); err != nil {
+		return fmt.Errorf("the export was cut short (what was printed is incomplete): %w", err)
+	}
+	if resp.Trailer.Get(api.HeaderLines) == "" {
+		return fmt.Errorf("the export ended without its %s trailer: what was printed may be incomplete", api.HeaderLines)
+	}
+	return nil
 }
 
 // runAlerts prints an account's threshold alerts (G4).

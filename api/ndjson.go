@@ -1,0 +1,63 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+)
+
+// HeaderLines is the trailer that ends a complete NDJSON answer: how many
+// lines it holds. An answer without it was cut short.
+const HeaderLines = "Ledger-Lines"
+
+// ndjson writes an answer of one JSON document per line. The status and the
+// headers go out with the first line (or at the end, for an answer of
+// none), so an error before any line is still answered as an error. A
+// complete answer ends with the trailer HeaderLines. An answer that fails
+// after its first line can no longer change its status: the connection is
+// cut instead of the answer being ended cleanly, so that a billing run sees
+// an error (an unexpected end of the body), never a short report that looks
+// whole.
+type ndjson struct {
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	lines   int
+	started bool
+}
+
+func newNDJSON(w http.ResponseWriter) *ndjson { return &ndjson{w: w, enc: json.NewEncoder(w)} }
+
+func (n *ndjson) begin() {
+	if n.started {
+		return
+	}
+	n.w.Header().Set("Content-Type", "application/x-ndjson")
+	n.w.Header().Set("Trailer", HeaderLines)
+	n.w.WriteHeader(http.StatusOK)
+	n.started = true
+}
+
+// line writes one document.
+func (n *ndjson) line(v any) error {
+	n.begin()
+	n.lines++
+	return n.enc.Encode(v)
+}
+
+// end finishes the answer after producing its lines returned err: an error
+// before the first line is returned for the caller to answer; after it, the
+// connection is cut (http.ErrAbortHandler), and the failure logged as what.
+func (n *ndjson) end(err error, logger *slog.Logger, what string, attrs ...any) error {
+	if err == nil {
+		n.begin()
+		n.w.Header().Set(HeaderLines, strconv.Itoa(n.lines))
+		return nil
+	}
+	if !n.started {
+		return err
+	}
+	logger.Error(what+" cut short: the connection is closed so that the client sees it",
+		append(attrs, "lines", n.lines, "err", err)...)
+	panic(http.ErrAbortHandler)
+}
