@@ -267,6 +267,13 @@ func benchWrites(ctx context.Context, bc benchConfig, out io.Writer) (writeResul
 		return res, err
 	}
 	printMeasurement(out, res.raw)
+	one, conflicts, err := benchRawOneSubject(ctx, srv.Conn(), bc)
+	if err != nil {
+		return res, err
+	}
+	printMeasurement(out, one)
+	fmt.Fprintf(out, "  (the one-subject-per-account layout: no batch, %.2f× the raw publishes, %d publishes lost a race and were sent again)\n",
+		one.rate()/res.raw.rate(), conflicts)
 	if res.batch2, err = benchRawBatch(ctx, srv.Conn(), bc, 2); err != nil {
 		return res, err
 	}

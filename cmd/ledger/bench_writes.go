@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/entledger/ledger/commands"
@@ -71,6 +74,60 @@ func benchRawPublish(ctx context.Context, conn *server.Conn, bc benchConfig) (me
 	}
 	err := g.Wait()
 	return measurement{name: "raw JetStream publish (expected subject seq)", ops: bc.clients * bc.ops, took: time.Since(start), unit: "msgs"}, err
+}
+
+// benchRawOneSubject: the other layout of the write invariants, one message
+// per command on one subject per account (the account's whole state
+// guarded by one expected sequence, so no batch is needed): bc.clients
+// publishers on one subject, each publish expecting the subject's last
+// sequence as it last saw it, a publish that loses the race read again
+// (the subject's last message) and sent again, until bc.ops each landed.
+// It is raw JetStream: no decision, no encoding, nothing the ledger adds.
+func benchRawOneSubject(ctx context.Context, conn *server.Conn, bc benchConfig) (measurement, int, error) {
+	payload := sampleEvent()
+	const subject = "raw.account.one"
+	raw, err := conn.JS.Stream(ctx, "RAW") // made by benchRawPublish
+	if err != nil {
+		return measurement{}, 0, fmt.Errorf("bench: raw stream: %w", err)
+	}
+	var conflicts atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for range bc.clients {
+		g.Go(func() error {
+			var last uint64
+			for landed := 0; landed < bc.ops; {
+				msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+				msg.Header.Set("Nats-Msg-Id", events.NewID())
+				msg.Header.Set("Nats-Expected-Last-Subject-Sequence", strconv.FormatUint(last, 10))
+				ack, err := conn.JS.PublishMsg(gctx, msg)
+				if err == nil {
+					last, landed = ack.Sequence, landed+1
+					continue
+				}
+				var apiErr *jetstream.APIError
+				if !errors.As(err, &apiErr) || (apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence &&
+					apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+					return fmt.Errorf("bench: raw publish on one subject: %w", err)
+				}
+				conflicts.Add(1)
+				m, err := raw.GetLastMsgForSubject(gctx, subject)
+				switch {
+				case err == nil:
+					last = m.Sequence
+				case errors.Is(err, jetstream.ErrMsgNotFound):
+					// A replica answered that has not applied it yet (direct
+					// get on R3): ask again on the next loss.
+				default:
+					return fmt.Errorf("bench: raw publish on one subject: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	return measurement{name: "raw publish, all clients on ONE subject", ops: bc.clients * bc.ops, took: time.Since(start), unit: "msgs"},
+		int(conflicts.Load()), err
 }
 
 // benchRawBatch: atomic batches of n messages (each with its expected
