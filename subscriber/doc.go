@@ -41,5 +41,9 @@
 // signed event: the events before the restart were verified when they were
 // first delivered.
 //
+// Decoding, hashing and the signature checks run on GOMAXPROCS goroutines
+// ahead of the chain checks; the chain checks, the type filter, the
+// handler and the acknowledgements follow stream order, one event at a time.
+//
 // Run is not safe to call twice at once on one consumer.
 package subscriber

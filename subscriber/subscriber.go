@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -198,35 +199,119 @@ func (r *run) loop(ctx context.Context, cons jetstream.Consumer) (err error) {
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
+	stop := make(chan struct{})
+	in, fetching := r.fetch(ctx, it, stop)
+	defer func() {
+		close(stop)
+		it.Stop()
+		<-fetching
+	}()
 	// Events received or pulled ahead but not handled stay unacknowledged:
 	// the next run starts again right after the last acknowledged one
 	// (open), in stream order. Whatever was handled is acknowledged on
 	// every way out, a handler's error included.
-	defer it.Stop()
 	defer func() {
 		if aerr := r.ackLast(ctx); err == nil {
 			err = aerr
 		}
 	}()
 	for ctx.Err() == nil {
-		msg, err := it.Next(jetstream.NextMaxWait(idleWait)) // ctx is looked at between messages
+		var f *fetched
+		select {
+		case f = <-in:
+		case <-ctx.Done():
+			return nil
+		}
 		switch {
-		case err == nil:
-			r.receive(msg)
-			if err := r.deliver(ctx); err != nil {
-				return err
+		case f == nil: // the fetching ended: with ctx, or the iterator closed under it
+			if ctx.Err() != nil {
+				return nil
 			}
-			continue
-		case ctx.Err() != nil:
-		case errors.Is(err, nats.ErrTimeout):
+			return errors.New("subscriber: the consumer's messages ended")
+		case f.err != nil:
+			return fmt.Errorf("subscriber: %w", f.err)
+		case f.idle:
 			if done, err := r.idle(ctx, cons); done || err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("subscriber: %w", err)
+			<-f.done
+			r.receive(f)
+			if err := r.deliver(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// fetched is a message read from the consumer and the precheck of it, done
+// on one of the checking goroutines (done is closed then); or the end of a
+// wait: idle (nothing came within idleWait) or err.
+type fetched struct {
+	m    *message
+	sig  string
+	pre  precheck
+	done chan struct{}
+	idle bool
+	err  error
+}
+
+// fetch reads the consumer on a goroutine of its own and hands the messages
+// on in stream order, each prechecked (decoded, hashed, its signature
+// checked) by one of GOMAXPROCS checking goroutines, so that the costly
+// checks of many messages run at once while the chain checks and the
+// handler follow stream order. It stops when stop is closed or ctx is done;
+// the second channel is closed once it has.
+func (r *run) fetch(ctx context.Context, it jetstream.MessagesContext, stop <-chan struct{}) (<-chan *fetched, <-chan struct{}) {
+	in := make(chan *fetched, 512)
+	work := make(chan *fetched, 512)
+	ended := make(chan struct{})
+	for range max(runtime.GOMAXPROCS(0), 1) {
+		go func() {
+			for f := range work {
+				f.pre = r.v.precheck(f.m, f.sig)
+				close(f.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(ended)
+		defer close(work)
+		defer close(in)
+		for ctx.Err() == nil {
+			msg, err := it.Next(jetstream.NextMaxWait(idleWait)) // ctx is looked at between messages
+			var f *fetched
+			switch {
+			case err == nil:
+				m := &message{subject: msg.Subject(), data: msg.Data(), msg: msg}
+				if meta, err := msg.Metadata(); err == nil {
+					m.seq = meta.Sequence.Stream
+				}
+				f = &fetched{m: m, sig: msg.Headers().Get(events.SignatureHeader), done: make(chan struct{})}
+				select {
+				case work <- f:
+				case <-stop:
+					return
+				}
+			case ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				return
+			case errors.Is(err, nats.ErrTimeout):
+				f = &fetched{idle: true}
+			default:
+				f = &fetched{err: err}
+			}
+			select {
+			case in <- f:
+			case <-stop:
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	return in, ended
 }
 
 // idle settles what can no longer be vouched for, delivers and acknowledges
@@ -251,13 +336,10 @@ func (r *run) idle(ctx context.Context, cons jetstream.Consumer) (bool, error) {
 	return info.NumPending == 0 && info.NumAckPending == 0, nil
 }
 
-// receive verifies one message and queues it.
-func (r *run) receive(msg jetstream.Msg) {
-	m := &message{subject: msg.Subject(), data: msg.Data(), msg: msg}
-	if meta, err := msg.Metadata(); err == nil {
-		m.seq = meta.Sequence.Stream
-	}
-	r.v.add(m, msg.Headers().Get(events.SignatureHeader))
+// receive verifies one prechecked message, in stream order, and queues it.
+func (r *run) receive(f *fetched) {
+	m := f.m
+	r.v.add(m, f.pre)
 	r.queue = append(r.queue, m)
 	if m.seq > vouchWindow {
 		r.v.expire(m.seq - vouchWindow)

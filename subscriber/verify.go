@@ -48,7 +48,7 @@ type chain struct {
 }
 
 // verifier checks messages in stream order. It is not safe for concurrent
-// use.
+// use, except precheck, which reads only the key.
 type verifier struct {
 	keys     *events.Verifier
 	subjects map[string]*chain
@@ -60,19 +60,38 @@ func newVerifier(keys *events.Verifier, fromZero bool) *verifier {
 	return &verifier{keys: keys, subjects: map[string]*chain{}, fromZero: fromZero}
 }
 
-// add checks m and settles it, or leaves it pending; it may settle pending
-// messages of m's subject too.
-func (v *verifier) add(m *message, signature string) {
+// precheck is the part of a message's verification that needs neither the
+// other messages nor their order: decoding, hashing and checking the
+// signature (the costly part: an Ed25519 verification for nearly every
+// event of a licence or a user). Run does it on several goroutines ahead of
+// add, which follows stream order.
+type precheck struct {
+	signed bool
+	decErr error // undecodable
+	sigErr error // signed, but not by the ledger's key
+}
+
+func (v *verifier) precheck(m *message, signature string) precheck {
+	p := precheck{signed: signature != ""}
+	if p.decErr = decode(m); p.decErr == nil && p.signed {
+		p.sigErr = v.keys.Verify(m.subject, m.data, signature)
+	}
+	return p
+}
+
+// add checks m, prechecked, and settles it, or leaves it pending; it may
+// settle pending messages of m's subject too.
+func (v *verifier) add(m *message, p precheck) {
 	c := v.subjects[m.subject]
 	if c == nil {
 		c = &chain{anchored: v.fromZero, pending: map[string]*message{}}
 		v.subjects[m.subject] = c
 	}
-	if err := decode(m); err != nil {
+	if err := p.decErr; err != nil {
 		settle(m, "undecodable: "+err.Error())
 		return
 	}
-	if signature == "" {
+	if !p.signed {
 		if c.anchored && c.tip != m.prev && c.pending[m.prev] == nil {
 			settle(m, fmt.Sprintf("hash chain broken: prevhash %q follows no event of the subject", m.prev))
 			return
@@ -81,7 +100,7 @@ func (v *verifier) add(m *message, signature string) {
 		v.waiting = append(v.waiting, m)
 		return
 	}
-	if err := v.keys.Verify(m.subject, m.data, signature); err != nil {
+	if err := p.sigErr; err != nil {
 		settle(m, "not written by the ledger: "+err.Error())
 		return
 	}
