@@ -206,7 +206,7 @@ func Name(field, name string) (string, error) {
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLength {
 		return "", Invalid(field, "at most %d characters of valid UTF-8", MaxNameLength)
 	}
-	if err := visible(field, withoutJoiners(n)); err != nil {
+	if err := visibleName(field, n); err != nil {
 		return "", err
 	}
 	return n, nil
@@ -222,24 +222,23 @@ var joinerScripts = []*unicode.RangeTable{
 	unicode.Tamil, unicode.Telugu, unicode.Kannada, unicode.Malayalam, unicode.Sinhala,
 }
 
-// withoutJoiners returns s without the joiners that stand between two
-// letters or marks of one joinerScripts script: those are visible in their
-// effect on the letters around them, and needed to write some names. A
-// joiner anywhere else (first, last, doubled, beside Latin letters) stays,
-// for visible to refuse.
-func withoutJoiners(s string) string {
-	if !strings.ContainsAny(s, "\u200c\u200d") {
-		return s
-	}
+// visibleName is visible for a name (valid UTF-8 already): it lets
+// through the joiners that stand between two letters or marks of one
+// joinerScripts script, visible in their effect on the letters around them
+// and needed to write some names. A joiner anywhere else (first, last,
+// doubled, beside Latin letters) is refused with every other invisible
+// character, and the error quotes the name as sent.
+func visibleName(field, s string) error {
 	rs := []rune(s)
-	out := make([]rune, 0, len(rs))
 	for i, r := range rs {
 		if (r == 0x200C || r == 0x200D) && i > 0 && i < len(rs)-1 && sameJoinerScript(rs[i-1], rs[i+1]) {
 			continue
 		}
-		out = append(out, r)
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return invisible(field, s, r)
+		}
 	}
-	return string(out)
+	return nil
 }
 
 // sameJoinerScript reports whether a and b are letters or marks of one of

@@ -2,6 +2,8 @@ package commands_test
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode"
 
@@ -106,6 +108,9 @@ func TestJoinersInNamesOnlyWhereTheirScriptsNeedThem(t *testing.T) {
 	} {
 		_, err := commands.Name("name", s)
 		wantInvalid(t, err, "name")
+		if err != nil && !strings.Contains(err.Error(), strconv.Quote(s)) {
+			t.Errorf("Name(%q): the error %q does not quote the name as sent", s, err)
+		}
 	}
 	if _, err := commands.NormalizeEmail("email", "می\u200cخواهم@acme.example"); err == nil {
 		t.Error("an email with a joiner between Arabic letters was accepted")

@@ -100,10 +100,12 @@ func (a *applier) prefetchUsageIDs(msgs []Msg, checkpoint uint64) error {
 // mixed events. Absent commands are remembered as nil in a.cmds.
 func (a *applier) prefetchRecords(msgs []Msg, checkpoint uint64) error {
 	var aggKeys, cmdKeys [][]byte
+	last := checkpoint // skipping what Apply skips: a message at or below the last one before it
 	for _, m := range msgs {
-		if m.Seq <= checkpoint {
+		if m.Seq <= last {
 			continue
 		}
+		last = m.Seq
 		if _, ok := a.aggs[m.Subject]; !ok {
 			a.aggs[m.Subject] = &record{}
 			aggKeys = append(aggKeys, aggKey(m.Subject))

@@ -114,11 +114,15 @@ func (cfg Config) pebbleMemTable() int64 {
 
 // GoMemoryLimit is the Go runtime's soft memory limit for a process whose
 // whole budget is cfg.MemoryLimit (0: none): the budget less what Pebble
-// allocates outside the Go heap (its block cache and up to two memtables),
-// so that the process as a whole stays near the budget.
+// allocates outside the Go heap (its block cache and up to two memtables,
+// when built with cgo), so that the process as a whole stays near the
+// budget.
 func (cfg Config) GoMemoryLimit() int64 {
 	if cfg.MemoryLimit <= 0 {
 		return 0
+	}
+	if !pebbleOffHeap {
+		return cfg.MemoryLimit
 	}
 	return max(cfg.MemoryLimit-cfg.pebbleCache()-2*cfg.pebbleMemTable(), cfg.MemoryLimit/2)
 }

@@ -294,8 +294,15 @@ func (r *run) fetch(ctx context.Context, it jetstream.MessagesContext, stop <-ch
 				case <-stop:
 					return
 				}
-			case ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			case ctx.Err() != nil:
 				return
+			case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				select {
+				case <-stop: // closed by loop, on its way out
+					return
+				default: // closed under it: say why
+					f = &fetched{err: err}
+				}
 			case errors.Is(err, nats.ErrTimeout):
 				f = &fetched{idle: true}
 			default:
@@ -323,7 +330,7 @@ func (r *run) idle(ctx context.Context, cons jetstream.Consumer) (bool, error) {
 	if err := r.deliver(ctx); err != nil {
 		return false, err
 	}
-	if err := r.ackLast(ctx); err != nil {
+	if err := r.ackSoon(ctx); err != nil {
 		return false, err
 	}
 	if !r.cfg.StopWhenIdle || len(r.queue) > 0 {
@@ -365,7 +372,7 @@ func (r *run) deliver(ctx context.Context) error {
 		r.last = m.msg
 		r.unacked++
 		if r.unacked >= r.cfg.AckEvery {
-			if err := r.ackLast(ctx); err != nil {
+			if err := r.ackSoon(ctx); err != nil {
 				return err
 			}
 		}
@@ -393,4 +400,16 @@ func (r *run) ackLast(ctx context.Context) error {
 	}
 	r.last, r.unacked = nil, 0
 	return nil
+}
+
+// ackSoon is ackLast while the run goes on: an acknowledgement the server
+// did not confirm in time (a reconnect, or an election of the consumer's
+// leader, can take longer) is not an error yet; the events stay to be
+// acknowledged with the next ones, or on the way out, where it must succeed.
+func (r *run) ackSoon(ctx context.Context) error {
+	err := r.ackLast(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+		return nil
+	}
+	return err
 }

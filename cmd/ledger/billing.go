@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -168,13 +169,30 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		raw, _ := io.ReadAll(resp.Body)
 		return answerError(resp.StatusCode, raw)
 	}
-	if _, err := io.Copy(stdout, resp.Body); err != nil {
+	lines := &lineCounter{w: stdout}
+	if _, err := io.Copy(lines, resp.Body); err != nil {
 		return fmt.Errorf("the export was cut short (what was printed is incomplete): %w", err)
 	}
-	if resp.Trailer.Get(api.HeaderLines) == "" {
-		return fmt.Errorf("the export ended without its %s trailer: what was printed may be incomplete", api.HeaderLines)
+	switch want := resp.Trailer.Get(api.HeaderLines); {
+	case want == "":
+		return fmt.Errorf("the export ended without its %s trailer: what was printed may be incomplete "+
+			"(or a proxy between here and the ledger drops HTTP trailers)", api.HeaderLines)
+	case want != strconv.Itoa(lines.n):
+		return fmt.Errorf("the export printed %d lines, the ledger sent %s: what was printed is incomplete", lines.n, want)
 	}
 	return nil
+}
+
+// lineCounter counts the newlines written through it.
+type lineCounter struct {
+	w io.Writer
+	n int
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += bytes.Count(p[:n], []byte{'\n'})
+	return n, err
 }
 
 // runAlerts prints an account's threshold alerts (G4).
