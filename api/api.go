@@ -163,12 +163,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler { // an answer cut on purpose (ndjson): the server closes the connection
-				a.responses.WithLabelValues(strconv.Itoa(sw.status)).Inc()
-				a.observeDuration(r, start)
-				panic(p)
-			}
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
 			a.logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if sw.status == 0 {
 				writeError(sw, r, a.logger, fmt.Errorf("panic: %v", p))
@@ -176,6 +172,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.responses.WithLabelValues(strconv.Itoa(sw.status)).Inc()
 		a.observeDuration(r, start)
+		if p == http.ErrAbortHandler {
+			panic(p) // an answer cut on purpose (ndjson): the server closes the connection
+		}
 	}()
 	if rejectUncleanPath(sw, r) {
 		return

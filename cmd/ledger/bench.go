@@ -197,6 +197,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := benchUsage(ctx, bc, stdout); err != nil {
 			return err
 		}
+		// After the first part has stopped its ledger: on a cluster this
+		// part deletes the stream the first part used.
+		if err := benchUsageTwoProcesses(ctx, bc, stdout); err != nil {
+			return err
+		}
 	}
 	if bc.phases["billing"] && bc.billingRecords > 0 {
 		fmt.Fprintln(stdout)

@@ -32,8 +32,8 @@ const usageUsers = 50
 // raw JetStream atomic batches of usageBatch messages (from as many
 // publishers) beside the ledger recording bc.usageBatches batches of
 // usageBatch records through HTTP, split among the clients, and counts the
-// batches answered 409 conflict. Then two ledger processes share one stream,
-// 16 clients each on the same product, and count their conflicts.
+// batches answered 409 conflict. benchUsageTwoProcesses, run after it, is
+// the phase's second part.
 func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if err := bc.freshStream(ctx); err != nil {
 		return err
@@ -45,12 +45,7 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			closeServer(srv)
-		}
-	}()
+	defer closeServer(srv)
 	noteToken(srv.Addr(), srv.DataDir())
 	conn := srv.Conn()
 	cfg := server.StreamConfig(bc.replicas())
@@ -112,9 +107,7 @@ func benchUsage(ctx context.Context, bc benchConfig, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "projection lag after the last answer: %s, applied %s later\n\n",
 		plural(int(lag), "event"), time.Since(drained).Round(time.Millisecond))
-	closeServer(srv) // before the next part, which on a cluster deletes its stream
-	closed = true
-	return benchUsageTwoProcesses(ctx, bc, out)
+	return nil
 }
 
 // benchUsageTwoProcesses runs two ledger processes on one stream (the second
