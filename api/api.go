@@ -41,6 +41,9 @@ type API struct {
 	ready     func(context.Context) error
 	responses *prometheus.CounterVec
 	durations *prometheus.HistogramVec // ledger_http_request_duration_seconds{route}
+
+	natsURLs          []string            // Options.NATSURLs
+	subscriberRevoked func(tokenID string) // Options.SubscriberRevoked
 }
 
 // Options configure New. Every field is optional.
@@ -56,12 +59,19 @@ type Options struct {
 	// MaxInFlight caps each token's concurrent requests; 0 means
 	// DefaultMaxInFlight, < 0 no cap.
 	MaxInFlight int
+	// NATSURLs are where subscribers connect (the answer of POST
+	// .../subscribers names them); empty when no NATS listener is
+	// reachable from outside the ledger.
+	NATSURLs []string
+	// SubscriberRevoked, if set, is told of every subscriber revoked, to
+	// close its live connections.
+	SubscriberRevoked func(tokenID string)
 }
 
 // New returns the HTTP API of l.
 func New(l *ledger.Ledger, o Options) *API {
 	a := &API{l: l, logger: o.Logger, mux: http.NewServeMux(), paths: http.NewServeMux(), pathSet: map[string]struct{}{},
-		gatherer: o.Gatherer, ready: o.Ready,
+		gatherer: o.Gatherer, ready: o.Ready, natsURLs: o.NATSURLs, subscriberRevoked: o.SubscriberRevoked,
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_http_responses_total",
 			Help: "HTTP responses by status code.",

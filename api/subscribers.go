@@ -6,25 +6,37 @@ import (
 	"github.com/entledger/ledger/auth"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
 )
 
 // SubscriberView is a subscriber's NATS credentials as the API shows them
-// (S5). The password appears once, in the answer that creates them.
+// (S5, S8): everything a client needs to connect and read. The password
+// appears once, in the answer that creates them.
 type SubscriberView struct {
 	Name        string           `json:"name"`
-	Account     *string          `json:"account"` // null: every account
+	Account     *string          `json:"account"`   // null: every account
+	NATSURLs    []string         `json:"nats_urls"` // where to connect; empty when the ledger's NATS listens nowhere
 	NATSUser    string           `json:"nats_user"`
+	NATSAccount string           `json:"nats_account"` // the NATS account the user lands in
+	Stream      string           `json:"stream"`
 	Subjects    []string         `json:"subjects"`
-	Durable     string           `json:"durable"`      // the one consumer name the credentials may use
-	InboxPrefix string           `json:"inbox_prefix"` // the connection's reply prefix (nats.CustomInboxPrefix)
+	Durable     string           `json:"durable"`          // the one consumer the credentials read, made by the ledger
+	ConsumerAPI string           `json:"consumer_service"` // request subject that (re)opens it
+	JSAPIPrefix string           `json:"js_api_prefix"`    // the JetStream API prefix (jetstream.NewWithAPIPrefix, nats --js-api-prefix)
+	InboxPrefix string           `json:"inbox_prefix"`     // the connection's reply prefix (nats.CustomInboxPrefix)
 	Permissions auth.Permissions `json:"permissions"`
 	TokenView
 }
 
-func subscriberView(t commands.Token) SubscriberView {
-	return SubscriberView{Name: t.Name, Account: nullable(t.Account), NATSUser: t.ID, Subjects: []string{auth.Subjects(t.Account)},
-		Durable: auth.Durable(t.Account, t.Name), InboxPrefix: auth.InboxPrefix(t.ID),
-		Permissions: auth.SubscriberPermissions(t.ID, t.Account, t.Name), TokenView: tokenView(t)}
+func (a *API) subscriberView(t commands.Token) SubscriberView {
+	d := auth.Durable(t.Account, t.Name, t.ID)
+	urls := a.natsURLs
+	if urls == nil {
+		urls = []string{}
+	}
+	return SubscriberView{Name: t.Name, Account: nullable(t.Account), NATSURLs: urls, NATSUser: t.ID, NATSAccount: auth.SubscriberAccount,
+		Stream: auth.StreamName, Subjects: []string{auth.Subjects(t.Account)}, Durable: d, ConsumerAPI: auth.ConsumerService + d, JSAPIPrefix: auth.APIPrefix,
+		InboxPrefix: auth.InboxPrefix(t.ID), Permissions: auth.SubscriberPermissions(t.ID, t.Account, t.Name), TokenView: tokenView(t)}
 }
 
 // createSubscriber makes NATS credentials that read one account's events.
@@ -56,10 +68,14 @@ func (a *API) newSubscriber(w http.ResponseWriter, r *http.Request, account stri
 	if err != nil {
 		return err
 	}
+	view := a.subscriberView(res.State)
+	if _, err := a.l.OpenSubscriberConsumer(r.Context(), view.Durable, ledger.ConsumerStart{}); err != nil {
+		return err
+	}
 	out := struct {
 		SubscriberView
 		NATSPassword *string `json:"nats_password"` // null when an Idempotency-Key replays the answer
-	}{SubscriberView: subscriberView(res.State), NATSPassword: nullable(res.Token)}
+	}{SubscriberView: view, NATSPassword: nullable(res.Token)}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -88,7 +104,7 @@ func (a *API) listSubscribers(w http.ResponseWriter, r *http.Request) error {
 	items := []SubscriberView{}
 	for _, t := range ts {
 		if t.Role == events.RoleSubscriber && t.Account == account && !t.Revoked {
-			items = append(items, subscriberView(t))
+			items = append(items, a.subscriberView(t))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
@@ -114,6 +130,14 @@ func (a *API) revokeSubscriber(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, subscriberView(res.State))
+	// Its consumer goes at once: the credentials read nothing more, on
+	// every server, whatever connections they still hold.
+	if err := a.l.DeleteSubscriberConsumer(r.Context(), auth.Durable(t.Account, t.Name, t.ID)); err != nil {
+		return err
+	}
+	if a.subscriberRevoked != nil {
+		a.subscriberRevoked(t.ID)
+	}
+	writeJSON(w, http.StatusOK, a.subscriberView(res.State))
 	return nil
 }

@@ -30,12 +30,12 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	a = &testLedger{tb: t, srv: srvA, clock: c, dir: dirA, base: "http://" + srvA.Addr(), token: readAdminToken(t, dirA)}
 	t.Cleanup(a.stop)
 	a.waitReady()
-	url, err := server.LedgerNATSURL("nats://"+addr, dirA)
+	pw, err := server.LedgerNATSPassword(dirA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srvB, err := server.Start(context.Background(), server.Config{DataDir: dirB, HTTPAddr: "127.0.0.1:0", Now: c.Now,
-		NATSURLs: []string{url}, SigningKey: filepath.Join(dirA, "keys", "events.ed25519")})
+		NATSURLs: []string{"nats://" + addr}, NATSPassword: pw, SigningKey: filepath.Join(dirA, "keys", "events.ed25519")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,8 @@ func TestRuleS5SubscriberSeesOnlyItsAccount(t *testing.T) {
 		}
 	}
 	nc, creds, errs := subscriberConn(t, tl, "/v1/accounts/acme/subscribers", "feed")
-	if creds["durable"] != "acme_feed" || creds["subjects"].([]any)[0] != "ledger.events.acme.>" {
+	durable := "acme_feed_" + creds["nats_user"].(string)
+	if creds["durable"] != durable || creds["subjects"].([]any)[0] != "ledger.events.acme.>" || creds["js_api_prefix"] != "$LEDGER.API" {
 		t.Fatalf("credentials %v", creds)
 	}
 	tl.do("POST", "/v1/accounts/acme/subscribers", map[string]any{"name": "feed"}) // the same name again
@@ -105,13 +106,16 @@ func TestRuleS5SubscriberSeesOnlyItsAccount(t *testing.T) {
 		t.Fatalf("live event: %v %v", m, err)
 	}
 
-	js, err := jetstream.New(nc)
+	js, err := jetstream.NewWithAPIPrefix(nc, "$LEDGER.API")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := jetstream.New(nc) // the default prefix: the subscriber's account has no JetStream of its own
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cons, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: "acme_feed",
-		FilterSubject: "ledger.events.acme.>", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.Consumer(ctx, "LEDGER", durable) // the ledger made it (rule S6)
 	if err != nil {
 		t.Fatalf("its own durable consumer: %v", err)
 	}
@@ -135,11 +139,23 @@ func TestRuleS5SubscriberSeesOnlyItsAccount(t *testing.T) {
 
 	for what, f := range map[string]func(ctx context.Context) error{
 		"a consumer on globex": func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: "acme_feed", FilterSubject: "ledger.events.globex.>"})
+			_, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: durable, FilterSubject: "ledger.events.globex.>"})
+			return err
+		},
+		"its own consumer, configured by itself": func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: durable, FilterSubject: "ledger.events.acme.>",
+				DeliverSubject: "ledger.events.globex.user.x"})
 			return err
 		},
 		"a consumer of another name": func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: "globex_feed", FilterSubject: "ledger.events.acme.>"})
+			return err
+		},
+		"deleting its consumer": func(ctx context.Context) error { return js.DeleteConsumer(ctx, "LEDGER", durable) },
+		"the stream's info, default prefix": func(ctx context.Context) error { _, err := plain.Stream(ctx, "LEDGER"); return err },
+		"deleting the stream, default prefix": func(ctx context.Context) error { return plain.DeleteStream(ctx, "LEDGER") },
+		"another account's consumer through the service": func(ctx context.Context) error {
+			_, err := nc.RequestWithContext(ctx, "ledger.consumers.globex_feed_"+creds["nats_user"].(string), nil)
 			return err
 		},
 		"an ordered consumer": func(ctx context.Context) error {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/entledger/ledger/events"
@@ -35,6 +36,18 @@ type Config struct {
 	// and a client certificate and key).
 	NATSCreds, NATSNkey                string
 	NATSTLSCA, NATSTLSCert, NATSTLSKey string
+	// NATSUser and NATSPassword are the ledger's user on NATSURLs (the
+	// user defaults to LedgerNATSUser). Give the password as a file or in
+	// the environment (ReadSecret), never in a URL, which ps shows.
+	NATSUser, NATSPassword string
+	// NATSCalloutKey is the deployment's callout key on NATSURLs: with it
+	// the ledger admits subscribers (auth callout, deploy/nats/accounts.conf);
+	// without it, subscribers cannot connect. The embedded server makes its
+	// own under DATA/keys.
+	NATSCalloutKey nkeys.KeyPair
+	// NATSInsecure lets the ledger use a NATS server on a non-loopback
+	// address that admits clients without credentials (S7).
+	NATSInsecure bool
 
 	// SigningKey is the Ed25519 private key (PKCS #8 PEM) that signs the
 	// events (the last of each subject per command; see events.ChainVerifier)

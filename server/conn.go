@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -19,8 +22,8 @@ type Conn struct {
 	Stream   jetstream.Stream
 	Embedded *natsserver.Server // nil when connected to an external server
 
-	dir  *DataDir  // held by DialExisting, released by Close
-	auth *natsAuth // the embedded listener's authentication, nil when it does not listen
+	dir     *DataDir    // held by DialExisting, released by Close
+	secrets NATSSecrets // the embedded server's; on a cluster, only the callout key (if given)
 }
 
 // Dial starts the embedded server if cfg names no NATS URL, connects, and
@@ -55,23 +58,20 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 	c := &Conn{}
 	var err error
 	if len(cfg.NATSURLs) == 0 {
-		eo := EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval,
-			MaxMemory: cfg.jetStreamMemory()}
-		opts := []nats.Option{nats.InProcessServer(nil), nats.Name("ledger")}
-		if cfg.NATSListen != "" {
-			pw, err := loadOrCreatePassword(LedgerNATSPasswordFile(cfg.DataDir))
-			if err != nil {
-				return nil, fmt.Errorf("server: the ledger's nats password: %w", err)
-			}
-			c.auth = &natsAuth{ledgerPassword: pw}
-			eo.Auth = c.auth
-			opts = append(opts, nats.UserInfo(LedgerNATSUser, pw))
+		if c.secrets, err = loadOrCreateNATSSecrets(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("server: the embedded nats server's secrets: %w", err)
 		}
+		eo := EmbeddedOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Listen: cfg.NATSListen, SyncInterval: cfg.SyncInterval,
+			MaxMemory: cfg.jetStreamMemory(), Secrets: c.secrets}
 		if c.Embedded, err = StartEmbedded(eo); err != nil {
 			return nil, err
 		}
-		opts[0] = nats.InProcessServer(c.Embedded)
-		c.NC, err = nats.Connect("", opts...)
+		c.NC, err = nats.Connect("", nats.InProcessServer(c.Embedded), nats.Name("ledger"),
+			nats.UserInfo(LedgerNATSUser, c.secrets.LedgerPassword))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("server: connect to the embedded nats server: %w", err)
+		}
 	} else {
 		urls := strings.Join(cfg.NATSURLs, ",")
 		opts, err := clusterOptions(cfg)
@@ -82,10 +82,11 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: --nats-url %s: cannot connect: %w", urls, err)
 		}
-	}
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("server: connect to the embedded nats server: %w", err)
+		if err := checkNATSAuthenticated(c.NC, cfg); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.secrets.CalloutKey = cfg.NATSCalloutKey
 	}
 	if c.JS, err = jetstream.New(c.NC); err != nil {
 		c.Close()
@@ -128,6 +129,13 @@ func (c *Conn) ClientURL() string {
 // existing NATS server or cluster.
 func clusterOptions(cfg Config) ([]nats.Option, error) {
 	var opts []nats.Option
+	if cfg.NATSPassword != "" {
+		user := cfg.NATSUser
+		if user == "" {
+			user = LedgerNATSUser
+		}
+		opts = append(opts, nats.UserInfo(user, cfg.NATSPassword))
+	}
 	if cfg.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
@@ -148,4 +156,70 @@ func clusterOptions(cfg Config) ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
 	}
 	return opts, nil
+}
+
+// checkNATSAuthenticated refuses a NATS server on a non-loopback address
+// that admits a client without credentials (S7): anyone who reaches it
+// could read every account's events, publish forged ones or delete the
+// stream. cfg.NATSInsecure accepts the risk.
+func checkNATSAuthenticated(nc *nats.Conn, cfg Config) error {
+	if cfg.NATSInsecure {
+		return nil
+	}
+	var remote []string
+	for _, u := range cfg.NATSURLs {
+		if !loopbackURL(u) {
+			remote = append(remote, redactURL(u))
+		}
+	}
+	if len(remote) == 0 {
+		return nil
+	}
+	anon, err := nats.Connect(strings.Join(remote, ","), nats.NoReconnect(), nats.Timeout(3*time.Second), nats.Name("ledger anonymous probe"))
+	if err != nil {
+		return nil // refused (or unreachable): it asks for credentials
+	}
+	anon.Close()
+	return fmt.Errorf("server: the NATS server at %s admits clients without credentials: anyone who reaches it can read every account's events, "+
+		"write into the stream or delete it; run it with authentication (deploy/nats), or pass --nats-insecure to accept the risk", strings.Join(remote, ","))
+}
+
+// loopbackURL reports whether a nats:// URL names a loopback host.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redactURL is raw without its user information.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// SubscriberURLs are the NATS URLs subscribers connect to: the embedded
+// server's listener, or the cluster's URLs without credentials.
+func (c *Conn) SubscriberURLs(cfg Config) []string {
+	if c.Embedded != nil {
+		if u := c.ClientURL(); u != "" {
+			return []string{u}
+		}
+		return nil
+	}
+	urls := make([]string, 0, len(cfg.NATSURLs))
+	for _, u := range cfg.NATSURLs {
+		urls = append(urls, redactURL(u))
+	}
+	return urls
 }

@@ -4,10 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/entledger/ledger/deploy"
 )
 
 // EmbeddedOptions configure the in-process NATS natsserver.
@@ -24,21 +29,30 @@ type EmbeddedOptions struct {
 	SyncInterval time.Duration
 	// MaxMemory bounds JetStream's memory store; 0 means 256 MiB.
 	MaxMemory int64
-	// Auth admits clients when the server listens; required then (S4).
-	Auth natsserver.Authentication
+	// Secrets are the accounts' passwords and the callout key: the server
+	// runs deploy/nats/accounts.conf, as every deployment does.
+	Secrets NATSSecrets
 }
 
-// StartEmbedded starts a single-node NATS server with JetStream and waits
-// until it accepts connections.
+// LedgerAccount is the NATS account that holds the stream, its buckets and
+// the ledger's own user (deploy/nats/accounts.conf).
+const LedgerAccount = "LEDGER"
+
+// StartEmbedded starts a single-node NATS server with JetStream and the
+// accounts of deploy/nats/accounts.conf, and waits until it accepts
+// connections.
 func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
-	opts := &natsserver.Options{
-		ServerName:         "ledger",
-		JetStream:          true,
-		StoreDir:           o.StoreDir,
-		NoLog:              true,
-		NoSigs:             true,
-		JetStreamMaxMemory: budget(o.MaxMemory, 256<<20),
+	conf, err := accountsConfig(o.Secrets)
+	if err != nil {
+		return nil, err
 	}
+	opts := &natsserver.Options{}
+	if err := opts.ProcessConfigString(conf); err != nil {
+		return nil, fmt.Errorf("server: embedded nats: deploy/nats/accounts.conf: %w", err)
+	}
+	opts.ServerName, opts.JetStream, opts.StoreDir = "ledger", true, o.StoreDir
+	opts.NoLog, opts.NoSigs = true, true
+	opts.JetStreamMaxMemory = budget(o.MaxMemory, 256<<20)
 	if o.SyncInterval == 0 {
 		opts.SyncAlways = true
 	} else {
@@ -59,10 +73,9 @@ func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
 			p = -1
 		}
 		opts.Host, opts.Port = host, p
-		if o.Auth == nil {
-			return nil, errors.New("server: an embedded nats server that listens needs authentication")
-		}
-		opts.CustomClientAuthentication = o.Auth
+	}
+	if err := adoptGlobalAccountStore(o.StoreDir); err != nil {
+		return nil, err
 	}
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {
@@ -74,4 +87,41 @@ func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
 		return nil, fmt.Errorf("server: embedded nats not ready after 30s (store %s)", o.StoreDir)
 	}
 	return ns, nil
+}
+
+// accountsConfig is deploy/nats/accounts.conf with its variables defined
+// from s, for an in-process server (which must not depend on the process's
+// environment: one test process runs several ledgers).
+func accountsConfig(s NATSSecrets) (string, error) {
+	env, err := s.Env()
+	if err != nil {
+		return "", fmt.Errorf("server: nats secrets: %w", err)
+	}
+	var b strings.Builder
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == EnvCalloutKey {
+			continue // the ledger's, not the server's
+		}
+		fmt.Fprintf(&b, "%s: %q\n", k, v)
+	}
+	return b.String() + deploy.Accounts, nil
+}
+
+// adoptGlobalAccountStore moves the stream of a data directory made before
+// the ledger's NATS accounts (when it lived in the server's default account,
+// $G) into the LEDGER account's store, once, before the server starts.
+func adoptGlobalAccountStore(storeDir string) error {
+	old := filepath.Join(storeDir, "jetstream", natsserver.DEFAULT_GLOBAL_ACCOUNT)
+	dst := filepath.Join(storeDir, "jetstream", LedgerAccount)
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("server: embedded nats: both %s and %s exist; the ledger's stream belongs in account %s: move one away", old, dst, LedgerAccount)
+	}
+	if err := os.Rename(old, dst); err != nil {
+		return fmt.Errorf("server: embedded nats: move the stream into account %s: %w", LedgerAccount, err)
+	}
+	return nil
 }

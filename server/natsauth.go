@@ -2,156 +2,179 @@ package server
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
-	"github.com/entledger/ledger/auth"
-	"github.com/entledger/ledger/events"
+	"github.com/nats-io/nkeys"
 )
 
-// LedgerNATSUser is the NATS user the ledger itself connects as to an
-// embedded server that listens (S4, S5). Its password is in
-// LedgerNATSPasswordFile; another ledger process sharing the stream
-// connects with both (nats://ledger:PASSWORD@host:port).
-const LedgerNATSUser = "ledger"
+// The NATS users of a ledger deployment (deploy/nats/accounts.conf): the
+// ledger itself, the operator's backup and read-only users and the system
+// account's user, each with a password; subscribers are admitted by the
+// ledger's auth callout (callout.go), whose answers the callout key signs.
+const (
+	LedgerNATSUser = "ledger"
+	BackupNATSUser = "backup"
+	ReaderNATSUser = "reader"
+	SysNATSUser    = "sys"
+)
 
-// LedgerNATSPasswordFile holds the password of LedgerNATSUser, readable by
-// its owner only, made on the first start that listens.
+// NATSSecrets are the secrets of a deployment's NATS accounts. Every server
+// and every ledger process of a deployment shares them.
+type NATSSecrets struct {
+	LedgerPassword, BackupPassword, ReaderPassword, SysPassword string
+	// CalloutKey signs the users the ledger issues to subscribers; the
+	// servers know its public key (LEDGER_NATS_CALLOUT_ISSUER).
+	CalloutKey nkeys.KeyPair
+}
+
+// The environment variables of the secrets, as deploy/nats/accounts.conf
+// names them (the servers read them) and as the ledger reads them.
+const (
+	EnvLedgerPassword = "LEDGER_NATS_PASSWORD"
+	EnvBackupPassword = "LEDGER_NATS_BACKUP_PASSWORD"
+	EnvReaderPassword = "LEDGER_NATS_READER_PASSWORD"
+	EnvSysPassword    = "LEDGER_NATS_SYS_PASSWORD"
+	EnvCalloutIssuer  = "LEDGER_NATS_CALLOUT_ISSUER"
+	EnvCalloutKey     = "LEDGER_NATS_CALLOUT_KEY" // the ledger's: the seed (SA...)
+)
+
+// Env is the secrets as KEY=VALUE lines for the servers' and the ledgers'
+// environment: the servers need the passwords and the callout issuer, the
+// ledgers their password and the callout key.
+func (s NATSSecrets) Env() ([]string, error) {
+	pub, err := s.CalloutKey.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	seed, err := s.CalloutKey.Seed()
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		EnvLedgerPassword + "=" + s.LedgerPassword,
+		EnvBackupPassword + "=" + s.BackupPassword,
+		EnvReaderPassword + "=" + s.ReaderPassword,
+		EnvSysPassword + "=" + s.SysPassword,
+		EnvCalloutIssuer + "=" + pub,
+		EnvCalloutKey + "=" + string(seed),
+	}, nil
+}
+
+// NewNATSSecrets makes a fresh set: 32 random bytes a password, a new
+// account key pair for the callout.
+func NewNATSSecrets() (NATSSecrets, error) {
+	var s NATSSecrets
+	for _, pw := range []*string{&s.LedgerPassword, &s.BackupPassword, &s.ReaderPassword, &s.SysPassword} {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return s, err
+		}
+		*pw = hex.EncodeToString(b)
+	}
+	kp, err := nkeys.CreateAccount()
+	s.CalloutKey = kp
+	return s, err
+}
+
+// LedgerNATSPasswordFile holds the password of LedgerNATSUser for the
+// embedded server, readable by its owner only; another ledger process
+// sharing the stream reads it with --nats-password-file.
 func LedgerNATSPasswordFile(dataDir string) string {
 	return filepath.Join(dataDir, "keys", "nats-ledger.password")
 }
 
-// LedgerNATSURL is url (nats://host:port) with the ledger's own NATS user
-// and password from dataDir: how a second ledger process on the same stream
-// reaches a first one's embedded listener.
-func LedgerNATSURL(url, dataDir string) (string, error) {
-	raw, err := os.ReadFile(LedgerNATSPasswordFile(dataDir))
-	if err != nil {
-		return "", err
-	}
-	rest, ok := strings.CutPrefix(url, "nats://")
-	if !ok {
-		return "", fmt.Errorf("server: %q is not a nats:// URL", url)
-	}
-	return "nats://" + LedgerNATSUser + ":" + strings.TrimSpace(string(raw)) + "@" + rest, nil
+// natsSecretFiles are where the embedded server's secrets live under
+// DATA/keys, made on the first start.
+func natsSecretFiles(dataDir string) (ledger, backup, reader, sys, callout string) {
+	k := filepath.Join(dataDir, "keys")
+	return LedgerNATSPasswordFile(dataDir), filepath.Join(k, "nats-backup.password"), filepath.Join(k, "nats-reader.password"),
+		filepath.Join(k, "nats-sys.password"), filepath.Join(k, "nats-callout.nk")
 }
 
-// loadOrCreatePassword reads the password at path, or makes one.
-func loadOrCreatePassword(path string) (string, error) {
+// loadOrCreateNATSSecrets reads the embedded server's secrets, making each
+// one that is missing.
+func loadOrCreateNATSSecrets(dataDir string) (NATSSecrets, error) {
+	fresh, err := NewNATSSecrets()
+	if err != nil {
+		return fresh, err
+	}
+	ledgerF, backupF, readerF, sysF, calloutF := natsSecretFiles(dataDir)
+	var s NATSSecrets
+	for _, f := range []struct {
+		path   string
+		dst    *string
+		create string
+	}{{ledgerF, &s.LedgerPassword, fresh.LedgerPassword}, {backupF, &s.BackupPassword, fresh.BackupPassword},
+		{readerF, &s.ReaderPassword, fresh.ReaderPassword}, {sysF, &s.SysPassword, fresh.SysPassword}} {
+		if *f.dst, err = loadOrCreateSecret(f.path, f.create); err != nil {
+			return s, err
+		}
+	}
+	seed, _ := fresh.CalloutKey.Seed()
+	raw, err := loadOrCreateSecret(calloutF, string(seed))
+	if err != nil {
+		return s, err
+	}
+	if s.CalloutKey, err = ParseCalloutKey(raw); err != nil {
+		return s, fmt.Errorf("server: %s: %w", calloutF, err)
+	}
+	return s, nil
+}
+
+// ParseCalloutKey reads an account seed (SA...), as `ledger nats-secrets`
+// writes it.
+func ParseCalloutKey(seed string) (nkeys.KeyPair, error) {
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(seed)))
+	if err != nil {
+		return nil, fmt.Errorf("not an nkey seed: %w", err)
+	}
+	if pub, _ := kp.PublicKey(); !nkeys.IsValidPublicAccountKey(pub) {
+		return nil, errors.New("the callout key must be an account key (its seed starts SA)")
+	}
+	return kp, nil
+}
+
+// loadOrCreateSecret reads the secret at path, or writes value there
+// (readable by its owner only) and returns it.
+func loadOrCreateSecret(path, value string) (string, error) {
 	raw, err := os.ReadFile(path)
 	if err == nil {
-		if pw := strings.TrimSpace(string(raw)); len(pw) >= 32 {
-			return pw, nil
+		if v := strings.TrimSpace(string(raw)); len(v) >= 32 {
+			return v, nil
 		}
-		return "", fmt.Errorf("server: %s holds no password", path)
+		return "", fmt.Errorf("server: %s holds no secret", path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
-	pw := hex.EncodeToString(b)
-	return pw, WriteSecretFile(path, pw+"\n")
+	return value, WriteSecretFile(path, value+"\n")
 }
 
-// subscriberLookup authenticates a subscriber's token (nil before the
-// ledger can read its projections).
-type subscriberLookup func(token string) (auth.Principal, bool)
-
-// natsAuth admits the ledger with its password, with every right, and
-// subscribers with their token, with the allow-list of
-// auth.SubscriberPermissions; nobody else.
-type natsAuth struct {
-	ledgerPassword string
-	subscribers    atomic.Pointer[subscriberLookup]
-}
-
-// setSubscribers starts admitting subscribers.
-func (a *natsAuth) setSubscribers(lookup subscriberLookup) { a.subscribers.Store(&lookup) }
-
-// Check implements natsserver.Authentication.
-func (a *natsAuth) Check(c natsserver.ClientAuthentication) bool {
-	o := c.GetOpts()
-	if o.Username == LedgerNATSUser {
-		if subtle.ConstantTimeCompare([]byte(o.Password), []byte(a.ledgerPassword)) != 1 {
-			return false
-		}
-		c.RegisterUser(&natsserver.User{Username: LedgerNATSUser})
-		return true
-	}
-	lookup := a.subscribers.Load()
-	if lookup == nil || o.Username == "" {
-		return false
-	}
-	p, ok := (*lookup)(o.Password)
-	if !ok || p.ID != o.Username || p.Role != events.RoleSubscriber {
-		return false
-	}
-	perms := auth.SubscriberPermissions(p.ID, p.Account, p.Name)
-	c.RegisterUser(&natsserver.User{Username: p.ID, Permissions: &natsserver.Permissions{
-		Publish:   &natsserver.SubjectPermission{Allow: perms.Publish},
-		Subscribe: &natsserver.SubjectPermission{Allow: perms.Subscribe},
-	}})
-	return true
-}
-
-// admitSubscribers lets the embedded listener (if any) admit subscribers
-// by their tokens, and disconnects a subscriber as soon as its token is
-// revoked (as this process has applied it).
-func (s *Server) admitSubscribers() {
-	if s.conn.auth == nil {
-		return
-	}
-	l := s.ledger
-	s.conn.auth.setSubscribers(func(token string) (auth.Principal, bool) {
-		p, err := l.Authenticate(s.followCtx, token)
-		return p, err == nil
-	})
-	go s.disconnectRevoked()
-}
-
-// revokedPoll is how often the embedded listener's subscribers are checked
-// against their tokens.
-const revokedPoll = time.Second
-
-// disconnectRevoked closes, until Close, the connection of every subscriber
-// whose token was revoked since it connected: a revocation ends reading
-// too, not only the next connect.
-func (s *Server) disconnectRevoked() {
-	t := time.NewTicker(revokedPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.followCtx.Done():
-			return
-		case <-t.C:
-		}
-		conns, err := s.conn.Embedded.Connz(&natsserver.ConnzOptions{Username: true, Limit: 1 << 20})
+// ReadSecret is a secret given as a file or, when file is "", in the
+// environment variable env ("" when neither is set). A secret is never
+// taken from a URL or a flag's value, which `ps` shows.
+func ReadSecret(file, env string) (string, error) {
+	if file != "" {
+		raw, err := os.ReadFile(file)
 		if err != nil {
-			continue
+			return "", err
 		}
-		for _, ci := range conns.Conns {
-			if ci.AuthorizedUser == "" || ci.AuthorizedUser == LedgerNATSUser {
-				continue
-			}
-			if tok, err := s.store.Token(ci.AuthorizedUser); err == nil && tok.Revoked {
-				s.logger.Info("disconnecting a subscriber whose token was revoked", "token_id", ci.AuthorizedUser)
-				s.conn.Embedded.DisconnectClientByID(ci.Cid)
-			}
-		}
+		return strings.TrimSpace(string(raw)), nil
 	}
+	return strings.TrimSpace(os.Getenv(env)), nil
+}
+
+// LedgerNATSPassword is the password of LedgerNATSUser on the embedded
+// server of dataDir: how another ledger process (Config.NATSPassword), or
+// a test, connects to its listener as the ledger.
+func LedgerNATSPassword(dataDir string) (string, error) {
+	return ReadSecret(LedgerNATSPasswordFile(dataDir), "")
 }

@@ -107,7 +107,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		followErr: make(chan error, 1), followDone: make(chan struct{})}
 	s.follow()
 	s.registerReady(reg)
-	s.admitSubscribers()
+	if err := s.serveSubscribers(); err != nil {
+		s.cancel()
+		<-s.followDone
+		return nil, fmt.Errorf("server: the ledger's nats services: %w", err)
+	}
 	if !cfg.NoBootstrap {
 		if err := s.bootstrapAdmin(ctx, cfg.DataDir); err != nil {
 			s.cancel()
@@ -118,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.raiseAlerts()
 	s.watchStream(cfg.StreamCheckInterval)
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
-		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight})
+		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight, NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: s.disconnectSubscriber})
 	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
 	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)))
 	return s, nil

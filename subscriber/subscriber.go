@@ -2,6 +2,7 @@ package subscriber
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -19,20 +20,27 @@ import (
 // Stream is the ledger's stream.
 const Stream = "LEDGER"
 
+// DefaultAPIPrefix is the JetStream API prefix of a subscriber's account
+// (the credentials' js_api_prefix).
+const DefaultAPIPrefix = "$LEDGER.API"
+
 // Credentials are subscriber credentials as POST
 // /v1/accounts/{account}/subscribers (or POST /v1/subscribers) answers
 // them; decode that answer into this struct.
 type Credentials struct {
-	NATSUser     string   `json:"nats_user"`
-	NATSPassword string   `json:"nats_password"`
-	InboxPrefix  string   `json:"inbox_prefix"`
-	Durable      string   `json:"durable"`
-	Subjects     []string `json:"subjects"`
+	NATSURLs        []string `json:"nats_urls"`
+	NATSUser        string   `json:"nats_user"`
+	NATSPassword    string   `json:"nats_password"`
+	InboxPrefix     string   `json:"inbox_prefix"`
+	Durable         string   `json:"durable"`
+	ConsumerService string   `json:"consumer_service"`
+	JSAPIPrefix     string   `json:"js_api_prefix"`
+	Subjects        []string `json:"subjects"`
 }
 
 // Config configures Run.
 type Config struct {
-	URL         string      // the NATS server, e.g. nats://127.0.0.1:4222
+	URL         string      // the NATS server, e.g. nats://127.0.0.1:4222; default: the credentials' nats_urls
 	Credentials Credentials // the subscriber's own
 	// Key is the ledger's event key (GET /v1/keys/events): only what it
 	// signed is delivered. Required.
@@ -46,14 +54,16 @@ type Config struct {
 	Types []string
 	// StartSeq is where a new consumer starts (0: the stream's start);
 	// StartTime, if set, starts it at the first event stored at or after
-	// it; StartAtEnd at the next event stored. An existing consumer resumes
-	// after its last acknowledged event, unless Replace.
+	// it; StartAtEnd at the next event stored. They take effect with
+	// Replace: otherwise the consumer resumes after its last acknowledged
+	// event (the ledger makes it, delivering everything, with the
+	// credentials).
 	StartSeq   uint64
 	StartTime  time.Time
 	StartAtEnd bool
-	// Replace deletes the consumer first, so that the run starts where the
-	// Start fields say (for `ledger tail`, which reads from a point of its
-	// choosing each time).
+	// Replace asks the ledger to make the consumer anew, so that the run
+	// starts where the Start fields say (for `ledger tail`, which reads
+	// from a point of its choosing each time).
 	Replace bool
 	// StopWhenIdle returns from Run once every event stored is handled,
 	// instead of waiting for more.
@@ -86,21 +96,28 @@ func Run(ctx context.Context, cfg Config, handle func(context.Context, Event) er
 	if cfg.Key == nil {
 		return errors.New("subscriber: Config.Key is required: the ledger's event key, from GET /v1/keys/events")
 	}
-	nc, err := nats.Connect(cfg.URL, nats.UserInfo(cfg.Credentials.NATSUser, cfg.Credentials.NATSPassword),
+	url := cfg.URL
+	if url == "" {
+		url = strings.Join(cfg.Credentials.NATSURLs, ",")
+	}
+	nc, err := nats.Connect(url, nats.UserInfo(cfg.Credentials.NATSUser, cfg.Credentials.NATSPassword),
 		nats.CustomInboxPrefix(cfg.Credentials.InboxPrefix), nats.Name("ledger subscriber "+cfg.Credentials.Durable))
 	if err != nil {
-		return fmt.Errorf("subscriber: connect to %s: %w", cfg.URL, err)
+		return fmt.Errorf("subscriber: connect to %s: %w", url, err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	prefix := cfg.Credentials.JSAPIPrefix
+	if prefix == "" {
+		prefix = DefaultAPIPrefix
+	}
+	js, err := jetstream.NewWithAPIPrefix(nc, prefix)
 	if err != nil {
 		return err
 	}
-	cons, fresh, err := open(ctx, js, cfg)
+	cons, fromStart, err := open(ctx, nc, js, cfg)
 	if err != nil {
 		return err
 	}
-	fromStart := fresh && cfg.StartSeq <= 1 && cfg.StartTime.IsZero() && !cfg.StartAtEnd
 	r := &run{cfg: cfg, handle: handle, v: newVerifier(events.NewVerifier(cfg.Key), fromStart)}
 	if r.cfg.AckEvery <= 0 {
 		r.cfg.AckEvery = 100
@@ -108,70 +125,73 @@ func Run(ctx context.Context, cfg Config, handle func(context.Context, Event) er
 	return r.loop(ctx, cons)
 }
 
-// open returns the subscriber's durable consumer, making it if it does not
-// exist (fresh).
-func open(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, bool, error) {
+// consumerRequest is a request to the ledger's consumer service: where
+// the subscriber's consumer starts (deliver "" resumes it) and what it
+// reads.
+type consumerRequest struct {
+	Deliver   string    `json:"deliver,omitempty"`
+	StartSeq  uint64    `json:"start_seq,omitempty"`
+	StartTime time.Time `json:"start_time,omitzero"`
+	Filter    string    `json:"filter,omitempty"`
+}
+
+// consumerAnswer is the service's answer.
+type consumerAnswer struct {
+	Durable string `json:"durable"`
+	Error   *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// open asks the ledger to (re)open the subscriber's durable consumer where
+// cfg says (the ledger makes consumers; a subscriber's credentials can only
+// read its own), and returns it, with whether it starts at the stream's
+// first event.
+func open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg Config) (jetstream.Consumer, bool, error) {
 	c := cfg.Credentials
 	if c.Durable == "" || len(c.Subjects) == 0 {
 		return nil, false, errors.New("subscriber: the credentials name no durable consumer or subjects")
 	}
-	filter := cfg.Filter
-	if filter == "" {
-		filter = c.Subjects[0]
+	if cfg.Filter != "" && !within(cfg.Filter, c.Subjects[0]) {
+		return nil, false, fmt.Errorf("subscriber: filter %s is outside the credentials' %s", cfg.Filter, c.Subjects[0])
 	}
-	if !within(filter, c.Subjects[0]) {
-		return nil, false, fmt.Errorf("subscriber: filter %s is outside the credentials' %s", filter, c.Subjects[0])
-	}
+	req := consumerRequest{Filter: cfg.Filter}
 	if cfg.Replace {
-		if err := js.DeleteConsumer(ctx, Stream, c.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, false, fmt.Errorf("subscriber: delete consumer %s: %w", c.Durable, err)
+		switch {
+		case cfg.StartAtEnd:
+			req.Deliver = "new"
+		case !cfg.StartTime.IsZero():
+			req.Deliver, req.StartTime = "time", cfg.StartTime
+		case cfg.StartSeq > 1:
+			req.Deliver, req.StartSeq = "seq", cfg.StartSeq
+		default:
+			req.Deliver = "all"
 		}
+	}
+	body, _ := json.Marshal(req)
+	service := c.ConsumerService
+	if service == "" {
+		service = "ledger.consumers." + c.Durable
+	}
+	m, err := nc.RequestWithContext(ctx, service, body)
+	if err != nil {
+		return nil, false, fmt.Errorf("subscriber: the ledger's consumer service (%s): %w", service, err)
+	}
+	var ans consumerAnswer
+	if err := json.Unmarshal(m.Data, &ans); err != nil {
+		return nil, false, fmt.Errorf("subscriber: the ledger's consumer service answered %q", m.Data)
+	}
+	if ans.Error != nil {
+		return nil, false, fmt.Errorf("subscriber: consumer %s: %s: %s", c.Durable, ans.Error.Code, ans.Error.Message)
 	}
 	cons, err := js.Consumer(ctx, Stream, c.Durable)
-	if err == nil {
-		info := cons.CachedInfo()
-		if got := info.Config.FilterSubject; got != filter {
-			return nil, false, fmt.Errorf("subscriber: consumer %s filters %s, not %s: delete it to change the filter", c.Durable, got, filter)
-		}
-		if info.NumAckPending == 0 {
-			return cons, false, nil
-		}
-		// A run stopped (or was killed) with events delivered but not
-		// acknowledged. JetStream would deliver new events first and those
-		// only after their AckWait: start again right after the last
-		// acknowledged one instead, in stream order.
-		if err := js.DeleteConsumer(ctx, Stream, c.Durable); err != nil {
-			return nil, false, fmt.Errorf("subscriber: delete consumer %s: %w", c.Durable, err)
-		}
-		cfg.StartSeq, cfg.StartTime, cfg.StartAtEnd = info.AckFloor.Stream+1, time.Time{}, false
-		cons, err = js.CreateConsumer(ctx, Stream, consumerConfig(c.Durable, filter, cfg))
-		return cons, false, err
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err != nil {
 		return nil, false, fmt.Errorf("subscriber: consumer %s: %w", c.Durable, err)
 	}
-	cons, err = js.CreateConsumer(ctx, Stream, consumerConfig(c.Durable, filter, cfg))
-	if err != nil {
-		return nil, false, fmt.Errorf("subscriber: create consumer %s: %w", c.Durable, err)
-	}
-	return cons, true, nil
-}
-
-// consumerConfig is the durable consumer a run makes, starting where cfg
-// says.
-func consumerConfig(durable, filter string, cfg Config) jetstream.ConsumerConfig {
-	cc := jetstream.ConsumerConfig{Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckAllPolicy,
-		AckWait: time.Minute, MaxAckPending: 20000, DeliverPolicy: jetstream.DeliverAllPolicy}
-	switch {
-	case cfg.StartAtEnd:
-		cc.DeliverPolicy = jetstream.DeliverNewPolicy
-	case !cfg.StartTime.IsZero():
-		t := cfg.StartTime
-		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	case cfg.StartSeq > 1:
-		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.StartSeq
-	}
-	return cc
+	info := cons.CachedInfo()
+	fromStart := info.Delivered.Stream == 0 && info.Config.DeliverPolicy == jetstream.DeliverAllPolicy
+	return cons, fromStart, nil
 }
 
 // within reports whether filter lies inside subjects (a "…>" pattern).

@@ -154,11 +154,11 @@ func TestSubscriberReportsForgeriesAndDeliversUnknownTypes(t *testing.T) {
 	l := start(t, t.TempDir())
 	l.post("/v1/accounts", map[string]string{"id": "acme", "name": "Acme", "fulfillment_contact": "it@acme.example"})
 	l.user("acme", "a@x.example")
-	url, err := server.LedgerNATSURL(l.Srv.NATSURL(), l.Dir)
+	pw, err := server.LedgerNATSPassword(l.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(l.Srv.NATSURL(), nats.UserInfo(server.LedgerNATSUser, pw))
 	if err != nil {
 		t.Fatal(err)
 	}

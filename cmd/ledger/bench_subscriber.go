@@ -148,6 +148,10 @@ func benchCredentials(ctx context.Context, l *ledger.Ledger, account string) (su
 		return subscriber.Credentials{}, err
 	}
 	id := tok.State.ID
+	durable := auth.Durable(account, "bench", id)
+	if _, err := l.OpenSubscriberConsumer(ctx, durable, ledger.ConsumerStart{}); err != nil {
+		return subscriber.Credentials{}, err
+	}
 	return subscriber.Credentials{NATSUser: id, NATSPassword: tok.Token, InboxPrefix: auth.InboxPrefix(id),
-		Durable: auth.Durable(account, "bench"), Subjects: []string{auth.Subjects(account)}}, nil
+		Durable: durable, ConsumerService: auth.ConsumerService + durable, Subjects: []string{auth.Subjects(account)}}, nil
 }

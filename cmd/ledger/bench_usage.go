@@ -127,18 +127,17 @@ func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) 
 		return err
 	}
 	defer closeServer(a)
-	urls := []string{}
+	urls, pw := []string{}, ""
 	if bc.cluster != nil {
 		urls = bc.cluster.urls
 	} else {
-		url, err := server.LedgerNATSURL(a.NATSURL(), a.DataDir())
-		if err != nil {
+		if pw, err = server.LedgerNATSPassword(a.DataDir()); err != nil {
 			return err
 		}
-		urls = append(urls, url)
+		urls = append(urls, a.NATSURL())
 	}
 	b, err := server.Start(ctx, server.Config{
-		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, Replicas: bc.replicas(), GroupsInFlight: bc.groupsInFlight,
+		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, NATSPassword: pw, Replicas: bc.replicas(), GroupsInFlight: bc.groupsInFlight,
 		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
 	})
 	if err != nil {

@@ -87,6 +87,8 @@ func fromEnv(fs *flag.FlagSet) error {
 // storeFlags are the flags that locate the stream and the data.
 type storeFlags struct {
 	natsCreds, natsNkey, natsTLSCA, natsTLSCert, natsTLSKey string
+	natsUser, natsPasswordFile, natsCalloutKey              string
+	natsInsecure                                            bool
 
 	data         string
 	signingKey   string
@@ -109,6 +111,15 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsTLSCA, "nats-tls-ca", "", "with --nats-url: the CA certificate (PEM) that signed the NATS servers' certificates")
 	fs.StringVar(&s.natsTLSCert, "nats-tls-cert", "", "with --nats-url: a client certificate (PEM), with --nats-tls-key")
 	fs.StringVar(&s.natsTLSKey, "nats-tls-key", "", "with --nats-url: the client certificate's key (PEM)")
+	fs.StringVar(&s.natsUser, "nats-user", server.LedgerNATSUser, "with --nats-url: the ledger's NATS user (deploy/nats/accounts.conf)")
+	fs.StringVar(&s.natsPasswordFile, "nats-password-file", "",
+		"with --nats-url: a file holding the ledger's NATS password; default: the environment's "+server.EnvLedgerPassword+" (never put it in the URL: ps shows it)")
+	fs.StringVar(&s.natsCalloutKey, "nats-callout-key", "",
+		"with --nats-url: a file holding the deployment's callout key (an account nkey seed, SA...), with which this ledger admits subscribers; "+
+			"default: the environment's "+server.EnvCalloutKey)
+	fs.BoolVar(&s.natsInsecure, "nats-insecure", false,
+		"with --nats-url: use a NATS server on a non-loopback address that admits clients without credentials "+
+			"(anyone who reaches it can read every event, write into the stream or delete it)")
 	if listen {
 		fs.StringVar(&s.natsListen, "nats-listen", "",
 			"embedded server: address where subscribers connect, e.g. 127.0.0.1:4222; every client needs credentials "+
@@ -121,6 +132,23 @@ func (s *storeFlags) config() (server.Config, error) {
 		NATSCreds: s.natsCreds, NATSNkey: s.natsNkey, NATSTLSCA: s.natsTLSCA, NATSTLSCert: s.natsTLSCert, NATSTLSKey: s.natsTLSKey}
 	if s.data == "" {
 		return cfg, fmt.Errorf("--data: a directory is required")
+	}
+	cfg.NATSUser, cfg.NATSInsecure = s.natsUser, s.natsInsecure
+	if s.natsURL != "" {
+		pw, err := server.ReadSecret(s.natsPasswordFile, server.EnvLedgerPassword)
+		if err != nil {
+			return cfg, fmt.Errorf("--nats-password-file: %w", err)
+		}
+		cfg.NATSPassword = pw
+		seed, err := server.ReadSecret(s.natsCalloutKey, server.EnvCalloutKey)
+		if err != nil {
+			return cfg, fmt.Errorf("--nats-callout-key: %w", err)
+		}
+		if seed != "" {
+			if cfg.NATSCalloutKey, err = server.ParseCalloutKey(seed); err != nil {
+				return cfg, fmt.Errorf("--nats-callout-key: %w", err)
+			}
+		}
 	}
 	if s.natsURL != "" {
 		for _, u := range strings.Split(s.natsURL, ",") {

@@ -115,7 +115,7 @@ the token defaults to DATA/admin.token of a ledger running beside the CLI):
   users     users list: an account's registered users, every page
   token     token create|list|revoke: API tokens (create --data DIR works while the ledger is stopped)
   tail      the events as a subscriber sees them, verified (--creds, --from-seq, --since, --follow)
-  subscriber  subscriber permissions: the NATS permissions of a subscriber, for a cluster the ledger does not run
+  nats      nats secrets: a new set of NATS deployment secrets (deploy/nats) as an environment file
   bench     measure the ledger beside raw JetStream and raw Pebble
 
 Run 'ledger <command> -h' or 'ledger help <command>' for its flags. Every flag
@@ -199,8 +199,8 @@ func subcommand(name string) func(ctx context.Context, args []string, stdout, st
 		return runUsers
 	case "token":
 		return runToken
-	case "subscriber":
-		return runSubscriber
+	case "nats":
+		return runNATS
 	case "tail":
 		return runTail
 	case "version", "--version":

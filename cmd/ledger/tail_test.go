@@ -110,8 +110,8 @@ func TestTailFromSeq(t *testing.T) {
 	if out, err := verify(); err != nil || !strings.Contains(out, "ok:") {
 		t.Fatalf("verify as a subscriber: %v\n%s", err, out)
 	}
-	url, _ := server.LedgerNATSURL(srv.NATSURL(), dir)
-	nc, err := nats.Connect(url)
+	pw, _ := server.LedgerNATSPassword(dir)
+	nc, err := nats.Connect(srv.NATSURL(), nats.UserInfo(server.LedgerNATSUser, pw))
 	if err != nil {
 		t.Fatal(err)
 	}
