@@ -42,7 +42,7 @@ type API struct {
 	responses *prometheus.CounterVec
 	durations *prometheus.HistogramVec // ledger_http_request_duration_seconds{route}
 
-	natsURLs          []string            // Options.NATSURLs
+	natsURLs          []string             // Options.NATSURLs
 	subscriberRevoked func(tokenID string) // Options.SubscriberRevoked
 }
 

@@ -151,8 +151,8 @@ func TestRuleS5SubscriberSeesOnlyItsAccount(t *testing.T) {
 			_, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: "globex_feed", FilterSubject: "ledger.events.acme.>"})
 			return err
 		},
-		"deleting its consumer": func(ctx context.Context) error { return js.DeleteConsumer(ctx, "LEDGER", durable) },
-		"the stream's info, default prefix": func(ctx context.Context) error { _, err := plain.Stream(ctx, "LEDGER"); return err },
+		"deleting its consumer":               func(ctx context.Context) error { return js.DeleteConsumer(ctx, "LEDGER", durable) },
+		"the stream's info, default prefix":   func(ctx context.Context) error { _, err := plain.Stream(ctx, "LEDGER"); return err },
 		"deleting the stream, default prefix": func(ctx context.Context) error { return plain.DeleteStream(ctx, "LEDGER") },
 		"another account's consumer through the service": func(ctx context.Context) error {
 			_, err := nc.RequestWithContext(ctx, "ledger.consumers.globex_feed_"+creds["nats_user"].(string), nil)
