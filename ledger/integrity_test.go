@@ -28,10 +28,15 @@ import (
 // access", item 8).
 
 // rawJS is a NATS client of its own on the ledger's embedded server: what an
-// intruder with rights on the stream and the bucket has.
+// intruder with rights on the stream and the bucket has (the ledger's own
+// user and password).
 func rawJS(tb testing.TB, tl *testLedger) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(tl.srv.Conn().Embedded), nats.Name("intruder"))
+	pw, err := server.LedgerNATSPassword(tl.dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(tl.srv.Conn().Embedded), nats.Name("intruder"), nats.UserInfo(server.LedgerNATSUser, pw))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -88,6 +88,10 @@ func (l *Ledger) OpenSubscriberConsumer(ctx context.Context, durable string, sta
 		switch {
 		case err == nil:
 			info := c.CachedInfo()
+			fresh := info.Delivered.Stream == 0 && info.NumAckPending == 0 && info.Config.DeliverPolicy == jetstream.DeliverAllPolicy
+			if info.Config.FilterSubject != filter && fresh {
+				break // never read: made anew with the filter asked for
+			}
 			if info.Config.FilterSubject != filter {
 				return SubscriberConsumer{}, commands.Reject(commands.CodeConflict,
 					"consumer %s filters %s, not %s: start it anew (deliver all, new, seq or time) to change the filter", durable, info.Config.FilterSubject, filter).

@@ -30,7 +30,10 @@ type EmbeddedOptions struct {
 	// MaxMemory bounds JetStream's memory store; 0 means 256 MiB.
 	MaxMemory int64
 	// Secrets are the accounts' passwords and the callout key: the server
-	// runs deploy/nats/accounts.conf, as every deployment does.
+	// runs deploy/nats/accounts.conf, as every deployment does. Without a
+	// callout key it is a bare JetStream in its default account, without
+	// authentication, for tests and benchmarks that need raw JetStream
+	// in-process: it then refuses to listen.
 	Secrets NATSSecrets
 }
 
@@ -42,13 +45,22 @@ const LedgerAccount = "LEDGER"
 // accounts of deploy/nats/accounts.conf, and waits until it accepts
 // connections.
 func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
-	conf, err := accountsConfig(o.Secrets)
-	if err != nil {
-		return nil, err
-	}
 	opts := &natsserver.Options{}
-	if err := opts.ProcessConfigString(conf); err != nil {
-		return nil, fmt.Errorf("server: embedded nats: deploy/nats/accounts.conf: %w", err)
+	bare := o.Secrets.CalloutKey == nil
+	if bare && o.Listen != "" {
+		return nil, errors.New("server: an embedded nats server that listens needs its accounts' secrets (S4)")
+	}
+	if !bare {
+		conf, err := accountsConfig(o.Secrets)
+		if err != nil {
+			return nil, err
+		}
+		if err := opts.ProcessConfigString(conf); err != nil {
+			return nil, fmt.Errorf("server: embedded nats: deploy/nats/accounts.conf: %w", err)
+		}
+		if err := adoptGlobalAccountStore(o.StoreDir); err != nil {
+			return nil, err
+		}
 	}
 	opts.ServerName, opts.JetStream, opts.StoreDir = "ledger", true, o.StoreDir
 	opts.NoLog, opts.NoSigs = true, true
@@ -73,9 +85,6 @@ func StartEmbedded(o EmbeddedOptions) (*natsserver.Server, error) {
 			p = -1
 		}
 		opts.Host, opts.Port = host, p
-	}
-	if err := adoptGlobalAccountStore(o.StoreDir); err != nil {
-		return nil, err
 	}
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {

@@ -113,6 +113,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	password := fs.String("nats-password", "", "their password (nats_password)")
 	inbox := fs.String("inbox-prefix", "", "their reply prefix (inbox_prefix)")
 	durable := fs.String("durable", "", "the consumer name they may use (durable)")
+	apiPrefix := fs.String("js-api-prefix", "$LEDGER.API", "their JetStream API prefix (js_api_prefix)")
+	service := fs.String("consumer-service", "", "the ledger's service that starts their consumer over (consumer_service; default ledger.consumers.DURABLE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,9 +139,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := jetstream.NewWithAPIPrefix(nc, *apiPrefix)
 	if err != nil {
 		return err
+	}
+	if *service == "" {
+		*service = "ledger.consumers." + *durable
 	}
 	stream, err := js.Stream(ctx, "LEDGER")
 	if err != nil {
@@ -157,7 +162,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		last = *asOfSeq
 	}
 
-	records, licences, err := readEvents(ctx, js, *durable, *account, last)
+	records, licences, err := readEvents(ctx, nc, js, *service, *durable, *account, last)
 	if err != nil {
 		return err
 	}
@@ -177,20 +182,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // readEvents reads the account's events up to stream sequence last and
 // keeps what billing needs: the pooled usage records, each usage_id once
 // (the first one wins), and the commercial licences. It reads through the
-// one consumer its credentials may use, made afresh from the stream's
-// start for this replay and deleted at the end.
-func readEvents(ctx context.Context, js jetstream.JetStream, durable, account string, last uint64) ([]record, map[string]*licence, error) {
-	if err := js.DeleteConsumer(ctx, "LEDGER", durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, nil, err
+// one consumer its credentials may use, which the ledger makes afresh from
+// the stream's start, filtered to the account, when asked on its consumer
+// service (a subscriber never configures a consumer itself).
+func readEvents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, service, durable, account string, last uint64) ([]record, map[string]*licence, error) {
+	req, _ := json.Marshal(map[string]string{"deliver": "all", "filter": "ledger.events." + account + ".>"})
+	answer, err := nc.RequestWithContext(ctx, service, req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the ledger's consumer service %s: %w", service, err)
 	}
-	cons, err := js.CreateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{
-		Durable: durable, FilterSubject: "ledger.events." + account + ".>",
-		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
-	})
+	var opened struct {
+		Error *struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(answer.Data, &opened); err != nil || opened.Error != nil {
+		return nil, nil, fmt.Errorf("the ledger's consumer service %s answered %s", service, answer.Data)
+	}
+	cons, err := js.Consumer(ctx, "LEDGER", durable)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer js.DeleteConsumer(context.WithoutCancel(ctx), "LEDGER", durable)
 	msgs, err := cons.Messages()
 	if err != nil {
 		return nil, nil, err
@@ -220,6 +230,9 @@ func readEvents(ctx context.Context, js jetstream.JetStream, durable, account st
 		seq := meta.Sequence.Stream
 		if seq > last {
 			break
+		}
+		if meta.NumPending == 0 || meta.Sequence.Consumer%1000 == 0 {
+			msg.Ack() // the consumer acknowledges all before it: it keeps delivering
 		}
 		var ev cloudEvent
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
