@@ -109,8 +109,8 @@ func accountsConfig(s NATSSecrets) (string, error) {
 	var b strings.Builder
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if k == EnvCalloutKey {
-			continue // the ledger's, not the server's
+		if k == EnvCalloutKey || k == EnvRoutePassword {
+			continue // the ledger's, or a cluster's
 		}
 		fmt.Fprintf(&b, "%s: %q\n", k, v)
 	}

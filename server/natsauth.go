@@ -27,6 +27,9 @@ const (
 // and every ledger process of a deployment shares them.
 type NATSSecrets struct {
 	LedgerPassword, BackupPassword, ReaderPassword, SysPassword string
+	// RoutePassword authenticates the routes between a cluster's servers
+	// (deploy/nats/cluster.conf); the embedded server has none.
+	RoutePassword string
 	// CalloutKey signs the users the ledger issues to subscribers; the
 	// servers know its public key (LEDGER_NATS_CALLOUT_ISSUER).
 	CalloutKey nkeys.KeyPair
@@ -39,6 +42,7 @@ const (
 	EnvBackupPassword = "LEDGER_NATS_BACKUP_PASSWORD"
 	EnvReaderPassword = "LEDGER_NATS_READER_PASSWORD"
 	EnvSysPassword    = "LEDGER_NATS_SYS_PASSWORD"
+	EnvRoutePassword  = "LEDGER_NATS_ROUTE_PASSWORD"
 	EnvCalloutIssuer  = "LEDGER_NATS_CALLOUT_ISSUER"
 	EnvCalloutKey     = "LEDGER_NATS_CALLOUT_KEY" // the ledger's: the seed (SA...)
 )
@@ -60,6 +64,7 @@ func (s NATSSecrets) Env() ([]string, error) {
 		EnvBackupPassword + "=" + s.BackupPassword,
 		EnvReaderPassword + "=" + s.ReaderPassword,
 		EnvSysPassword + "=" + s.SysPassword,
+		EnvRoutePassword + "=" + s.RoutePassword,
 		EnvCalloutIssuer + "=" + pub,
 		EnvCalloutKey + "=" + string(seed),
 	}, nil
@@ -69,7 +74,7 @@ func (s NATSSecrets) Env() ([]string, error) {
 // account key pair for the callout.
 func NewNATSSecrets() (NATSSecrets, error) {
 	var s NATSSecrets
-	for _, pw := range []*string{&s.LedgerPassword, &s.BackupPassword, &s.ReaderPassword, &s.SysPassword} {
+	for _, pw := range []*string{&s.LedgerPassword, &s.BackupPassword, &s.ReaderPassword, &s.SysPassword, &s.RoutePassword} {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
 			return s, err

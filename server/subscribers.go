@@ -11,7 +11,7 @@ import (
 // configured (Config.NATSCalloutKey). They stop with the connection.
 func (s *Server) serveSubscribers() error {
 	if s.conn.secrets.CalloutKey == nil {
-		s.logger.Info("no nats callout key (--nats-callout-key): subscribers cannot connect through this ledger")
+		s.logger.Info("no nats callout key (--nats-callout-key-file or " + EnvCalloutKey + "): subscribers cannot connect through this ledger")
 		return nil
 	}
 	_, err := serveNATS(s.conn.NC, s.ledger, s.conn.secrets.CalloutKey, s.logger)

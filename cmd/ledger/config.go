@@ -114,7 +114,7 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsUser, "nats-user", server.LedgerNATSUser, "with --nats-url: the ledger's NATS user (deploy/nats/accounts.conf)")
 	fs.StringVar(&s.natsPasswordFile, "nats-password-file", "",
 		"with --nats-url: a file holding the ledger's NATS password; default: the environment's "+server.EnvLedgerPassword+" (never put it in the URL: ps shows it)")
-	fs.StringVar(&s.natsCalloutKey, "nats-callout-key", "",
+	fs.StringVar(&s.natsCalloutKey, "nats-callout-key-file", "",
 		"with --nats-url: a file holding the deployment's callout key (an account nkey seed, SA...), with which this ledger admits subscribers; "+
 			"default: the environment's "+server.EnvCalloutKey)
 	fs.BoolVar(&s.natsInsecure, "nats-insecure", false,
@@ -142,11 +142,11 @@ func (s *storeFlags) config() (server.Config, error) {
 		cfg.NATSPassword = pw
 		seed, err := server.ReadSecret(s.natsCalloutKey, server.EnvCalloutKey)
 		if err != nil {
-			return cfg, fmt.Errorf("--nats-callout-key: %w", err)
+			return cfg, fmt.Errorf("--nats-callout-key-file: %w", err)
 		}
 		if seed != "" {
 			if cfg.NATSCalloutKey, err = server.ParseCalloutKey(seed); err != nil {
-				return cfg, fmt.Errorf("--nats-callout-key: %w", err)
+				return cfg, fmt.Errorf("--nats-callout-key-file (or %s): %w", server.EnvCalloutKey, err)
 			}
 		}
 	}
