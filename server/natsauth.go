@@ -70,6 +70,17 @@ func (s NATSSecrets) Env() ([]string, error) {
 	}, nil
 }
 
+// RoutesEnv is the NATS_ROUTES line of deploy/nats/cluster.conf: the
+// routes to the servers at hostports (host:port each), with the route
+// user and password in their URLs.
+func RoutesEnv(routePassword string, hostports []string) string {
+	urls := make([]string, len(hostports))
+	for i, hp := range hostports {
+		urls[i] = fmt.Sprintf("%q", "nats-route://route:"+routePassword+"@"+hp)
+	}
+	return "NATS_ROUTES=[" + strings.Join(urls, ", ") + "]"
+}
+
 // NewNATSSecrets makes a fresh set: 32 random bytes a password, a new
 // account key pair for the callout.
 func NewNATSSecrets() (NATSSecrets, error) {
