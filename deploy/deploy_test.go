@@ -432,7 +432,6 @@ func TestClusterRoutesAuthenticate(t *testing.T) {
 	}
 }
 
-
 // natsCLI is the nats command (natscli) if it is installed; .ci/run
 // installs it and sets LEDGER_NATSCLI_TEST=1, which makes its absence a
 // failure rather than a skip.

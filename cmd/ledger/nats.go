@@ -14,7 +14,7 @@ import (
 )
 
 const natsHelp = `Usage:
-  ledger nats secrets --out FILE
+  ledger nats secrets --out FILE [--routes HOST:PORT,...]
 
 Writes a new set of the secrets of a NATS deployment (deploy/nats): the
 passwords of its users (ledger, backup, reader, sys) and the ledger's
@@ -22,7 +22,10 @@ callout key, which signs the subscribers' users, as KEY=VALUE lines for an
 environment file (docker compose --env-file FILE), readable by its owner
 only. The NATS servers read every password and the callout key's public
 half (LEDGER_NATS_CALLOUT_ISSUER); the ledgers read LEDGER_NATS_PASSWORD
-and LEDGER_NATS_CALLOUT_KEY. An existing FILE is never overwritten.
+and LEDGER_NATS_CALLOUT_KEY. With --routes (a cluster's route addresses),
+it also writes NATS_ROUTES, the routes of deploy/nats/cluster.conf with the
+route user and password in their URLs. An existing FILE is never
+overwritten.
 `
 
 func runNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,6 +38,7 @@ func runNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fs := newFlagSet("nats secrets", "Write a new set of NATS deployment secrets to an environment file.", stderr)
 	out := fs.String("out", "", "the file to write (required; never overwritten)")
+	routes := fs.String("routes", "", "a cluster's route addresses, HOST:PORT,... (deploy/nats/cluster.conf's NATS_ROUTES)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -48,6 +52,10 @@ func runNATS(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	env, err := s.Env()
 	if err != nil {
 		return err
+	}
+	if *routes != "" {
+		k, v, _ := strings.Cut(server.RoutesEnv(s.RoutePassword, strings.Split(*routes, ",")), "=")
+		env = append(env, k+"='"+v+"'") // quoted for a shell and for compose's env_file alike
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o700); err != nil {
 		return err
