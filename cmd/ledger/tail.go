@@ -19,7 +19,7 @@ import (
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tail", "Print the ledger's events as a subscriber sees them, verified (H3): from --from-seq, --since or the end; "+
 		"--follow waits for more. It reads NATS with subscriber credentials and never touches a data directory.", stderr)
-	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "the NATS server: the ledger's --nats-listen, or the cluster")
+	natsURL := fs.String("nats-url", "", "the NATS server: the ledger's --nats-listen, or the cluster; default: the credentials' nats_urls")
 	credsFile := fs.String("creds", "", "subscriber credentials: the JSON answer of POST /v1/accounts/{account}/subscribers or POST /v1/subscribers, saved to a file (required)")
 	keyFile := fs.String("key", "", "the ledger's event public key (PEM); default: fetched from --url /v1/keys/events")
 	apiURL := fs.String("url", "http://127.0.0.1:8080", "the ledger's HTTP address, for its public key")
@@ -73,6 +73,9 @@ func tailConfig(credsFile, natsURL, account, subject, types string, fromSeq int,
 		return cfg, fmt.Errorf("tail: --creds %s holds no subscriber credentials", credsFile)
 	}
 	cfg.URL = natsURL
+	if cfg.URL == "" && len(cfg.Credentials.NATSURLs) == 0 {
+		return cfg, fmt.Errorf("tail: --nats-url: the credentials name no nats_urls (the ledger's NATS listens nowhere?): give the server's URL")
+	}
 	switch {
 	case subject != "":
 		cfg.Filter = subject

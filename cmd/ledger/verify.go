@@ -79,9 +79,6 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // stream's start, with the subscriber client's verification: it needs no
 // data directory and no rights beyond reading.
 func verifyAsSubscriber(ctx context.Context, credsFile, natsURL, pubPath, apiURL string, stdout io.Writer) error {
-	if natsURL == "" {
-		natsURL = "nats://127.0.0.1:4222"
-	}
 	cfg, err := tailConfig(credsFile, natsURL, "", "", "", 1, "")
 	if err != nil {
 		return err
