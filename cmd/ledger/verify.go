@@ -23,7 +23,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sf.register(fs, false)
 	pubPath := fs.String("public-key", "", "the ledger's public key (PEM); default DATA/keys/events.ed25519.pub")
 	credsFile := fs.String("creds", "", "verify as a subscriber with these credentials (POST /v1/subscribers, saved to a file), "+
-		"beside a running ledger, over --nats-url (default nats://127.0.0.1:4222); the key from --public-key or --url")
+		"beside a running ledger, over --nats-url (default: the credentials' nats_urls); the key from --public-key or --url")
 	apiURL := fs.String("url", "http://127.0.0.1:8080", "with --creds and no --public-key: the ledger's HTTP address, for its public key")
 	if err := parse(fs, args); err != nil {
 		return err
