@@ -150,7 +150,7 @@ func startLedger(t *testing.T, urls []string, s server.NATSSecrets, replicas int
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSURLs: urls,
-		NATSPassword: s.LedgerPassword, NATSCalloutKey: s.CalloutKey, Replicas: replicas, NoReminders: true})
+		NATSPassword: s.LedgerPassword, NATSCalloutKey: s.CalloutKey, NATSSysPassword: s.SysPassword, Replicas: replicas, NoReminders: true})
 	if err != nil {
 		t.Fatalf("the ledger on the shipped servers: %v", err)
 	}
@@ -164,6 +164,23 @@ func startLedger(t *testing.T, urls []string, s server.NATSSecrets, replicas int
 		t.Fatal(err)
 	}
 	return &ledgerProc{t: t, srv: srv, token: strings.TrimSpace(string(tok))}
+}
+
+// try sends a request with an Idempotency-Key made of its body, and
+// returns the status: retrying it is safe.
+func (l *ledgerProc) try(method, path string, body any) int {
+	l.t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, "http://"+l.srv.Addr()+path, bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("%x", raw))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // do sends a request to the ledger's API and decodes its answer.
@@ -305,7 +322,14 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 	refusedConnect(t, far, "a client without credentials")
 
 	errs := make(chan error, 64)
+	dropped := make(chan struct{}, 1)
 	nc, err := nats.Connect(far, nats.UserInfo(creds.NATSUser, creds.NATSPassword), nats.CustomInboxPrefix(creds.InboxPrefix),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) {
+			select {
+			case dropped <- struct{}{}:
+			default:
+			}
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
 			case errs <- err:
@@ -353,6 +377,23 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 		t.Fatalf("fetch through the third server: %v", err)
 	}
 
+	live, err := nc.SubscribeSync("ledger.events.acme.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The subscription's interest reaches the other servers over the routes
+	// a moment later: write until an event arrives.
+	n := 0
+	eventually(t, 10*time.Second, "a live event through the third server", func() bool {
+		n++
+		l.do(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": fmt.Sprintf("live%d@acme.example", n), "entitlement_country": "DE"})
+		_, err := live.NextMsg(200 * time.Millisecond)
+		return err == nil
+	})
+
 	// Revoked through the ledger on the first server; the subscriber is on
 	// the third.
 	revoked := time.Now()
@@ -367,15 +408,23 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 		t.Error("the revoked subscriber still reads events")
 	}
 	refusedConnect(t, far, "the revoked credentials", nats.UserInfo(creds.NATSUser, creds.NATSPassword))
+	select {
+	case <-dropped: // its live subscription ends with it
+	case <-time.After(time.Second):
+		t.Error("the revoked subscriber's connection is still open a second after the revocation")
+	}
 	cutOff := time.Since(revoked)
 	t.Logf("revocation: answered after %s, reads and connects refused %s after the request", answered, cutOff)
 	if answered > time.Second {
 		t.Errorf("the revocation took %s to answer; its effect must be within a second", answered)
 	}
 
-	// A server killed and started again: the ledger and the cluster go on.
+	// A server killed and started again: the ledger and the cluster go on
+	// (a write may meet the stream's leader election: 503, retried).
 	c.procs[1].Restart()
-	l.do(201, "POST", "/v1/accounts/globex/users", map[string]any{"email": "restart@globex.example", "entitlement_country": "DE"})
+	eventually(t, 30*time.Second, "a write after a server's restart", func() bool {
+		return l.try("POST", "/v1/accounts/globex/users", map[string]any{"email": "restart@globex.example", "entitlement_country": "DE"}) == 201
+	})
 }
 
 // drain counts a fetch's messages.

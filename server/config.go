@@ -40,6 +40,10 @@ type Config struct {
 	// user defaults to LedgerNATSUser). Give the password as a file or in
 	// the environment (ReadSecret), never in a URL, which ps shows.
 	NATSUser, NATSPassword string
+	// NATSSysPassword is the password of the deployment's system user on
+	// NATSURLs (deploy/nats/accounts.conf): with it, revoking a subscriber
+	// also closes its live connections on every server. Optional.
+	NATSSysPassword string
 	// NATSCalloutKey is the deployment's callout key on NATSURLs: with it
 	// the ledger admits subscribers (auth callout, deploy/nats/accounts.conf);
 	// without it, subscribers cannot connect. The embedded server makes its

@@ -21,6 +21,9 @@ type Conn struct {
 	JS       jetstream.JetStream
 	Stream   jetstream.Stream
 	Embedded *natsserver.Server // nil when connected to an external server
+	// Sys is a connection of the deployment's system user, with which the
+	// ledger disconnects revoked subscribers; nil without its password.
+	Sys *nats.Conn
 
 	dir     *DataDir    // held by DialExisting, released by Close
 	secrets NATSSecrets // the embedded server's; on a cluster, only the callout key (if given)
@@ -68,6 +71,10 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 		}
 		c.NC, err = nats.Connect("", nats.InProcessServer(c.Embedded), nats.Name("ledger"),
 			nats.UserInfo(LedgerNATSUser, c.secrets.LedgerPassword))
+		if err == nil {
+			c.Sys, err = nats.Connect("", nats.InProcessServer(c.Embedded), nats.Name("ledger system"),
+				nats.UserInfo(SysNATSUser, c.secrets.SysPassword))
+		}
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("server: connect to the embedded nats server: %w", err)
@@ -87,6 +94,14 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 			return nil, err
 		}
 		c.secrets.CalloutKey = cfg.NATSCalloutKey
+		if cfg.NATSSysPassword != "" {
+			sysOpts, _ := clusterOptions(Config{NATSTLSCA: cfg.NATSTLSCA, NATSTLSCert: cfg.NATSTLSCert, NATSTLSKey: cfg.NATSTLSKey,
+				NATSUser: SysNATSUser, NATSPassword: cfg.NATSSysPassword})
+			if c.Sys, err = nats.Connect(urls, append(sysOpts, nats.Name("ledger system"), nats.MaxReconnects(-1))...); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("server: --nats-url %s as the system user %q: %w", urls, SysNATSUser, err)
+			}
+		}
 	}
 	if c.JS, err = jetstream.New(c.NC); err != nil {
 		c.Close()
@@ -108,6 +123,9 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 func (c *Conn) Close() {
 	if c.NC != nil {
 		c.NC.Close()
+	}
+	if c.Sys != nil {
+		c.Sys.Close()
 	}
 	if c.Embedded != nil {
 		c.Embedded.Shutdown()

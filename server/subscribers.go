@@ -1,7 +1,10 @@
 package server
 
 import (
-	natsserver "github.com/nats-io/nats-server/v2/server"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/entledger/ledger/auth"
 )
@@ -18,24 +21,67 @@ func (s *Server) serveSubscribers() error {
 	return err
 }
 
-// disconnectSubscriber closes the embedded server's connections of a
-// revoked subscriber. (On a cluster, the revocation deletes the
-// subscriber's consumer, which is all its permissions reach, and the next
-// connect is refused; its open connection stays until it drops.)
+// kickWait bounds how long the servers' answers about a revoked
+// subscriber's connections are awaited.
+const kickWait = time.Second
+
+// disconnectSubscriber closes a revoked subscriber's connections on every
+// server of the deployment, through the system account
+// ($SYS.REQ.SERVER.PING.CONNZ, then $SYS.REQ.SERVER.<id>.KICK). The
+// revocation has already deleted the subscriber's consumer, which is all
+// its permissions reach but its account's live events; closing its
+// connections ends those too. Without the system user's password (a
+// cluster started without LEDGER_NATS_SYS_PASSWORD) the connections stay
+// until they drop, and the next connect is refused.
 func (s *Server) disconnectSubscriber(tokenID string) {
-	ns := s.conn.Embedded
-	if ns == nil {
+	nc := s.conn.Sys
+	if nc == nil {
+		s.logger.Warn("a revoked subscriber's live connections stay open until they drop: this ledger has no system user ("+EnvSysPassword+")",
+			"token_id", tokenID)
 		return
 	}
-	conns, err := ns.Connz(&natsserver.ConnzOptions{Username: true, Account: auth.SubscriberAccount, Limit: 1 << 16})
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
-		s.logger.Warn("could not list the subscribers' connections", "err", err)
+		s.logger.Warn("could not list a revoked subscriber's connections", "err", err)
 		return
 	}
-	for _, ci := range conns.Conns {
-		if ci.AuthorizedUser == tokenID {
-			s.logger.Info("disconnecting a revoked subscriber", "token_id", tokenID)
-			ns.DisconnectClientByID(ci.Cid)
+	defer sub.Unsubscribe()
+	req, _ := json.Marshal(map[string]any{"auth": true, "acc": auth.SubscriberAccount, "limit": 1 << 16})
+	if err := nc.PublishRequest("$SYS.REQ.SERVER.PING.CONNZ", inbox, req); err != nil {
+		s.logger.Warn("could not list a revoked subscriber's connections", "err", err)
+		return
+	}
+	deadline := time.Now().Add(kickWait)
+	for {
+		m, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			return // every server that answered in time was handled
+		}
+		var resp struct {
+			Server struct {
+				ID string `json:"id"`
+			} `json:"server"`
+			Data struct {
+				Conns []struct {
+					CID  uint64 `json:"cid"`
+					User string `json:"authorized_user"`
+				} `json:"connections"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(m.Data, &resp) != nil {
+			continue
+		}
+		for _, c := range resp.Data.Conns {
+			if c.User != tokenID {
+				continue
+			}
+			kick, _ := json.Marshal(map[string]uint64{"cid": c.CID})
+			if _, err := nc.Request("$SYS.REQ.SERVER."+resp.Server.ID+".KICK", kick, kickWait); err != nil {
+				s.logger.Warn("could not disconnect a revoked subscriber", "token_id", tokenID, "server", resp.Server.ID, "err", err)
+				continue
+			}
+			s.logger.Info("disconnected a revoked subscriber", "token_id", tokenID, "server", resp.Server.ID)
 		}
 	}
 }

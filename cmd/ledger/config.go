@@ -86,9 +86,9 @@ func fromEnv(fs *flag.FlagSet) error {
 
 // storeFlags are the flags that locate the stream and the data.
 type storeFlags struct {
-	natsCreds, natsNkey, natsTLSCA, natsTLSCert, natsTLSKey string
-	natsUser, natsPasswordFile, natsCalloutKey              string
-	natsInsecure                                            bool
+	natsCreds, natsNkey, natsTLSCA, natsTLSCert, natsTLSKey         string
+	natsUser, natsPasswordFile, natsCalloutKey, natsSysPasswordFile string
+	natsInsecure                                                    bool
 
 	data         string
 	signingKey   string
@@ -117,6 +117,9 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsCalloutKey, "nats-callout-key-file", "",
 		"with --nats-url: a file holding the deployment's callout key (an account nkey seed, SA...), with which this ledger admits subscribers; "+
 			"default: the environment's "+server.EnvCalloutKey)
+	fs.StringVar(&s.natsSysPasswordFile, "nats-sys-password-file", "",
+		"with --nats-url: a file holding the system user's NATS password, with which a revoked subscriber's live connections are closed on every server; "+
+			"default: the environment's "+server.EnvSysPassword)
 	fs.BoolVar(&s.natsInsecure, "nats-insecure", false,
 		"with --nats-url: use a NATS server on a non-loopback address that admits clients without credentials "+
 			"(anyone who reaches it can read every event, write into the stream or delete it)")
@@ -140,6 +143,9 @@ func (s *storeFlags) config() (server.Config, error) {
 			return cfg, fmt.Errorf("--nats-password-file: %w", err)
 		}
 		cfg.NATSPassword = pw
+		if cfg.NATSSysPassword, err = server.ReadSecret(s.natsSysPasswordFile, server.EnvSysPassword); err != nil {
+			return cfg, fmt.Errorf("--nats-sys-password-file: %w", err)
+		}
 		seed, err := server.ReadSecret(s.natsCalloutKey, server.EnvCalloutKey)
 		if err != nil {
 			return cfg, fmt.Errorf("--nats-callout-key-file: %w", err)
