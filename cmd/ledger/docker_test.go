@@ -1,17 +1,26 @@
 package main
 
-// What can be checked about Dockerfile and docker-compose.yml without a
-// Docker engine: the image's user owns the directories the volumes mount
-// on (a new named volume copies the image's directory, owner included, so
-// this is what keeps the ledger from "mkdir /data/keys: permission denied");
-// NATS has a healthcheck that its image can run, against the monitoring port
-// its configuration enables, and the ledger waits for it; both restart; the
-// keys are on a volume of their own, not on the one for the projections; the
-// ledger's flags and LEDGER_ variables are real ones of `ledger serve`.
+// What can be checked about Dockerfile, .dockerignore, docker-compose.yml
+// and the NATS configuration it mounts without a Docker engine: the image's
+// user owns the directories the volumes mount on (a new named volume copies
+// the image's directory, owner included, so this is what keeps the ledger
+// from "mkdir /data/keys: permission denied"); NATS has a healthcheck that
+// its image can run, against the monitoring port its configuration enables,
+// and the ledger waits for it; both restart; the keys are on a volume of
+// their own, not on the one for the projections; the ledger's flags and
+// LEDGER_ variables are real ones of `ledger serve`.
+//
+// And that the files are secure as shipped (rule S7, docker_secure_test.go
+// and natsconf_test.go): every port is published on loopback only and the
+// monitoring port not at all, and it listens on loopback; the NATS
+// configuration includes accounts.conf, so every client authenticates;
+// the secrets come from an env_file under ./secrets/, never from the
+// compose file; no data directory, secret, key or token enters the image.
 //
 // The files are parsed with the standard library: a small reader for the
 // YAML that docker-compose.yml uses (block mappings and lists, one-line flow
-// lists, comments) that fails on anything else rather than guessing.
+// lists, comments, yaml_test.go) that fails on anything else rather than
+// guessing, and a line reader of NATS configuration keys.
 //
 // Not checked, because it needs an engine: that the image builds, that the
 // nats image really has wget, that the volumes are populated as described,
@@ -23,6 +32,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -30,22 +40,30 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/entledger/ledger/server"
 )
 
 // distrolessNonroot is the uid of the nonroot user of distroless images.
 const distrolessNonroot = 65532
 
-// The files, by path from the repository's root. Files not in the map are
-// read from the repository.
-type repoFiles map[string]string
+// The files, by path from the repository's root: what a test put in their
+// place, or nil for a file it took away. Files not in the map are read from
+// the repository.
+type repoFiles map[string]*string
 
 func (f repoFiles) get(rel string) (string, error) {
 	if s, ok := f[rel]; ok {
-		return s, nil
+		if s == nil {
+			return "", &fs.PathError{Op: "open", Path: rel, Err: fs.ErrNotExist}
+		}
+		return *s, nil
 	}
 	b, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(rel)))
 	return string(b), err
 }
+
+func (f repoFiles) set(rel, text string) { f[rel] = &text }
 
 func dockerFiles(t *testing.T) repoFiles {
 	t.Helper()
@@ -55,7 +73,7 @@ func dockerFiles(t *testing.T) repoFiles {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files[rel] = s
+		files.set(rel, s)
 	}
 	return files
 }
@@ -92,14 +110,16 @@ func TestDockerComposeAndImage(t *testing.T) {
 // Each check fails when the files break the way it guards against.
 func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 	const (
-		df   = "Dockerfile"
-		dc   = "docker-compose.yml"
-		conf = "docs/nats-server.conf"
+		df       = "Dockerfile"
+		dc       = "docker-compose.yml"
+		ignore   = ".dockerignore"
+		conf     = "deploy/nats/server.conf"
+		accounts = accountsConf
 	)
 	flags := serveFlags(t)
 	for _, m := range []struct {
 		name, file string
-		edits      []string // old, new, old, new...
+		edits      []string // old, new, old, new...; none: the file is taken away
 		want       string
 	}{
 		{"data not chowned", df, []string{"--chown=65532:65532 ", ""}, "owned by uid 65532"},
@@ -113,14 +133,17 @@ func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 		{"nats too old", dc, []string{"nats:2.12-alpine", "nats:2.11-alpine"}, "2.12"},
 		{"nats unpinned", dc, []string{"nats:2.12-alpine", "nats:alpine"}, "2.12"},
 		{"healthcheck on another port", dc, []string{"127.0.0.1:8222/healthz", "127.0.0.1:8223/healthz"}, "8223"},
-		{"no monitoring port", conf, []string{"http_port: 8222", "# http_port: 8222"}, "monitoring"},
-		{"monitoring on another port", conf, []string{"http_port: 8222", "http_port: 8223"}, "8222"},
-		{"config not in repo", dc, []string{"./docs/nats-server.conf:", "./docs/nats.conf:"}, "docs/nats.conf"},
+		{"no monitoring port", conf, []string{"http: 127.0.0.1:8222", "# http: 127.0.0.1:8222"}, "monitoring"},
+		{"monitoring on another port", conf, []string{"http: 127.0.0.1:8222", "http: 127.0.0.1:8223"}, "8222"},
+		{"monitoring port by -m", dc, []string{`"-c", "/etc/nats/server.conf"]`, `"-c", "/etc/nats/server.conf", "-m", "8223"]`}, "8223"},
+		{"config not in repo", dc, []string{"./deploy/nats:", "./deploy/natz:"}, "deploy/natz/server.conf"},
+		{"config file, not its directory", dc, []string{"./deploy/nats:/etc/nats:ro", "./deploy/nats/server.conf:/etc/nats/server.conf:ro"}, "nothing of the repository is mounted at /etc/nats/accounts.conf"},
+		{"config not mounted", dc, []string{"./deploy/nats:/etc/nats:ro", "./deploy/nats:/etc/natsd:ro"}, "mounted at /etc/nats/server.conf"},
 		{"store_dir off the volume", conf, []string{"store_dir: /data", "store_dir: /tmp/js"}, "store_dir"},
 		{"depends_on started", dc, []string{"condition: service_healthy", "condition: service_started"}, "service_healthy"},
 		{"depends_on list", dc, []string{"    depends_on:\n      nats:\n        condition: service_healthy\n", "    depends_on:\n      - nats\n"}, "service_healthy"},
-		{"nats no restart", dc, []string{"    restart: unless-stopped\n    ports:", "    ports:"}, "nats: no restart"},
-		{"ledger restart no", dc, []string{"    restart: unless-stopped\n    environment:", "    restart: \"no\"\n    environment:"}, "ledger: restart"},
+		{"nats no restart", dc, []string{"server.conf\"]\n    restart: unless-stopped\n", "server.conf\"]\n"}, "nats: no restart"},
+		{"ledger restart no", dc, []string{"    restart: unless-stopped\n    # LEDGER_NATS_PASSWORD", "    restart: \"no\"\n    # LEDGER_NATS_PASSWORD"}, "ledger: restart"},
 		{"keys on the projections volume", dc, []string{"      - ledger-keys:/data/keys   # the signing and checkout keys, on their own\n", ""}, "projections only"},
 		{"keys with the projections, honestly", dc, []string{
 			"      - ledger-data:/data        # projections only; the events live in NATS\n      - ledger-keys:/data/keys   # the signing and checkout keys, on their own\n",
@@ -132,6 +155,44 @@ func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 		{"embedded nats", dc, []string{`, "--nats-url", "nats://nats:4222"`, ""}, "--nats-url"},
 		{"unknown variable", dc, []string{"LEDGER_LOG_FORMAT", "LEDGER_LOGFORMAT"}, "LEDGER_LOGFORMAT"},
 		{"http on loopback", dc, []string{`"--http", "0.0.0.0:8080"`, `"--http", "127.0.0.1:8080"`}, "loopback"},
+
+		// Secure as shipped (S7). Ports: on loopback only; the
+		// monitoring port not published, and listening on loopback.
+		{"nats port on every interface", dc, []string{`"127.0.0.1:4222:4222"`, `"4222:4222"`}, "nats: port \"4222:4222\" is published on every interface"},
+		{"api port on 0.0.0.0", dc, []string{`"127.0.0.1:8080:8080"`, `"0.0.0.0:8080:8080"`}, "ledger: port \"0.0.0.0:8080:8080\" is published on 0.0.0.0"},
+		{"nats port, random host port", dc, []string{`"127.0.0.1:4222:4222"`, `"4222"`}, "127.0.0.1 only"},
+		{"long syntax without host_ip", dc, []string{`      - "127.0.0.1:8080:8080"`, "      - target: 8080\n        published: 8080"}, "127.0.0.1 only"},
+		{"host network", dc, []string{"  ledger:\n    build: .\n", "  ledger:\n    build: .\n    network_mode: host\n"}, "network_mode host"},
+		{"monitoring published", dc, []string{`      - "127.0.0.1:4222:4222"` + "\n", `      - "127.0.0.1:4222:4222"` + "\n" + `      - "127.0.0.1:8222:8222"` + "\n"}, "the monitoring port 8222 is published"},
+		{"monitoring on every interface", conf, []string{"http: 127.0.0.1:8222", "http: 0.0.0.0:8222"}, "listens on 0.0.0.0"},
+		{"monitoring by port only", conf, []string{"http: 127.0.0.1:8222", "http_port: 8222"}, "listens on 0.0.0.0"},
+		{"monitoring by port number", conf, []string{"http: 127.0.0.1:8222", "http: 8222"}, "listens on 0.0.0.0"},
+
+		// Every client authenticates.
+		{"no accounts", conf, []string{"include ./accounts.conf", "# include ./accounts.conf"}, "does not include deploy/nats/accounts.conf"},
+		{"no auth callout", accounts, []string{"authorization {\n  auth_callout {", "authorization {\n  x_auth_callout {"}, "auth_callout"},
+		{"no authorization", accounts, []string{"\nauthorization {\n", "\nx_authorization {\n"}, "auth_callout"},
+		{"anonymous user", conf, []string{"include ./accounts.conf", "include ./accounts.conf\nno_auth_user: ledger"}, "no_auth_user"},
+		{"password in the file", accounts, []string{"password: $LEDGER_NATS_SYS_PASSWORD", `password: "s3cret"`}, "password or token written in the file"},
+
+		// Secrets from an env_file under ./secrets/, never in the compose file.
+		{"password in the environment", dc, []string{"LEDGER_LOG_FORMAT: json", "LEDGER_LOG_FORMAT: json\n      LEDGER_NATS_PASSWORD: hunter2"}, "environment LEDGER_NATS_PASSWORD holds a secret"},
+		{"callout key in the environment", dc, []string{"LEDGER_LOG_FORMAT: json", "LEDGER_LOG_FORMAT: json\n      LEDGER_NATS_CALLOUT_KEY: SAAEXAMPLE"}, "environment LEDGER_NATS_CALLOUT_KEY holds a secret"},
+		{"a key in a list", dc, []string{"    environment:\n      LEDGER_LOG_FORMAT: json\n", "    environment:\n      - LEDGER_LOG_FORMAT=json\n      - SMTP_KEY=abc\n"}, "environment SMTP_KEY holds a secret"},
+		{"a password for nats", dc, []string{"    env_file: ./secrets/nats.env\n    ports:", "    env_file: ./secrets/nats.env\n    environment:\n      LEDGER_NATS_SYS_PASSWORD: x\n    ports:"}, "nats: environment LEDGER_NATS_SYS_PASSWORD"},
+		{"nats without env_file", dc, []string{"    env_file: ./secrets/nats.env\n    ports:", "    ports:"}, "nats: no env_file under ./secrets/"},
+		{"ledger env_file elsewhere", dc, []string{"    env_file: ./secrets/nats.env\n    environment:", "    env_file: ./nats.env\n    environment:"}, "ledger: no env_file under ./secrets/"},
+
+		// Nothing secret enters the image.
+		{"no .dockerignore", ignore, nil, ".dockerignore"},
+		{"data in the context", ignore, []string{"\ndata/\n**/data/\n", "\n"}, "data/nats/jetstream"},
+		{"nested data in the context", ignore, []string{"**/data/\n", ""}, "old/data/nats/jetstream"},
+		{"secrets in the context", ignore, []string{"\nsecrets/\n", "\n"}, "secrets/passwords.txt"},
+		{"keys at the root only", ignore, []string{"**/*.ed25519\n", "*.ed25519\n"}, "keys/events.ed25519"},
+		{"creds in the context", ignore, []string{"**/*.creds\n", ""}, "subscribers/alpha.creds"},
+		{"token let back in", ignore, []string{".git/\n", ".git/\n!data/admin.token\n"}, "data/admin.token"},
+		{"copies the data directory", df, []string{"COPY . .\n", "COPY . .\nCOPY ./data/keys /keys\n"}, "COPY ./data/keys"},
+		{"copies the secrets", df, []string{"COPY . .\n", "COPY . .\nCOPY secrets/*.env /etc/\n"}, "COPY secrets/*.env"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			files := dockerFiles(t)
@@ -145,7 +206,11 @@ func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 				}
 				s = strings.Replace(s, m.edits[i], m.edits[i+1], 1)
 			}
-			files[m.file] = s
+			if m.edits == nil {
+				files[m.file] = nil
+			} else {
+				files.set(m.file, s)
+			}
 			errs := checkDocker(files, flags)
 			for _, err := range errs {
 				if strings.Contains(err.Error(), m.want) {
@@ -162,11 +227,18 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	img, err := parseDockerfile(files["Dockerfile"])
+	text, err := files.get("Dockerfile")
+	if err != nil {
+		return []error{err}
+	}
+	img, err := parseDockerfile(text)
 	if err != nil {
 		return []error{fmt.Errorf("Dockerfile: %w", err)}
 	}
-	compose, err := parseYAML(files["docker-compose.yml"])
+	if text, err = files.get("docker-compose.yml"); err != nil {
+		return []error{err}
+	}
+	compose, err := parseYAML(text)
 	if err != nil {
 		return []error{fmt.Errorf("docker-compose.yml: %w", err)}
 	}
@@ -248,6 +320,11 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 		fail("docker-compose.yml: nats: image %q; atomic batches need nats-server 2.12 or later", image)
 	}
 
+	// Secure as shipped (S7).
+	checkPorts(services, monitor, fail)
+	checkSecretsEnv(services, serveFlags, fail)
+	checkImageSecrets(files, ledger, img, fail)
+
 	// The ledger waits for a healthy NATS.
 	if cond, _ := ledger.get("depends_on").get("nats").get("condition").str(); cond != "service_healthy" {
 		fail("docker-compose.yml: ledger: depends_on nats needs condition: service_healthy (have %q)", cond)
@@ -282,13 +359,12 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 		}
 		given[name] = value
 	}
-	for _, name := range composeEnv(ledger) {
-		if !strings.HasPrefix(name, "LEDGER_") {
+	for _, v := range composeEnv(ledger) {
+		if !strings.HasPrefix(v.name, "LEDGER_") || ledgerSecretEnv[v.name] {
 			continue
 		}
-		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "LEDGER_")), "_", "-")
-		if _, ok := serveFlags[flag]; !ok {
-			fail("docker-compose.yml: ledger: environment %s sets no flag of ledger serve", name)
+		if !serveSetting(v.name, serveFlags) {
+			fail("docker-compose.yml: ledger: environment %s sets no flag of ledger serve", v.name)
 		}
 	}
 	if u := given["nats-url"]; !strings.Contains(u, "://nats:") {
@@ -308,15 +384,7 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 
 	// Where the ledger keeps what, and which volume holds it.
 	vols := composeVolumes(ledger)
-	on := func(p string) *composeVolume {
-		var best *composeVolume
-		for i, v := range vols {
-			if (p == v.target || strings.HasPrefix(p, v.target+"/")) && (best == nil || len(v.target) > len(best.target)) {
-				best = &vols[i]
-			}
-		}
-		return best
-	}
+	on := func(p string) *composeVolume { return mountAt(vols, p) }
 	projections := on(path.Join(data, "projections"))
 	if projections == nil || !projections.named {
 		fail("docker-compose.yml: ledger: the projections (%s) are not on a named volume", path.Join(data, "projections"))
@@ -349,75 +417,6 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 		}
 	}
 	return errs
-}
-
-// checkNATSConfig checks the configuration file the nats service runs with
-// and returns its monitoring port ("" if it has none).
-func checkNATSConfig(files repoFiles, nats *ynode, cmd []string, fail func(string, ...any)) string {
-	var conf string
-	for i, a := range cmd {
-		if (a == "-c" || a == "--config") && i+1 < len(cmd) {
-			conf = cmd[i+1]
-		}
-	}
-	if conf == "" {
-		fail("docker-compose.yml: nats: command %q names no configuration (-c FILE)", cmd)
-		return ""
-	}
-	vols := composeVolumes(nats)
-	var src string
-	for _, v := range vols {
-		if v.target == conf && !v.named {
-			src = v.source
-		}
-	}
-	if !strings.HasPrefix(src, "./") {
-		fail("docker-compose.yml: nats: no file of the repository is mounted at %s", conf)
-		return ""
-	}
-	rel := path.Clean(strings.TrimPrefix(src, "./"))
-	text, err := files.get(rel)
-	if err != nil {
-		fail("docker-compose.yml: nats: the configuration %s: %v", rel, err)
-		return ""
-	}
-	var monitor, storeDir string
-	depth := 0
-	re := regexp.MustCompile(`^\s*([A-Za-z_]+)\s*[:=]?\s*"?([^"{}\s]*)"?`)
-	for _, line := range strings.Split(text, "\n") {
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = line[:i]
-		}
-		if m := re.FindStringSubmatch(line); m != nil {
-			switch key, val := m[1], m[2]; {
-			case depth == 0 && (key == "http_port" || key == "monitor_port"):
-				monitor = val
-			case depth == 0 && (key == "http" || key == "monitor"):
-				_, monitor, _ = strings.Cut(val, ":")
-			case key == "store_dir":
-				storeDir = val
-			}
-		}
-		depth += strings.Count(line, "{") - strings.Count(line, "}")
-	}
-	for i, a := range cmd {
-		if (a == "-m" || a == "--http_port") && i+1 < len(cmd) {
-			monitor = cmd[i+1]
-		}
-	}
-	if monitor == "" {
-		fail("%s: no monitoring port (http_port); the healthcheck has nothing to ask", rel)
-	}
-	onVolume := false
-	for _, v := range vols {
-		if v.named && (storeDir == v.target || strings.HasPrefix(storeDir, v.target+"/")) {
-			onVolume = true
-		}
-	}
-	if !onVolume {
-		fail("%s: jetstream store_dir %q is not on a named volume of the nats service: the events would go with the container", rel, storeDir)
-	}
-	return monitor
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -455,22 +454,54 @@ func composeVolumes(svc *ynode) []composeVolume {
 	return vols
 }
 
-// composeEnv returns the names of a service's environment variables.
-func composeEnv(svc *ynode) []string {
+// mountAt is the volume mounted deepest above the container's path p, nil
+// if none is.
+func mountAt(vols []composeVolume, p string) *composeVolume {
+	var best *composeVolume
+	for i, v := range vols {
+		if (p == v.target || strings.HasPrefix(p, v.target+"/")) && (best == nil || len(v.target) > len(best.target)) {
+			best = &vols[i]
+		}
+	}
+	return best
+}
+
+// An environment variable of a compose service. Without a value (KEY:
+// alone, or - KEY) it passes on the host's.
+type composeEnvVar struct {
+	name, value string
+	set         bool
+}
+
+// composeEnv returns a service's environment variables.
+func composeEnv(svc *ynode) []composeEnvVar {
 	env := svc.get("environment")
-	if env == nil {
-		return nil
+	var vars []composeEnvVar
+	if env != nil && env.kind == yMap {
+		for _, k := range env.keys {
+			v, set := env.m[k].str()
+			vars = append(vars, composeEnvVar{k, v, set})
+		}
+		return vars
 	}
-	if env.kind == yMap {
-		return env.keys
-	}
-	var names []string
 	for _, item := range env.list() {
 		s, _ := item.str()
-		name, _, _ := strings.Cut(s, "=")
-		names = append(names, name)
+		name, v, set := strings.Cut(s, "=")
+		vars = append(vars, composeEnvVar{name, v, set})
 	}
-	return names
+	return vars
+}
+
+// ledgerSecretEnv are the variables the ledger reads its NATS secrets
+// from, deliberately not flags (config.go, server.ReadSecret).
+var ledgerSecretEnv = map[string]bool{server.EnvLedgerPassword: true, server.EnvCalloutKey: true}
+
+// serveSetting says whether the variable sets a flag of ledger serve
+// (LEDGER_<FLAG>).
+func serveSetting(name string, serveFlags map[string]bool) bool {
+	rest, ok := strings.CutPrefix(name, "LEDGER_")
+	_, isFlag := serveFlags[strings.ReplaceAll(strings.ToLower(rest), "_", "-")]
+	return ok && isFlag
 }
 
 // A Dockerfile, as far as these checks need it.
@@ -656,316 +687,4 @@ func (df *dockerfile) ownsDir(dir string, uid int) error {
 		return fmt.Errorf("stage %s makes no %s (mkdir) for COPY %s %s", c.from, want, c.srcs[0], c.dest)
 	}
 	return fmt.Errorf("the image does not make %s, so the volume is root's and uid %d cannot write it (want COPY --from=build --chown=%d:%d DIR %s)", dir, uid, uid, uid, dir)
-}
-
-// A small YAML reader: block mappings and lists, one-line flow lists,
-// scalars plain or quoted, comments. Anything else is an error.
-
-type ykind int
-
-const (
-	yNull ykind = iota
-	yScalar
-	yMap
-	ySeq
-)
-
-type ynode struct {
-	kind    ykind
-	scalar  string
-	comment string // the comment on the scalar's line
-	keys    []string
-	m       map[string]*ynode
-	seq     []*ynode
-}
-
-func (n *ynode) get(key string) *ynode {
-	if n == nil || n.kind != yMap {
-		return nil
-	}
-	return n.m[key]
-}
-
-func (n *ynode) str() (string, bool) {
-	if n == nil || n.kind != yScalar {
-		return "", false
-	}
-	return n.scalar, true
-}
-
-func (n *ynode) list() []*ynode {
-	if n == nil || n.kind != ySeq {
-		return nil
-	}
-	return n.seq
-}
-
-// strs is a list of scalars, or a scalar split at spaces (compose's string
-// form of command).
-func (n *ynode) strs() ([]string, bool) {
-	if s, ok := n.str(); ok {
-		return strings.Fields(s), true
-	}
-	if n == nil || n.kind != ySeq {
-		return nil, false
-	}
-	var out []string
-	for _, item := range n.seq {
-		s, ok := item.str()
-		if !ok {
-			return nil, false
-		}
-		out = append(out, s)
-	}
-	return out, true
-}
-
-type yline struct {
-	n, indent     int
-	text, comment string
-}
-
-type yparser struct {
-	lines []yline
-	i     int
-}
-
-func parseYAML(text string) (*ynode, error) {
-	var p yparser
-	for i, raw := range strings.Split(text, "\n") {
-		body := strings.TrimLeft(raw, " ")
-		if strings.HasPrefix(body, "\t") {
-			return nil, fmt.Errorf("line %d: a tab in the indentation", i+1)
-		}
-		t, comment := splitComment(body)
-		t = strings.TrimRight(t, " \t\r")
-		if t == "" {
-			continue
-		}
-		if t == "---" || strings.HasPrefix(t, "%") {
-			return nil, fmt.Errorf("line %d: %q is not supported", i+1, t)
-		}
-		p.lines = append(p.lines, yline{n: i + 1, indent: len(raw) - len(body), text: t, comment: comment})
-	}
-	if len(p.lines) == 0 {
-		return &ynode{}, nil
-	}
-	n, err := p.block(p.lines[0].indent)
-	if err != nil {
-		return nil, err
-	}
-	if p.i < len(p.lines) {
-		return nil, fmt.Errorf("line %d: unexpected indentation", p.lines[p.i].n)
-	}
-	return n, nil
-}
-
-// splitComment splits s at a '#' that starts a comment: outside quotes, at
-// the start or after a space.
-func splitComment(s string) (text, comment string) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			if i == 0 || strings.ContainsRune(" [,:-", rune(s[i-1])) {
-				quote = c
-			}
-		case c == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t'):
-			return s[:i], strings.TrimSpace(s[i+1:])
-		}
-	}
-	return s, ""
-}
-
-func isSeqItem(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
-
-func (p *yparser) block(indent int) (*ynode, error) {
-	if isSeqItem(p.lines[p.i].text) {
-		return p.sequence(indent)
-	}
-	return p.mapping(indent)
-}
-
-// child parses the block under a key or list item that had no inline value.
-func (p *yparser) child(indent int, seqAllowedAtSame bool) (*ynode, error) {
-	if p.i < len(p.lines) {
-		next := p.lines[p.i]
-		if next.indent > indent || seqAllowedAtSame && next.indent == indent && isSeqItem(next.text) {
-			return p.block(next.indent)
-		}
-	}
-	return &ynode{kind: yNull}, nil
-}
-
-func (p *yparser) sequence(indent int) (*ynode, error) {
-	n := &ynode{kind: ySeq}
-	for p.i < len(p.lines) && p.lines[p.i].indent == indent && isSeqItem(p.lines[p.i].text) {
-		l := p.lines[p.i]
-		after := l.text[1:]
-		rest := strings.TrimLeft(after, " ")
-		var item *ynode
-		var err error
-		switch {
-		case rest == "":
-			p.i++
-			item, err = p.child(indent, false)
-		case mapEntry(rest):
-			// "- key: value" starts a mapping indented as its key.
-			p.lines[p.i] = yline{n: l.n, indent: indent + 1 + len(after) - len(rest), text: rest, comment: l.comment}
-			item, err = p.mapping(p.lines[p.i].indent)
-		default:
-			p.i++
-			item, err = scalarOrFlow(rest, l)
-		}
-		if err != nil {
-			return nil, err
-		}
-		n.seq = append(n.seq, item)
-	}
-	if p.i < len(p.lines) && p.lines[p.i].indent > indent {
-		return nil, fmt.Errorf("line %d: unexpected indentation", p.lines[p.i].n)
-	}
-	return n, nil
-}
-
-func (p *yparser) mapping(indent int) (*ynode, error) {
-	n := &ynode{kind: yMap, m: map[string]*ynode{}}
-	for p.i < len(p.lines) && p.lines[p.i].indent == indent {
-		l := p.lines[p.i]
-		if isSeqItem(l.text) {
-			return nil, fmt.Errorf("line %d: a list item among mapping keys", l.n)
-		}
-		key, val, ok := splitKey(l.text)
-		if !ok {
-			return nil, fmt.Errorf("line %d: want key: value, have %q", l.n, l.text)
-		}
-		if _, dup := n.m[key]; dup {
-			return nil, fmt.Errorf("line %d: key %q twice", l.n, key)
-		}
-		p.i++
-		var child *ynode
-		var err error
-		if val == "" {
-			child, err = p.child(indent, true)
-		} else {
-			child, err = scalarOrFlow(val, l)
-		}
-		if err != nil {
-			return nil, err
-		}
-		n.keys = append(n.keys, key)
-		n.m[key] = child
-	}
-	if p.i < len(p.lines) && p.lines[p.i].indent > indent {
-		return nil, fmt.Errorf("line %d: unexpected indentation", p.lines[p.i].n)
-	}
-	return n, nil
-}
-
-// mapEntry says whether s is "key: ..." rather than a plain scalar such as
-// nats-data:/data.
-func mapEntry(s string) bool {
-	_, _, ok := splitKey(s)
-	return ok
-}
-
-func splitKey(s string) (key, val string, ok bool) {
-	if s[0] == '"' || s[0] == '\'' {
-		end := strings.IndexByte(s[1:], s[0])
-		if end < 0 || !strings.HasPrefix(s[end+2:], ":") {
-			return "", "", false
-		}
-		key, rest := s[1:end+1], s[end+3:]
-		if rest != "" && rest[0] != ' ' {
-			return "", "", false
-		}
-		return key, strings.TrimSpace(rest), true
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' && (i+1 == len(s) || s[i+1] == ' ') {
-			return s[:i], strings.TrimSpace(s[i+1:]), i > 0
-		}
-		if s[i] == '[' || s[i] == '{' || s[i] == '"' {
-			return "", "", false
-		}
-	}
-	return "", "", false
-}
-
-func scalarOrFlow(s string, l yline) (*ynode, error) {
-	var n *ynode
-	var err error
-	switch s[0] {
-	case '[':
-		n, err = parseFlow(s)
-	case '{', '|', '>', '&', '*', '!':
-		err = fmt.Errorf("%q is not supported", s)
-	default:
-		n = &ynode{kind: yScalar}
-		n.scalar, err = unquote(s)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("line %d: %w", l.n, err)
-	}
-	n.comment = l.comment
-	return n, nil
-}
-
-// parseFlow parses a one-line list of scalars: [a, "b", 'c'].
-func parseFlow(s string) (*ynode, error) {
-	n := &ynode{kind: ySeq}
-	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
-		return nil, fmt.Errorf("%q: a flow list must open and close on its line", s)
-	}
-	rest := strings.TrimSpace(s[1 : len(s)-1])
-	for rest != "" {
-		var item string
-		if rest[0] == '"' || rest[0] == '\'' {
-			end := 1
-			for end < len(rest) && (rest[end] != rest[0] || rest[0] == '"' && rest[end-1] == '\\') {
-				end++
-			}
-			if end == len(rest) {
-				return nil, fmt.Errorf("%q: unterminated string", s)
-			}
-			item, rest = rest[:end+1], strings.TrimSpace(rest[end+1:])
-		} else {
-			end := strings.IndexByte(rest, ',')
-			if end < 0 {
-				end = len(rest)
-			}
-			item, rest = strings.TrimSpace(rest[:end]), rest[end:]
-		}
-		if item == "" || strings.ContainsAny(item[:1], "[{") {
-			return nil, fmt.Errorf("%q: an empty item or a nested flow collection", s)
-		}
-		v, err := unquote(item)
-		if err != nil {
-			return nil, err
-		}
-		n.seq = append(n.seq, &ynode{kind: yScalar, scalar: v})
-		if rest != "" {
-			if rest[0] != ',' {
-				return nil, fmt.Errorf("%q: want a comma after %s", s, item)
-			}
-			rest = strings.TrimSpace(rest[1:])
-		}
-	}
-	return n, nil
-}
-
-func unquote(s string) (string, error) {
-	switch {
-	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
-		return strconv.Unquote(s)
-	case len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'':
-		return strings.ReplaceAll(s[1:len(s)-1], "''", "'"), nil
-	case s[0] == '"' || s[0] == '\'':
-		return "", fmt.Errorf("%q: unterminated string", s)
-	}
-	return s, nil
 }
