@@ -34,6 +34,10 @@ func TestComposeNATSConfig(t *testing.T) {
 	}
 	const serverName = "nats-1"
 	t.Setenv("NATS_SERVER_NAME", serverName)
+	t.Setenv("NATS_STORE_DIR", "/data")
+	t.Setenv("NATS_CLUSTER_LISTEN", "0.0.0.0:6222")
+	routes, _ := strings.CutPrefix(server.RoutesEnv(secrets.RoutePassword, []string{"nats-1:6222", "nats-2:6222", "nats-3:6222"}), "NATS_ROUTES=")
+	t.Setenv("NATS_ROUTES", routes)
 
 	for _, file := range []string{"server.conf", "cluster.conf"} {
 		t.Run(file, func(t *testing.T) {
@@ -48,6 +52,13 @@ func TestComposeNATSConfig(t *testing.T) {
 			c := opts.Cluster
 			if c.Name == "" || c.Port == 0 || len(opts.Routes) != 3 {
 				t.Errorf("cluster %q on port %d with %d routes; want a name, a port and the three servers' routes", c.Name, c.Port, len(opts.Routes))
+			}
+			for _, r := range opts.Routes {
+				// A server sends a route's URL's user and password, and
+				// nothing without them.
+				if pw, _ := r.User.Password(); r.User == nil || r.User.Username() != c.Username || pw != secrets.RoutePassword {
+					t.Errorf("route %s does not carry the route user and password", r.Redacted())
+				}
 			}
 			switch {
 			case c.Username == "":

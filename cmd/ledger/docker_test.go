@@ -139,7 +139,9 @@ func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 		{"config not in repo", dc, []string{"./deploy/nats:", "./deploy/natz:"}, "deploy/natz/server.conf"},
 		{"config file, not its directory", dc, []string{"./deploy/nats:/etc/nats:ro", "./deploy/nats/server.conf:/etc/nats/server.conf:ro"}, "nothing of the repository is mounted at /etc/nats/accounts.conf"},
 		{"config not mounted", dc, []string{"./deploy/nats:/etc/nats:ro", "./deploy/nats:/etc/natsd:ro"}, "mounted at /etc/nats/server.conf"},
-		{"store_dir off the volume", conf, []string{"store_dir: /data", "store_dir: /tmp/js"}, "store_dir"},
+		{"store_dir off the volume", dc, []string{"NATS_STORE_DIR: /data", "NATS_STORE_DIR: /tmp/js"}, "store_dir"},
+		{"store_dir in the file, off the volume", conf, []string{"store_dir: $NATS_STORE_DIR", "store_dir: /tmp/js"}, "store_dir"},
+		{"store_dir from a variable not set", dc, []string{"      NATS_STORE_DIR: /data   # store_dir in the configuration, on the nats-data volume\n", ""}, "store_dir"},
 		{"depends_on started", dc, []string{"condition: service_healthy", "condition: service_started"}, "service_healthy"},
 		{"depends_on list", dc, []string{"    depends_on:\n      nats:\n        condition: service_healthy\n", "    depends_on:\n      - nats\n"}, "service_healthy"},
 		{"nats no restart", dc, []string{"server.conf\"]\n    restart: unless-stopped\n", "server.conf\"]\n"}, "nats: no restart"},
@@ -179,9 +181,9 @@ func TestDockerChecksCatchBrokenFiles(t *testing.T) {
 		{"password in the environment", dc, []string{"LEDGER_LOG_FORMAT: json", "LEDGER_LOG_FORMAT: json\n      LEDGER_NATS_PASSWORD: hunter2"}, "environment LEDGER_NATS_PASSWORD holds a secret"},
 		{"callout key in the environment", dc, []string{"LEDGER_LOG_FORMAT: json", "LEDGER_LOG_FORMAT: json\n      LEDGER_NATS_CALLOUT_KEY: SAAEXAMPLE"}, "environment LEDGER_NATS_CALLOUT_KEY holds a secret"},
 		{"a key in a list", dc, []string{"    environment:\n      LEDGER_LOG_FORMAT: json\n", "    environment:\n      - LEDGER_LOG_FORMAT=json\n      - SMTP_KEY=abc\n"}, "environment SMTP_KEY holds a secret"},
-		{"a password for nats", dc, []string{"    env_file: ./secrets/nats.env\n    ports:", "    env_file: ./secrets/nats.env\n    environment:\n      LEDGER_NATS_SYS_PASSWORD: x\n    ports:"}, "nats: environment LEDGER_NATS_SYS_PASSWORD"},
-		{"nats without env_file", dc, []string{"    env_file: ./secrets/nats.env\n    ports:", "    ports:"}, "nats: no env_file under ./secrets/"},
-		{"ledger env_file elsewhere", dc, []string{"    env_file: ./secrets/nats.env\n    environment:", "    env_file: ./nats.env\n    environment:"}, "ledger: no env_file under ./secrets/"},
+		{"a password for nats", dc, []string{"      NATS_STORE_DIR: /data", "      LEDGER_NATS_SYS_PASSWORD: x\n      NATS_STORE_DIR: /data"}, "nats: environment LEDGER_NATS_SYS_PASSWORD"},
+		{"nats without env_file", dc, []string{"    env_file: ./secrets/nats.env\n    environment:\n      NATS_STORE_DIR", "    environment:\n      NATS_STORE_DIR"}, "nats: no env_file under ./secrets/"},
+		{"ledger env_file elsewhere", dc, []string{"    env_file: ./secrets/nats.env\n    environment:\n      LEDGER_LOG_FORMAT", "    env_file: ./nats.env\n    environment:\n      LEDGER_LOG_FORMAT"}, "ledger: no env_file under ./secrets/"},
 
 		// Nothing secret enters the image.
 		{"no .dockerignore", ignore, nil, ".dockerignore"},

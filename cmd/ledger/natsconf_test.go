@@ -77,6 +77,14 @@ func checkNATSConfig(files repoFiles, nats *ynode, cmd []string, fail func(strin
 	}
 
 	storeDir := c.find("store_dir")
+	if name, ok := strings.CutPrefix(storeDir, "$"); ok {
+		storeDir = "" // a variable of the service's environment, or nothing
+		for _, e := range composeEnv(nats) {
+			if e.name == strings.Trim(name, "{}") && e.set {
+				storeDir = e.value
+			}
+		}
+	}
 	onVolume := false
 	for _, v := range vols {
 		if v.named && (storeDir == v.target || strings.HasPrefix(storeDir, v.target+"/")) {
