@@ -73,7 +73,7 @@ func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) 
 	}
 	conn, err := dial(ctx, cfg, false) // never a new stream (S7); the lock is held already
 	if errors.Is(err, jetstream.ErrStreamNotFound) && known.bound() {
-		return rep, fmt.Errorf("server: rebuild: %w.\nNothing was changed: restore the stream from its backup (docs/operations.md), "+
+		return rep, fmt.Errorf("%w.\nThe rebuild changed nothing: restore the stream from its backup (docs/operations.md), "+
 			"or give the --nats-url of the servers that hold it", known.check(nil))
 	}
 	if err != nil {
@@ -90,7 +90,7 @@ func RebuildProjections(ctx context.Context, cfg Config) (RebuildReport, error) 
 	}
 	mismatch := known.check(info)
 	if mismatch != nil && !cfg.Force {
-		return rep, fmt.Errorf("server: rebuild: %w.\nNothing was changed. The projections hold what the stream lacks: restore the stream "+
+		return rep, fmt.Errorf("%w.\nThe rebuild changed nothing. The projections hold what the stream lacks: restore the stream "+
 			"from its backup (docs/operations.md); --force rebuilds from this stream all the same, and keeps the old projections beside "+
 			"the new ones", mismatch)
 	}

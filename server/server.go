@@ -333,8 +333,12 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // drainProjections waits, within ctx, for the projections to apply the
-// stream's last event.
+// stream's last event; not for a stream that is not the one the ledger
+// started on, which they no longer follow.
 func (s *Server) drainProjections(ctx context.Context) {
+	if lost, _ := s.gate.state(); lost != "" {
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
