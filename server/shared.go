@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/entledger/ledger/ledger"
@@ -199,7 +200,7 @@ func (r sharedRecord) floor(st sharedStream) streamSettings {
 // and then refuses a setting weaker than rec's floor. It returns the
 // stream's information as it leaves it.
 func adoptShared(ctx context.Context, js jetstream.JetStream, st sharedStream, replicas int, rec sharedRecord) (*jetstream.StreamInfo, error) {
-	info, err := sharedInfo(ctx, js, st)
+	info, err := lookup(ctx, js, st)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		err = st.create(ctx, js, replicas)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another process made it first, with other settings
@@ -208,10 +209,10 @@ func adoptShared(ctx context.Context, js jetstream.JetStream, st sharedStream, r
 		if err != nil {
 			return nil, fmt.Errorf("server: create %s: %w", st.what, err)
 		}
-		info, err = sharedInfo(ctx, js, st)
+		info, err = settledInfo(ctx, js, st)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("server: %s: %w", st.what, err)
+		return nil, err
 	}
 	if bad := st.problems(info.Config); len(bad) > 0 {
 		return nil, fmt.Errorf("%w: %s exists with settings that break the ledger's guarantees: %v", ErrWeakerSettings, st.what, bad)
@@ -224,11 +225,12 @@ func adoptShared(ctx context.Context, js jetstream.JetStream, st sharedStream, r
 		cfg.AllowAtomicPublish = true
 	}
 	if !equalConfig(cfg, info.Config) {
-		s, err := js.UpdateStream(ctx, cfg)
-		if err != nil {
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("server: raise %s to replicas %d (atomic publish on): %w", st.what, cfg.Replicas, err)
 		}
-		info = s.CachedInfo()
+	}
+	if info, err = settledInfo(ctx, js, st); err != nil {
+		return nil, err
 	}
 	if bad := settingsOf(info.Config).weakerThan(st, rec.floor(st), "the declared minimum, or the most it had while these projections were built"); len(bad) > 0 {
 		hint := ""
@@ -242,8 +244,96 @@ func adoptShared(ctx context.Context, js jetstream.JetStream, st sharedStream, r
 	return info, nil
 }
 
+// settleTimeout bounds how long a start waits for a shared stream that
+// another process is creating or changing at the same moment.
+const settleTimeout = 30 * time.Second
+
+// lookup is st's stream information, or jetstream.ErrStreamNotFound. A
+// JetStream API that does not answer in time (the cluster's meta leader
+// busy creating or changing a stream for another process) is asked again,
+// for up to settleTimeout.
+func lookup(ctx context.Context, js jetstream.JetStream, st sharedStream) (*jetstream.StreamInfo, error) {
+	wait, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		info, err := sharedInfo(wait, js, st)
+		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || !transient(err) {
+			if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				err = fmt.Errorf("server: %s: %w", st.what, err)
+			}
+			return info, err
+		}
+		select {
+		case <-tick.C:
+		case <-wait.Done():
+			return nil, fmt.Errorf("server: %s: no answer within %s: %w", st.what, settleTimeout, err)
+		}
+	}
+}
+
+// transient reports whether err, of a JetStream API request, may be gone
+// when asked again: no answer in time, or no one to answer yet.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// settledInfo waits, for up to settleTimeout, until st can answer lookups
+// and appends, and returns its information: found, and on a cluster with a
+// leader and a quorum of current replicas. A stream another process has just
+// created, or whose replicas were just raised, answers neither for a moment.
+func settledInfo(ctx context.Context, js jetstream.JetStream, st sharedStream) (*jetstream.StreamInfo, error) {
+	wait, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		info, err := sharedInfo(wait, js, st)
+		if err == nil && settled(info) {
+			return info, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("no leader with a quorum of current replicas yet (cluster %+v)", info.Cluster)
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) && !transient(err) {
+			return nil, fmt.Errorf("server: %s: %w", st.what, err)
+		}
+		select {
+		case <-tick.C:
+		case <-wait.Done():
+			return nil, fmt.Errorf("server: %s not ready within %s: %w", st.what, settleTimeout, err)
+		}
+	}
+}
+
+// settled reports whether a stream has a leader and a quorum of current
+// replicas (always, on a single server).
+func settled(info *jetstream.StreamInfo) bool {
+	c := info.Cluster
+	if c == nil || info.Config.Replicas <= 1 && c.Leader != "" {
+		return c == nil || c.Leader != ""
+	}
+	if c.Leader == "" {
+		return false
+	}
+	current := 1 // the leader
+	for _, p := range c.Replicas {
+		if p.Current && !p.Offline {
+			current++
+		}
+	}
+	return current >= info.Config.Replicas/2+1
+}
+
+// askTimeout bounds one JetStream API request of lookup and settledInfo,
+// which ask again after it.
+const askTimeout = 2 * time.Second
+
 // sharedInfo is st's stream information.
 func sharedInfo(ctx context.Context, js jetstream.JetStream, st sharedStream) (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, askTimeout)
+	defer cancel()
 	s, err := js.Stream(ctx, st.name)
 	if err != nil {
 		return nil, err
@@ -257,17 +347,21 @@ func equalConfig(a, b jetstream.StreamConfig) bool {
 	return a.Replicas == b.Replicas && a.AllowAtomicPublish == b.AllowAtomicPublish
 }
 
-// adoptAllShared runs adoptShared on every shared stream but LEDGER, which
-// the caller has adopted, with the replicas asked for and what the
-// projections recorded.
+// adoptAllShared runs adoptShared on every shared stream, LEDGER first,
+// with the replicas asked for and what the projections recorded. It raises
+// what it was told to on all of them before it refuses: the error names
+// every setting that is weaker.
 func adoptAllShared(ctx context.Context, js jetstream.JetStream, replicas int, rec sharedRecord) error {
+	var weak []error
 	for _, st := range sharedStreams {
-		if st.name == StreamName {
+		_, err := adoptShared(ctx, js, st, replicas, rec)
+		if errors.Is(err, ErrWeakerSettings) {
+			weak = append(weak, err)
 			continue
 		}
-		if _, err := adoptShared(ctx, js, st, replicas, rec); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return errors.Join(weak...)
 }

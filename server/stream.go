@@ -74,11 +74,12 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) (jet
 	if err != nil {
 		return nil, err
 	}
-	var found *jetstream.StreamInfo
-	if s, err := js.Stream(ctx, StreamName); err == nil {
-		found = s.CachedInfo()
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("server: stream %s: %w", StreamName, err)
+	found, err := lookup(ctx, js, ledgerShared)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		found, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	mismatch := known.check(found)
 	switch {
@@ -93,9 +94,6 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) (jet
 	rec := known.record
 	if mismatch != nil {
 		rec = sharedRecord{} // the projections go; so does what they recorded
-	}
-	if _, err := adoptShared(ctx, js, ledgerShared, cfg.Replicas, rec); err != nil {
-		return nil, err
 	}
 	if err := adoptAllShared(ctx, js, cfg.Replicas, rec); err != nil {
 		return nil, err
