@@ -72,8 +72,9 @@ type Config struct {
 	// create`, which makes the one it was asked for.
 	NoBootstrap bool
 	// StreamCheckInterval is how often the running ledger compares the
-	// stream with what it requires (CheckStream), besides once at start; 0
-	// means DefaultStreamCheckInterval.
+	// stream and its buckets with what it requires (CheckStream), besides
+	// once at start and on every stream advisory; 0 means
+	// DefaultStreamCheckInterval.
 	StreamCheckInterval time.Duration
 	// AcceptDeleted lets RebuildProjections rebuild from a stream that lost
 	// messages (ErrMessagesDeleted): the projections then lack their events.

@@ -311,8 +311,8 @@ func settledInfo(ctx context.Context, js jetstream.JetStream, st sharedStream) (
 // replicas (always, on a single server).
 func settled(info *jetstream.StreamInfo) bool {
 	c := info.Cluster
-	if c == nil || info.Config.Replicas <= 1 && c.Leader != "" {
-		return c == nil || c.Leader != ""
+	if c == nil {
+		return true
 	}
 	if c.Leader == "" {
 		return false
