@@ -163,9 +163,11 @@ func TestStreamDeletedUnderRunningLedger(t *testing.T) {
 	if err := js.DeleteStream(ctx, StreamName); err != nil {
 		t.Fatal(err)
 	}
+	deleted := time.Now()
 	waitFor(t, 5*time.Second, "a logged integrity break naming the deleted stream", func() bool {
 		return strings.Contains(logs.String(), "integrity break") && strings.Contains(logs.String(), "does not exist: it was deleted")
 	})
+	t.Logf("the deletion was logged as a break %s after it", time.Since(deleted).Round(time.Millisecond))
 	if got := streamBreaks(t, s); got == "" || got == "0" {
 		t.Errorf("ledger_integrity_breaks_total{kind=\"stream\"} %q, want at least 1", got)
 	}
