@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +11,10 @@ import (
 	"github.com/entledger/ledger/server"
 )
 
-// Projections built from one stream are never served against another: a
-// stream lost and recreated under the same name is refused at start until
-// the projections are rebuilt from it.
+// rule S7: projections built from one stream are never served against
+// another, and no stream is created over them: with the stream lost, a start
+// refuses and creates nothing, a rebuild refuses too, and only a start told
+// --new-stream (Config.NewStream) starts over.
 func TestProjectionsOfAnotherStreamAreRefused(t *testing.T) {
 	tl := startLedger(t, "", nil)
 	tl.setup()
@@ -22,13 +24,13 @@ func TestProjectionsOfAnotherStreamAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0"})
-	if err == nil || !strings.Contains(err.Error(), "another stream") || !strings.Contains(err.Error(), "ledger rebuild") {
-		t.Fatalf("start on a recreated stream: %v, want a refusal naming another stream and ledger rebuild", err)
+	if !errors.Is(err, server.ErrStreamMissing) || !strings.Contains(err.Error(), "--new-stream") {
+		t.Fatalf("start on a lost stream: %v, want ErrStreamMissing naming --new-stream", err)
 	}
-	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); err != nil {
-		t.Fatalf("rebuild: %v", err)
+	if _, err := server.RebuildProjections(context.Background(), server.Config{DataDir: dir}); !errors.Is(err, server.ErrStreamMissing) {
+		t.Fatalf("rebuild on a lost stream: %v, want ErrStreamMissing", err)
 	}
-	tl = startLedger(t, dir, nil)
+	tl = startConfigured(t, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NoReminders: true, NewStream: true}, nil)
 	tl.must(404, "GET", "/v1/accounts/acme", nil)
 	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
 }

@@ -31,20 +31,33 @@ const ReplayAnswersBucket = "LEDGER_ANSWERS"
 // a replay after it is decided again.
 const ReplayAnswersTTL = 24 * time.Hour
 
-// OpenReplayAnswers creates or opens the replay-answers bucket, and gives
-// an existing bucket ReplayAnswersTTL if it has another (or none).
-func OpenReplayAnswers(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	if replicas < 1 {
-		replicas = 1
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+// ReplayAnswersConfig is the bucket's declared configuration: file storage,
+// one value a key, ReplayAnswersTTL, no size limit, with replicas (at least
+// 1) when it is created.
+func ReplayAnswersConfig(replicas int) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
 		Bucket:      ReplayAnswersBucket,
 		Description: "first answers of Idempotency-Key requests that appended nothing",
 		History:     1,
 		TTL:         ReplayAnswersTTL,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-	})
+		Replicas:    max(replicas, 1),
+	}
+}
+
+// OpenReplayAnswers opens the replay-answers bucket, creating it with
+// ReplayAnswersConfig(replicas) if it is missing. An existing bucket is
+// taken as it is: other ledger processes share it, and none of them lowers
+// what another set (the server checks its settings before, see
+// server.Dial).
+func OpenReplayAnswers(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, ReplayAnswersBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, ReplayAnswersConfig(replicas))
+		if errors.Is(err, jetstream.ErrBucketExists) { // another process made it first
+			kv, err = js.KeyValue(ctx, ReplayAnswersBucket)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: answers bucket: %w", err)
 	}

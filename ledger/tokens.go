@@ -36,6 +36,13 @@ func (l *Ledger) CreateTokenWithID(ctx context.Context, meta Meta, id, name, rol
 	return l.createToken(ctx, meta, id, auth.WithID(id), name, role, account)
 }
 
+// CreateTokenWithSecret is CreateTokenWithID with the whole token given
+// (auth.WithID(id)), so that a caller whose answer was lost can send the
+// same token again, and tell by Authenticate whether its first try landed.
+func (l *Ledger) CreateTokenWithSecret(ctx context.Context, meta Meta, id, token, name, role, account string) (NewToken, error) {
+	return l.createToken(ctx, meta, id, token, name, role, account)
+}
+
 func (l *Ledger) createToken(ctx context.Context, meta Meta, id, token, name, role, account string) (NewToken, error) {
 	c, err := commands.CreateToken{ID: id, Name: name, Role: role, Account: account, SecretHash: auth.Hash(token)}.Normalize()
 	if err != nil {

@@ -1,13 +1,16 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -25,6 +28,7 @@ var ErrClosed = errors.New("projections: closed")
 //	m/checkpoint                   stream sequence of the last applied event (8 bytes, big endian)
 //	m/stream                       identity of the stream the store was built from
 //	m/format                       Format: what this version of the store holds
+//	m/shared                       what the ledger records of the streams and buckets it shares (SetShared); not in the digest
 //	a/<subject>                    aggregate record: seq, hash and state JSON (record.marshal)
 //	h/<subject>\x00<seq>           raw event bytes, one per applied event, except usage (H4)
 //	c/<command id>                 command record: JSON {hash, subject, seq, recordedat}
@@ -38,6 +42,7 @@ var (
 	keyCheckpoint = []byte("m/checkpoint")
 	keyStream     = []byte("m/stream")
 	keyFormat     = []byte("m/format")
+	keyShared     = []byte("m/shared")
 	prefixAgg     = []byte("a/")
 	prefixHist    = []byte("h/")
 	prefixCmd     = []byte("c/")
@@ -258,6 +263,75 @@ func (s *Store) Bind(identity string, last uint64) error {
 	return nil
 }
 
+// Shared is what SetShared recorded last (nil if nothing).
+func (s *Store) Shared() ([]byte, error) {
+	release, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return get(s.db, keyShared)
+}
+
+// SetShared records b, which the store keeps for its caller: the settings
+// of the streams and buckets the ledger shares with other processes, as the
+// server wants them remembered with the projections they were built with.
+func (s *Store) SetShared(b []byte) error {
+	release, err := s.read()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.db.Set(keyShared, b, pebble.Sync)
+}
+
+// Binding is what a store says of the stream it was built from.
+type Binding struct {
+	Stream     string // the identity Bind was given; "" for a store never bound
+	Checkpoint uint64 // the last sequence applied
+	Shared     []byte // what SetShared recorded last, nil if nothing
+}
+
+// ErrNoStore is returned by ReadBinding for a directory that holds no
+// store.
+var ErrNoStore = errors.New("projections: no store")
+
+// ReadBinding reads the binding of the store in dir without changing it
+// (Pebble read-only), for a process that must know which stream the store
+// belongs to before it connects to one. The store must not be open.
+func ReadBinding(dir string) (Binding, error) {
+	var b Binding
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return b, fmt.Errorf("%w in %s", ErrNoStore, dir)
+	}
+	if err != nil {
+		return b, fmt.Errorf("projections: %w", err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		return b, fmt.Errorf("projections: open %s: %w", dir, err)
+	}
+	defer db.Close()
+	stream, err := get(db, keyStream)
+	if err != nil {
+		return b, err
+	}
+	cp, err := get(db, keyCheckpoint)
+	if err != nil {
+		return b, err
+	}
+	if cp != nil && len(cp) != 8 {
+		return b, fmt.Errorf("projections: corrupt checkpoint (%d bytes)", len(cp))
+	}
+	if cp != nil {
+		b.Checkpoint = binary.BigEndian.Uint64(cp)
+	}
+	b.Stream = string(stream)
+	b.Shared, err = get(db, keyShared)
+	return b, err
+}
+
 // Close closes the store. Waiters return ErrClosed.
 func (s *Store) Close() error {
 	s.applyMu.Lock()
@@ -332,7 +406,9 @@ func (s *Store) AppliedThrough() time.Time {
 }
 
 // Digest is the hex SHA-256 of every key and value in the store, in key
-// order. Two stores built from the same stream have the same digest.
+// order, but m/shared (what a process recorded of the stream's settings,
+// which two stores of one stream may hold differently). Two stores built
+// from the same stream have the same digest.
 func (s *Store) Digest() (string, error) {
 	release, err := s.read()
 	if err != nil {
@@ -347,6 +423,9 @@ func (s *Store) Digest() (string, error) {
 	var n [8]byte
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
+		if bytes.Equal(k, keyShared) {
+			continue
+		}
 		h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(k))))
 		h.Write(k)
 		h.Write(binary.BigEndian.AppendUint64(n[:0], uint64(len(v))))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/entledger/ledger/auth"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
@@ -37,22 +38,34 @@ func (s *Server) bootstrapAdmin(ctx context.Context, dataDir string) error {
 			return fmt.Errorf("server: creating the first admin token: %w", err)
 		}
 	}
-	tok, err := s.ledger.CreateTokenWithID(ctx, ledger.Meta{Actor: "ledger"}, bootstrapTokenID(StreamIdentity(info)),
-		"bootstrap admin", events.RoleAdmin, "")
-	if rej, ok := errors.AsType[*commands.Error](err); ok && rej.Code == commands.CodeConflict {
-		s.logger.Info("another ledger created the first admin token at the same moment: use its admin.token")
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("server: creating the first admin token: %w", err)
+	id := bootstrapTokenID(StreamIdentity(info))
+	token := auth.WithID(id)
+	for attempt := 1; ; attempt++ {
+		_, err = s.ledger.CreateTokenWithSecret(ctx, ledger.Meta{Actor: "ledger"}, id, token, "bootstrap admin", events.RoleAdmin, "")
+		if rej, ok := errors.AsType[*commands.Error](err); ok && rej.Code == commands.CodeConflict {
+			if _, aerr := s.ledger.Authenticate(ctx, token); aerr != nil {
+				s.logger.Info("another ledger created the first admin token at the same moment: use its admin.token")
+				return nil
+			}
+			err = nil // an earlier try of ours landed, its answer did not
+		}
+		if err == nil {
+			break
+		}
+		// On a cluster, a stream whose replicas another process is raising
+		// may leave an append unanswered for a moment.
+		if attempt == 3 || ctx.Err() != nil || !transient(err) {
+			return fmt.Errorf("server: creating the first admin token: %w", err)
+		}
+		s.logger.Warn("creating the first admin token: no answer; trying again", "attempt", attempt, "err", err)
 	}
 	path := AdminTokenFile(dataDir)
-	if err := WriteSecretFile(path, tok.Token+"\n"); err != nil {
+	if err := WriteSecretFile(path, token+"\n"); err != nil {
 		return fmt.Errorf("server: writing the first admin token (recover with `ledger token create --role admin --data %s`): %w",
 			dataDir, err)
 	}
 	s.logger.Info("created the first admin token: use it with -H \"Authorization: Bearer $(cat FILE)\"", "file", path,
-		"token_id", tok.State.ID)
+		"token_id", id)
 	return nil
 }
 

@@ -29,7 +29,10 @@ type Config struct {
 	// NATSURLs selects an existing NATS server or cluster; empty starts the
 	// embedded server.
 	NATSURLs []string
-	Replicas int // stream replicas when creating the stream on a cluster
+	// Replicas is the least number of replicas of the stream and the
+	// buckets: they are created with it, and an existing one with fewer is
+	// raised to it (never lowered).
+	Replicas int
 	// How the ledger authenticates to NATSURLs (a user and password can
 	// also be in a URL, nats://user:password@host:port): a credentials
 	// file (JWT and NKey seed), an NKey seed file, and TLS (a CA to trust,
@@ -86,12 +89,23 @@ type Config struct {
 	// create`, which makes the one it was asked for.
 	NoBootstrap bool
 	// StreamCheckInterval is how often the running ledger compares the
-	// stream with what it requires (CheckStream), besides once at start; 0
-	// means DefaultStreamCheckInterval.
+	// stream and its buckets with what it requires (CheckStream), besides
+	// once at start and on every stream advisory; 0 means
+	// DefaultStreamCheckInterval.
 	StreamCheckInterval time.Duration
 	// AcceptDeleted lets RebuildProjections rebuild from a stream that lost
 	// messages (ErrMessagesDeleted): the projections then lack their events.
 	AcceptDeleted bool
+	// NewStream lets Start start over when the projections were built from
+	// a stream that is missing, was replaced or holds less than they
+	// applied (rule S7): it creates the stream if it is missing and sets the
+	// projections aside, to be built again from the stream. Without it
+	// Start refuses (ErrStreamMissing, ErrStreamReplaced, ErrStreamBehind).
+	NewStream bool
+	// Force lets RebuildProjections replace projections with those of
+	// another stream, or of a stream that holds less than they applied;
+	// the old projections are then kept beside the new ones.
+	Force bool
 
 	// GroupsInFlight is how many group commits the ledger keeps in flight
 	// (ledger.Options.GroupsInFlight; 0: one).

@@ -108,7 +108,7 @@ func dial(ctx context.Context, cfg Config, ensure bool) (*Conn, error) {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
 	if ensure {
-		c.Stream, err = EnsureStream(ctx, c.JS, cfg.Replicas)
+		c.Stream, err = ensureStreams(ctx, c.JS, cfg)
 	} else if c.Stream, err = c.JS.Stream(ctx, StreamName); err != nil {
 		err = fmt.Errorf("server: stream %s: %w", StreamName, err)
 	}

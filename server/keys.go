@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,4 +80,87 @@ func keyWroteStream(ctx context.Context, stream jetstream.Stream, info *jetstrea
 // time, which a recreated stream of the same name does not share.
 func StreamIdentity(info *jetstream.StreamInfo) string {
 	return info.Config.Name + "@" + info.Created.UTC().Format(time.RFC3339Nano)
+}
+
+// Errors of a data directory whose projections know another stream than the
+// one found (rule S7). Each is wrapped with what was expected and found.
+var (
+	// ErrStreamMissing: the projections were built from a stream that no
+	// longer exists.
+	ErrStreamMissing = errors.New("server: the stream the projections were built from is missing")
+	// ErrStreamReplaced: the stream of that name is another one (another
+	// creation time): deleted and created again.
+	ErrStreamReplaced = errors.New("server: the stream is not the one the projections were built from")
+	// ErrStreamBehind: the stream is the one, but ends before the last
+	// event the projections applied (restored from an older backup, say).
+	ErrStreamBehind = errors.New("server: the stream holds less than the projections applied")
+)
+
+// knownStream is what a data directory's projections say of the stream
+// they were built from: its identity (StreamIdentity) and the last
+// sequence they applied, and what they recorded of the shared settings.
+type knownStream struct {
+	projections.Binding
+	record sharedRecord
+	dir    string // the projections' directory
+}
+
+// readKnownStream reads the projections of dataDir without opening them for
+// writing; no projections, or projections never bound to a stream, know
+// none.
+func readKnownStream(dataDir string) (knownStream, error) {
+	k := knownStream{dir: ProjectionsDir(dataDir)}
+	b, err := projections.ReadBinding(k.dir)
+	if errors.Is(err, projections.ErrNoStore) {
+		return k, nil
+	}
+	if err != nil {
+		return k, fmt.Errorf("server: read the projections' stream: %w", err)
+	}
+	k.Binding = b
+	if k.record, err = decodeSharedRecord(b.Shared); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+// bound reports whether the projections were built from a stream.
+func (k knownStream) bound() bool { return k.Stream != "" }
+
+// check compares the stream found (nil: none) with the one the projections
+// know: nil when they know none or it is the one, and as long as they
+// applied; otherwise ErrStreamMissing, ErrStreamReplaced or ErrStreamBehind
+// naming both.
+func (k knownStream) check(found *jetstream.StreamInfo) error {
+	if !k.bound() {
+		return nil
+	}
+	expected := fmt.Sprintf("the projections in %s were built from the stream %s and applied it up to sequence %d",
+		k.dir, k.Stream, k.Checkpoint)
+	switch {
+	case found == nil:
+		return fmt.Errorf("%w (rule S7): %s; the NATS server has no stream %s", ErrStreamMissing, expected, StreamName)
+	case StreamIdentity(found) != k.Stream:
+		return fmt.Errorf("%w (rule S7): %s; the stream found is %s, last sequence %d: it was deleted and created again",
+			ErrStreamReplaced, expected, StreamIdentity(found), found.State.LastSeq)
+	case found.State.LastSeq < k.Checkpoint:
+		return fmt.Errorf("%w (rule S7): %s; the stream ends at sequence %d: %d events are gone (restored from an older backup?)",
+			ErrStreamBehind, expected, found.State.LastSeq, k.Checkpoint-found.State.LastSeq)
+	}
+	return nil
+}
+
+// setAside moves the projections out of the way, to be built again from
+// the stream; they are kept, never deleted, as projections.old-TIME.
+func (k knownStream) setAside(logger *slog.Logger, why error) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	aside := k.dir + ".old-" + time.Now().UTC().Format("20060102T150405.000000000")
+	if err := os.Rename(k.dir, aside); err != nil {
+		return fmt.Errorf("server: --new-stream: set the projections aside: %w", err)
+	}
+	logger.Warn("--new-stream: starting over; the projections of the earlier stream are set aside, not deleted",
+		"kept", aside, "because", why.Error())
+	return nil
 }

@@ -27,5 +27,8 @@ func (s *Server) isReady() bool {
 		return false
 	default:
 	}
+	if lost, _ := s.gate.state(); lost != "" {
+		return false
+	}
 	return s.conn.NC != nil && s.conn.NC.IsConnected() && s.ledger.ProjectionLag() == 0
 }

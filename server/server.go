@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -33,6 +34,8 @@ type Server struct {
 	tls    bool // the API is served over TLS
 	ln     net.Listener
 	logger *slog.Logger
+	gate   *streamGate  // open while LEDGER is the stream the ledger started on
+	watch  *streamWatch // the stream check
 
 	cancel      context.CancelFunc
 	followErr   chan error         // the projections' error, if they stop by themselves
@@ -104,8 +107,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
 	})
 	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders, tls: tlsConfig != nil,
-		followErr: make(chan error, 1), followDone: make(chan struct{})}
+		followErr: make(chan error, 1), followDone: make(chan struct{}), gate: newStreamGate()}
+	if err := s.prepareWatch(ctx); err != nil {
+		return nil, err
+	}
 	s.follow()
+	if err := s.watchStream(cfg.StreamCheckInterval); err != nil {
+		s.cancel()
+		<-s.followDone
+		return nil, err
+	}
 	s.registerReady(reg)
 	if err := s.serveSubscribers(); err != nil {
 		s.cancel()
@@ -120,7 +131,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	s.raiseAlerts()
-	s.watchStream(cfg.StreamCheckInterval)
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
 		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight, NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: func(id string) { go s.disconnectSubscriber(id) }})
 	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
@@ -152,7 +162,7 @@ func (s *Server) follow() {
 	s.followCtx = fctx
 	go func() {
 		defer close(s.followDone)
-		if err := s.store.Follow(fctx, s.conn.Stream); err != nil || fctx.Err() == nil {
+		if err := s.followGated(fctx); err != nil || fctx.Err() == nil {
 			s.followErr <- err
 		}
 	}()
@@ -227,12 +237,32 @@ func (c closers) close() {
 	}
 }
 
-// ready reports whether the stream is reachable and the projections have
-// applied everything it held a moment ago.
+// ready reports whether the stream is reachable, is the one the ledger
+// started on, has lost no message (beyond what a rebuild accepted), and
+// the projections have applied everything it held a moment ago. A stream
+// found missing or replaced here is checked at once by the stream check
+// too, which reports it as an integrity break.
 func (s *Server) ready(ctx context.Context) error {
 	info, err := s.conn.Stream.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s.watch.poke()
+		return errors.New(missingProblem(ledgerShared))
+	}
 	if err != nil {
 		return fmt.Errorf("stream unreachable: %w", err)
+	}
+	if lost, _ := s.gate.state(); lost != "" {
+		return fmt.Errorf("stream %s: %s", StreamName, lost)
+	}
+	if w := s.watch; w != nil {
+		if started := w.startedInfo(StreamName); started != nil && replaced(info, started) {
+			w.poke()
+			return fmt.Errorf("stream %s: %s", StreamName, replacedProblem(ledgerShared, info, started))
+		}
+		if loss := lossOf(info.State); loss.Deleted() > w.acceptedDeleted() {
+			w.poke()
+			return fmt.Errorf("stream %s: %s", StreamName, loss)
+		}
 	}
 	if cp := s.store.Checkpoint(); cp < info.State.LastSeq {
 		return fmt.Errorf("projections at sequence %d of %d", cp, info.State.LastSeq)
@@ -307,8 +337,12 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // drainProjections waits, within ctx, for the projections to apply the
-// stream's last event.
+// stream's last event; not for a stream that is not the one the ledger
+// started on, which they no longer follow.
 func (s *Server) drainProjections(ctx context.Context) {
+	if lost, _ := s.gate.state(); lost != "" {
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

@@ -163,8 +163,9 @@ func TestStreamWatchReportsEachProblemOnce(t *testing.T) {
 	ts := newTestStream(t)
 	ctx := context.Background()
 	breaks := 0
-	w := &streamWatch{stream: ts.stream, started: ts.started, count: func() { breaks++ },
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w := newStreamWatch(nil, ts.stream, map[string]*jetstream.StreamInfo{StreamName: ts.started}, sharedRecord{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w.count = func() { breaks++ }
 	check := func(want int) {
 		t.Helper()
 		if err := w.check(ctx); err != nil {

@@ -103,7 +103,9 @@ func (s *storeFlags) register(fs *flag.FlagSet, listen bool) {
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this NATS server or cluster (URL[,URL...]) instead of the embedded one")
 	fs.StringVar(&s.signingKey, "signing-key", "",
 		"Ed25519 private key (PKCS #8 PEM) that signs the events and keys their MACs; default DATA/keys/events.ed25519, created on first start")
-	intVar(fs, &s.replicas, "replicas", 1, "stream replicas, `n` = 1, 3 or 5, when the ledger creates the stream on a NATS cluster")
+	intVar(fs, &s.replicas, "replicas", 1,
+		"the least replicas, `n` = 1, 3 or 5, of the stream and the ledger's buckets on a NATS cluster: what the ledger creates has n, "+
+			"an existing one with fewer is raised to n; never lowered")
 	durationVar(fs, &s.syncInterval, "sync-interval", 0,
 		"embedded server: the `duration` between fsyncs, e.g. 100ms; 0 syncs every write before acknowledging it (no acknowledged event is lost on power loss)")
 	fs.StringVar(&s.natsCreds, "nats-creds", "", "with --nats-url: a NATS credentials file (user JWT and NKey seed) for the ledger's own user")

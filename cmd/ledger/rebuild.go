@@ -18,6 +18,9 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	lf.register(fs)
 	acceptDeleted := fs.Bool("accept-deleted", false,
 		"rebuild even if messages were deleted from the stream (ledger verify lists them); the projections then lack their events")
+	force := fs.Bool("force", false,
+		"replace projections built from another stream, or from more events than the stream holds (the old ones are kept beside), "+
+			"and record the stream's and buckets' settings as they are, even where weaker than recorded")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -25,7 +28,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg.AcceptDeleted = *acceptDeleted
+	cfg.AcceptDeleted, cfg.Force = *acceptDeleted, *force
 	if cfg.Logger, err = lf.logger(stderr); err != nil {
 		return err
 	}
@@ -46,6 +49,9 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "warning  the stream had lost %s; the projections lack their events\n", plural(int(rep.Deleted), "message"))
 	}
 	fmt.Fprintf(stdout, "digest   %s\n", rep.Digest)
+	if rep.Kept != "" {
+		fmt.Fprintf(stdout, "kept     the replaced projections, built from another stream or from more events, in %s\n", rep.Kept)
+	}
 	if rep.Previous != "" {
 		same := "differs from"
 		if rep.Previous == rep.Digest {

@@ -50,6 +50,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"a soft limit for the process's memory, e.g. 400MiB: the Go runtime collects harder near it, and the caches are sized from it (default: none)")
 	tlsCert := fs.String("tls-cert", "", "serve the API over HTTPS with this certificate (PEM, the chain after it), with --tls-key")
 	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM); refused when others may read the file")
+	newStream := fs.Bool("new-stream", false,
+		"start over when the projections were built from a stream that is missing, was replaced or holds less than they applied: "+
+			"create the stream if it is missing and set the projections aside (DATA/projections.old-TIME) to build them again; "+
+			"refused when the stream is the one the projections know. Without it such a start is refused (S7)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -81,6 +85,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--tls-cert and --tls-key: give both, or neither")
 	}
 	cfg.TLSCert, cfg.TLSKey = *tlsCert, *tlsKey
+	cfg.NewStream = *newStream
 	if *memoryLimit > 0 {
 		if *memoryLimit < 64<<20 {
 			return fmt.Errorf("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +13,11 @@ import (
 	"github.com/entledger/ledger/server"
 )
 
-// Item 8.3: after a stream update deleted messages (max_msgs_per_subject = 1
-// and back), `ledger verify` reports it and exits 1, and `ledger rebuild`
-// refuses with the count, until told --accept-deleted.
+// Item 8.3, rule S7: after a stream update deleted messages
+// (max_msgs_per_subject = 1 and back), the running ledger's /readyz answers
+// 503 naming them, `ledger verify` reports it and exits 1, and `ledger
+// rebuild` refuses with the count, until told --accept-deleted; a ledger
+// started on the projections that accepted the loss is ready again.
 func TestRebuildAndVerifyRefuseDeletedMessages(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -34,13 +38,16 @@ func TestRebuildAndVerifyRefuseDeletedMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	const want = "deleted messages: 4 "
+	if code, body := readyz(t, srv); code != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+		t.Errorf("/readyz of a stream that lost messages: %d %s, want 503 naming them", code, body)
+	}
 	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := srv.Close(closeCtx); err != nil {
 		t.Fatal(err)
 	}
 
-	const want = "deleted messages: 4 "
 	code, stdout, stderr := run("verify", "--data", dir)
 	if code != 1 || !strings.Contains(stdout, want) {
 		t.Errorf("verify: exit %d, stdout %q, stderr %q; want 1 and the deleted messages", code, stdout, stderr)
@@ -54,4 +61,32 @@ func TestRebuildAndVerifyRefuseDeletedMessages(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "lost 4 messages") {
 		t.Errorf("rebuild --accept-deleted: exit %d, stdout %q, stderr %q; want 0 and a warning", code, stdout, stderr)
 	}
+	srv, err = server.Start(ctx, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NoReminders: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		code, body := readyz(t, srv)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after the loss was accepted: %d %s, want 200", code, body)
+		}
+	}
+}
+
+// readyz is srv's answer to GET /readyz.
+func readyz(t *testing.T, srv *server.Server) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + srv.Addr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
