@@ -112,6 +112,11 @@ func natsSecretFiles(dataDir string) (ledger, backup, reader, sys, callout strin
 		filepath.Join(k, "nats-sys.password"), filepath.Join(k, "nats-callout.nk")
 }
 
+// EmbeddedSecrets are the secrets of dataDir's embedded server (under
+// DATA/keys), each made if missing: how a tool or a test starts that
+// server itself, with the ledger's accounts, while no ledger runs.
+func EmbeddedSecrets(dataDir string) (NATSSecrets, error) { return loadOrCreateNATSSecrets(dataDir) }
+
 // loadOrCreateNATSSecrets reads the embedded server's secrets, making each
 // one that is missing.
 func loadOrCreateNATSSecrets(dataDir string) (NATSSecrets, error) {

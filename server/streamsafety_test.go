@@ -87,7 +87,7 @@ func streamBreaks(tb testing.TB, s *Server) string {
 // outsider connects to s's embedded server as another client would.
 func outsider(tb testing.TB, s *Server) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(s.Conn().Embedded))
+	nc, err := nats.Connect("", nats.InProcessServer(s.Conn().Embedded), nats.UserInfo(LedgerNATSUser, s.conn.secrets.LedgerPassword))
 	if err != nil {
 		tb.Fatal(err)
 	}

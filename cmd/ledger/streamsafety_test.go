@@ -54,15 +54,20 @@ func digest(t *testing.T, dir string) (uint64, string) {
 }
 
 // embeddedStreams lists the streams in the embedded JetStream store of
-// dir, and runs do (if not nil) on it first, as another client would.
+// dir (its LEDGER account, as the ledger starts it), and runs do (if not
+// nil) on it first, as another client with the ledger's user would.
 func embeddedStreams(t *testing.T, dir string, do func(jetstream.JetStream)) []string {
 	t.Helper()
-	ns, err := server.StartEmbedded(server.EmbeddedOptions{StoreDir: filepath.Join(dir, "nats")})
+	secrets, err := server.EmbeddedSecrets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.StartEmbedded(server.EmbeddedOptions{StoreDir: filepath.Join(dir, "nats"), Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	nc, err := nats.Connect("", nats.InProcessServer(ns))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(server.LedgerNATSUser, secrets.LedgerPassword))
 	if err != nil {
 		t.Fatal(err)
 	}
