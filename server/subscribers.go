@@ -19,9 +19,11 @@ func (s *Server) serveSubscribers() error {
 }
 
 // disconnectSubscriber closes the embedded server's connections of a
-// revoked subscriber. (On a cluster, the revocation deletes the
-// subscriber's consumer, which is all its permissions reach, and the next
-// connect is refused; its open connection stays until it drops.)
+// revoked subscriber. (On servers the ledger does not run, the revocation
+// deletes the subscriber's consumer and the next connect is refused, but an
+// open connection stays until it drops, and a live subscription of it to
+// its account's subjects keeps receiving events: the operator closes it
+// with the system user, docs/operations.md.)
 func (s *Server) disconnectSubscriber(tokenID string) {
 	ns := s.conn.Embedded
 	if ns == nil {
