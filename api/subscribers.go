@@ -112,7 +112,8 @@ func (a *API) listSubscribers(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeSubscriber revokes a subscriber's credentials: it cannot connect
-// again, and its connection is closed.
+// again, its consumer is deleted, and on the embedded server its
+// connections are closed.
 func (a *API) revokeSubscriber(w http.ResponseWriter, r *http.Request) error {
 	req, err := readCommand(w, r, &struct{}{}, true)
 	if err != nil {
@@ -130,8 +131,10 @@ func (a *API) revokeSubscriber(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Its consumer goes at once: the credentials read nothing more, on
-	// every server, whatever connections they still hold.
+	// Its consumer goes at once, on every server: the credentials read
+	// nothing more through it. (A connection they still hold to a server
+	// the ledger does not run keeps a live subscription to the account's
+	// subjects until it drops; see disconnectSubscriber.)
 	if err := a.l.DeleteSubscriberConsumer(r.Context(), auth.Durable(t.Account, t.Name, t.ID)); err != nil {
 		return err
 	}

@@ -79,9 +79,10 @@ func (n *natsNode) options() *natsserver.Options {
 // cluster.
 const clusterPassword = "cluster-test-secret"
 
-// ledgerPermissions are the NATS permissions docs/operations.md gives the
-// ledger's user on a cluster it does not run: the test runs the ledgers
-// with nothing more.
+// ledgerPermissions are what the ledger's own work needs of NATS, without
+// accounts or subscribers (docs/operations.md, The leader-loss test): the
+// test runs the ledgers with nothing more. The shipped deployments give the
+// ledger's user its whole account instead (deploy/nats/accounts.conf).
 func ledgerPermissions() *natsserver.Permissions {
 	return &natsserver.Permissions{
 		Publish:   &natsserver.SubjectPermission{Allow: []string{"ledger.events.>", "$JS.API.>", "$KV.LEDGER_ANSWERS.>"}},

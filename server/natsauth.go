@@ -147,7 +147,7 @@ func loadOrCreateNATSSecrets(dataDir string) (NATSSecrets, error) {
 	return s, nil
 }
 
-// ParseCalloutKey reads an account seed (SA...), as `ledger nats-secrets`
+// ParseCalloutKey reads an account seed (SA...), as `ledger nats secrets`
 // writes it.
 func ParseCalloutKey(seed string) (nkeys.KeyPair, error) {
 	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(seed)))

@@ -6,7 +6,11 @@
 // purpose: if the report cannot be computed from the stream, the events are
 // missing something. docs/billing.md explains every step.
 //
-//	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --quarter 2026-Q4 [--as-of-seq N]
+//	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --quarter 2026-Q4 [--as-of-seq N] \
+//	  --nats-user U --nats-password P --inbox-prefix I --durable D
+//
+// with read-all subscriber credentials (POST /v1/subscribers: nats_user,
+// nats_password, inbox_prefix, durable).
 package main
 
 import (
