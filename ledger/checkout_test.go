@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/entledger/ledger/checkout"
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/server"
 )
 
 // End-to-end tests of offline checkout (F6) and the rules it touches (C6,
@@ -146,8 +146,8 @@ func coStart(t *testing.T) *testLedger {
 // machine, products, issued_at (the ledger's clock at checkout) and
 // expires_at (until). The licence shows the checkout. Replaying the request
 // with its Idempotency-Key returns the identical token and appends nothing,
-// also after a check-in and a restart. The private key is mode 0600 and
-// never appears in any event.
+// also after a check-in and a restart. The private key is the stream's,
+// derived from the signing key, and never appears in any event.
 func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 	tl := coStart(t)
 	issued := T0.Add(time.Hour)
@@ -227,34 +227,30 @@ func TestCheckoutF6TokenVerifiesWithPublishedKey(t *testing.T) {
 		t.Errorf("the checkout key changed across a restart")
 	}
 
-	// The private key: mode 0600, its public half is the published key, the
-	// .pub beside it too, and no event carries it in any form.
-	keyPath := filepath.Join(tl.dir, "keys", "checkout.ed25519")
-	fi, err := os.Stat(keyPath)
+	// The private key is the stream's, derived from the signing key (rule
+	// H5): its public half is the published key and the .pub in DATA/keys,
+	// and no event carries it in any form.
+	signing, err := events.LoadKey(filepath.Join(tl.dir, "keys", "events.ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if perm := fi.Mode().Perm(); perm != 0o600 {
-		t.Errorf("%s: mode %o, want 600", keyPath, perm)
-	}
-	priv, err := events.LoadKey(keyPath)
+	priv, err := server.DeriveCheckoutKey(signing)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !priv.Public().(ed25519.PublicKey).Equal(pub) {
-		t.Errorf("GET /v1/keys/checkout is not the public half of %s", keyPath)
+		t.Errorf("GET /v1/keys/checkout is not the public half of the key derived from the signing key")
 	}
-	if filePub, err := events.LoadPublicKey(keyPath + ".pub"); err != nil || !filePub.Equal(pub) {
-		t.Errorf("%s.pub: got %v, %v; want the published key", keyPath, filePub, err)
+	pubPath := filepath.Join(tl.dir, "keys", "checkout.ed25519.pub")
+	if filePub, err := events.LoadPublicKey(pubPath); err != nil || !filePub.Equal(pub) {
+		t.Errorf("%s: got %v, %v; want the published key", pubPath, filePub, err)
 	}
-	raw, err := os.ReadFile(keyPath)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	block, _ := pem.Decode(raw)
-	if block == nil {
-		t.Fatalf("%s is not PEM", keyPath)
-	}
 	var body strings.Builder
 	secrets := map[string][]byte{}
 	for _, line := range strings.Split(string(raw), "\n") {
@@ -659,4 +655,29 @@ func ofTypeCo(evs []events.Event, typ string) []events.Event {
 		}
 	}
 	return out
+}
+
+// rules F6, H5: two ledgers on one stream hold one checkout key: they
+// publish the same public key, write the same .pub, and a token one issues
+// verifies with the other's key.
+func TestCheckoutKeyIsTheStreams(t *testing.T) {
+	a, b := startPair(t, newClock(T0))
+	a.setup()
+	a.must(200, "POST", e2eP1+"/assign", e2eAssign("a@x.example"))
+	b.waitReady()
+	if ka, kb := coKey(a), coKey(b); !ka.Equal(kb) {
+		t.Fatalf("GET /v1/keys/checkout differs between the ledgers: %x and %x", ka, kb)
+	}
+	until := T0.Add(24 * time.Hour)
+	tok := coCheckout(a, "P1", "A@x.example", coMA, until)
+	if _, err := checkout.Verify(coKey(b), tok, T0); err != nil {
+		t.Errorf("a token of ledger a, verified with ledger b's key: %v", err)
+	}
+	for _, name := range []string{"events.ed25519.pub", "checkout.ed25519.pub"} {
+		ka, erra := events.LoadPublicKey(filepath.Join(a.dir, "keys", name))
+		kb, errb := events.LoadPublicKey(filepath.Join(b.dir, "keys", name))
+		if erra != nil || errb != nil || !ka.Equal(kb) {
+			t.Errorf("keys/%s: a %v (%v), b %v (%v); want the same key in both data directories", name, ka, erra, kb, errb)
+		}
+	}
 }

@@ -64,8 +64,10 @@ type Config struct {
 	SigningKey string
 
 	// CheckoutKey is the Ed25519 private key that signs offline checkout
-	// tokens (F6); "" means DataDir/keys/checkout.ed25519, created on first
-	// start. It never appears in an event or a log.
+	// tokens (F6); "" means the stream's: derived from the signing key, the
+	// same on every ledger of the stream (or DataDir/keys/checkout.ed25519
+	// if an earlier version made one there). It never appears in an event
+	// or a log.
 	CheckoutKey string
 
 	// Embedded server only.

@@ -2,14 +2,12 @@ package server
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/console"
-	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/projections"
 )
@@ -88,8 +85,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	undo.add(store.Close)
-	checkoutKey, err := loadCheckoutKey(cfg)
+	checkoutKey, err := checkoutKeyOf(cfg, key, logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := writePublicKeys(cfg.DataDir, key, checkoutKey); err != nil {
 		return nil, err
 	}
 	replayKV, err := ledger.OpenReplayAnswers(ctx, conn.JS, cfg.Replicas)
@@ -136,23 +136,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
 	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)))
 	return s, nil
-}
-
-// loadCheckoutKey loads the key that signs offline checkout tokens. A key
-// file the operator named must exist: a typo must not quietly make a new
-// key that clients cannot verify. The default one is made once.
-func loadCheckoutKey(cfg Config) (ed25519.PrivateKey, error) {
-	var key ed25519.PrivateKey
-	var err error
-	if cfg.CheckoutKey != "" {
-		key, err = events.LoadKey(cfg.CheckoutKey)
-	} else {
-		key, err = events.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "checkout.ed25519"))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("server: checkout key (--checkout-key): %w", err)
-	}
-	return key, nil
 }
 
 // follow keeps the projections following the stream until Close.

@@ -376,7 +376,7 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 		fail("docker-compose.yml: ledger: --http %q listens on loopback (or the default 127.0.0.1): the published port cannot reach it", given["http"])
 	}
 	if _, ok := given["checkout-key"]; ok {
-		fail("docker-compose.yml: ledger: --checkout-key names a file that must already exist, so the first start fails; leave it out (DATA/keys/checkout.ed25519 is made on the first start)")
+		fail("docker-compose.yml: ledger: --checkout-key names a file that must already exist, so the first start fails; leave it out (the checkout key is derived from the signing key)")
 	}
 	data := given["data"]
 	if !path.IsAbs(data) {
@@ -395,7 +395,7 @@ func checkDocker(files repoFiles, serveFlags map[string]bool) []error {
 	if signing == "" {
 		signing = path.Join(data, "keys", "events.ed25519")
 	}
-	for _, key := range []string{signing, path.Join(data, "keys", "checkout.ed25519")} {
+	for _, key := range []string{signing} { // the checkout key is derived from it
 		v := on(key)
 		switch {
 		case v == nil:

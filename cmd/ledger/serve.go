@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lf.register(fs)
 	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API address (port 0 picks a free port)")
 	checkoutKey := fs.String("checkout-key", "",
-		"Ed25519 private key (PKCS #8 PEM) that signs offline checkout tokens; default DATA/keys/checkout.ed25519, created on first start")
+		"Ed25519 private key (PKCS #8 PEM) that signs offline checkout tokens; default: the stream's, derived from the signing key (the same on every ledger of the stream)")
 	usageHorizon := durationFlag(fs, "usage-horizon", commands.DefaultUsageHorizon,
 		"usage that started longer ago than this `duration` is rejected usage_too_old (F3)")
 	sessionTTL := durationFlag(fs, "session-ttl", commands.DefaultSessionTTL,
@@ -125,8 +126,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", srv.Scheme(), srv.Addr())
-	fmt.Fprintf(stdout, "console at %s://%s/ (sign in with the token in %s)\n", srv.Scheme(), consoleHost(srv.Addr()),
-		server.AdminTokenFile(cfg.DataDir))
+	if tokenFile := server.AdminTokenFile(cfg.DataDir); fileExists(tokenFile) {
+		fmt.Fprintf(stdout, "console at %s://%s/ (sign in with the token in %s)\n", srv.Scheme(), consoleHost(srv.Addr()), tokenFile)
+	} else {
+		fmt.Fprintf(stdout, "console at %s://%s/ (sign in with an admin token: the first ledger on this stream wrote one to its admin.token; "+
+			"`ledger token create` makes more)\n", srv.Scheme(), consoleHost(srv.Addr()))
+	}
 	if u := srv.NATSURL(); u != "" {
 		cfg.Logger.Info("embedded NATS accepts subscribers", "url", u)
 	}
@@ -218,3 +223,9 @@ func checkPublicName(name string) error {
 }
 
 var errHostName = errors.New("want a host name such as ledger.example.com or an IP address, without a scheme or a port")
+
+// fileExists reports whether path names a file that can be read.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
