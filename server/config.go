@@ -90,6 +90,13 @@ type Config struct {
 	// creating an admin token (see AdminTokenFile): for `ledger token
 	// create`, which makes the one it was asked for.
 	NoBootstrap bool
+	// ReadyMaxLag and ReadyMaxLagEvents bound how far behind the stream
+	// the projections may be while /readyz answers 200: the oldest event
+	// not applied stored at most ReadyMaxLag ago, at most ReadyMaxLagEvents
+	// events behind. Zero means DefaultReadyMaxLag and
+	// DefaultReadyMaxLagEvents.
+	ReadyMaxLag       time.Duration
+	ReadyMaxLagEvents uint64
 	// StreamCheckInterval is how often the running ledger compares the
 	// stream and its buckets with what it requires (CheckStream), besides
 	// once at start and on every stream advisory; 0 means

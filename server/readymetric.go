@@ -3,10 +3,10 @@ package server
 import "github.com/prometheus/client_golang/prometheus"
 
 // registerReady exports ledger_ready on reg: 1 when the NATS connection is
-// up, the projections are following the stream and have applied every
-// event the ledger knows the stream holds; 0 otherwise. It is what /readyz
-// answers, read from what the ledger already knows instead of a stream
-// round trip per scrape: the stream's last sequence is refreshed by the
+// up, the projections are following the stream and are at most
+// readyMaxLagEvents behind the last sequence the ledger knows the stream
+// holds; 0 otherwise. It is /readyz without its stream round trips (and so
+// without the time bound): the stream's last sequence is refreshed by the
 // ledger's own appends and every stream info (the stream check, /readyz).
 func (s *Server) registerReady(reg prometheus.Registerer) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -30,5 +30,5 @@ func (s *Server) isReady() bool {
 	if lost, _ := s.gate.state(); lost != "" {
 		return false
 	}
-	return s.conn.NC != nil && s.conn.NC.IsConnected() && s.ledger.ProjectionLag() == 0
+	return s.conn.NC != nil && s.conn.NC.IsConnected() && s.ledger.ProjectionLag() <= s.readyMaxLagEvents
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -39,6 +39,10 @@ type Server struct {
 	followDone  chan struct{}      // closed when the projections have stopped
 	followCtx   context.Context    // cancelled by Close: the projections and the alerter stop
 	noReminders bool               // see Config.NoReminders
+	// readyMaxLag and readyMaxLagEvents bound the projections' lag for
+	// /readyz (readiness.go).
+	readyMaxLag       time.Duration
+	readyMaxLagEvents uint64
 	alertsDone  chan struct{}      // closed when the alerter has stopped
 	stopAlerts  context.CancelFunc // stops the alerter and the reminders, before the projections
 }
@@ -107,6 +111,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Exclusive: len(cfg.NATSURLs) == 0 && cfg.NATSListen == "",
 	})
 	s := &Server{dir: dir, conn: conn, store: store, ledger: l, ln: ln, logger: logger, noReminders: cfg.NoReminders, tls: tlsConfig != nil,
+		readyMaxLag: cmp.Or(cfg.ReadyMaxLag, DefaultReadyMaxLag), readyMaxLagEvents: cmp.Or(cfg.ReadyMaxLagEvents, DefaultReadyMaxLagEvents),
 		followErr: make(chan error, 1), followDone: make(chan struct{}), gate: newStreamGate()}
 	if err := s.prepareWatch(ctx); err != nil {
 		return nil, err
@@ -218,39 +223,6 @@ func (c closers) close() {
 	for i := len(c) - 1; i >= 0; i-- {
 		c[i]()
 	}
-}
-
-// ready reports whether the stream is reachable, is the one the ledger
-// started on, has lost no message (beyond what a rebuild accepted), and
-// the projections have applied everything it held a moment ago. A stream
-// found missing or replaced here is checked at once by the stream check
-// too, which reports it as an integrity break.
-func (s *Server) ready(ctx context.Context) error {
-	info, err := s.conn.Stream.Info(ctx)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		s.watch.poke()
-		return errors.New(missingProblem(ledgerShared))
-	}
-	if err != nil {
-		return fmt.Errorf("stream unreachable: %w", err)
-	}
-	if lost, _ := s.gate.state(); lost != "" {
-		return fmt.Errorf("stream %s: %s", StreamName, lost)
-	}
-	if w := s.watch; w != nil {
-		if started := w.startedInfo(StreamName); started != nil && replaced(info, started) {
-			w.poke()
-			return fmt.Errorf("stream %s: %s", StreamName, replacedProblem(ledgerShared, info, started))
-		}
-		if loss := lossOf(info.State); loss.Deleted() > w.acceptedDeleted() {
-			w.poke()
-			return fmt.Errorf("stream %s: %s", StreamName, loss)
-		}
-	}
-	if cp := s.store.Checkpoint(); cp < info.State.LastSeq {
-		return fmt.Errorf("projections at sequence %d of %d", cp, info.State.LastSeq)
-	}
-	return nil
 }
 
 // Routes lists the HTTP API's endpoints and the access each asks of a token.

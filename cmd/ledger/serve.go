@@ -51,6 +51,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"a soft limit for the process's memory, e.g. 400MiB: the Go runtime collects harder near it, and the caches are sized from it (default: none)")
 	tlsCert := fs.String("tls-cert", "", "serve the API over HTTPS with this certificate (PEM, the chain after it), with --tls-key")
 	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM); refused when others may read the file")
+	readyMaxLag := durationFlag(fs, "ready-max-lag", server.DefaultReadyMaxLag,
+		"/readyz answers 503 when the oldest event the projections have not applied was stored longer ago than this `duration` (stuck, or far behind)")
+	var readyMaxLagEvents int
+	intVar(fs, &readyMaxLagEvents, "ready-max-lag-events", server.DefaultReadyMaxLagEvents,
+		"/readyz answers 503 when the projections are more than this many events behind the stream")
 	newStream := fs.Bool("new-stream", false,
 		"start over when the projections were built from a stream that is missing, was replaced or holds less than they applied: "+
 			"create the stream if it is missing and set the projections aside (DATA/projections.old-TIME) to build them again; "+
@@ -87,6 +92,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.TLSCert, cfg.TLSKey = *tlsCert, *tlsKey
 	cfg.NewStream = *newStream
+	if *readyMaxLag <= 0 || readyMaxLagEvents <= 0 {
+		return fmt.Errorf("--ready-max-lag and --ready-max-lag-events: want a positive duration and a positive count")
+	}
+	cfg.ReadyMaxLag, cfg.ReadyMaxLagEvents = *readyMaxLag, uint64(readyMaxLagEvents)
 	if *memoryLimit > 0 {
 		if *memoryLimit < 64<<20 {
 			return fmt.Errorf("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)
