@@ -35,16 +35,16 @@ type Server struct {
 	watch  *streamWatch // the stream check
 
 	cancel      context.CancelFunc
-	followErr   chan error         // the projections' error, if they stop by themselves
-	followDone  chan struct{}      // closed when the projections have stopped
-	followCtx   context.Context    // cancelled by Close: the projections and the alerter stop
-	noReminders bool               // see Config.NoReminders
+	followErr   chan error      // the projections' error, if they stop by themselves
+	followDone  chan struct{}   // closed when the projections have stopped
+	followCtx   context.Context // cancelled by Close: the projections and the alerter stop
+	noReminders bool            // see Config.NoReminders
 	// readyMaxLag and readyMaxLagEvents bound the projections' lag for
 	// /readyz (readiness.go).
 	readyMaxLag       time.Duration
 	readyMaxLagEvents uint64
-	alertsDone  chan struct{}      // closed when the alerter has stopped
-	stopAlerts  context.CancelFunc // stops the alerter and the reminders, before the projections
+	alertsDone        chan struct{}      // closed when the alerter has stopped
+	stopAlerts        context.CancelFunc // stops the alerter and the reminders, before the projections
 }
 
 // Start starts a ledger server and returns once its HTTP API is listening.
