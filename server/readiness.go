@@ -57,15 +57,20 @@ func (s *Server) ready(ctx context.Context) error {
 }
 
 // followsWithin reports whether the projections follow the stream, whose
-// last sequence is last, within the bounds: at most readyMaxLagEvents
-// events behind, and the oldest event they have not applied stored at most
-// readyMaxLag ago (one direct get, only when they are behind). A ledger
-// applying a burst stays ready; one that stopped applying is not, within
-// the time bound.
+// last sequence is last: until they have once applied all of it (the
+// catch-up after a start), they are not ready; from then on, within the
+// bounds: at most readyMaxLagEvents events behind, and the oldest event
+// they have not applied stored at most readyMaxLag ago (one direct get,
+// only when they are behind). A ledger applying a burst stays ready; one
+// that stopped applying is not, within the time bound.
 func (s *Server) followsWithin(ctx context.Context, last uint64) error {
 	cp := s.store.Checkpoint()
 	if cp >= last {
+		s.caughtUp.Store(true)
 		return nil
+	}
+	if !s.caughtUp.Load() {
+		return fmt.Errorf("catching up: projections at sequence %d of %d", cp, last)
 	}
 	behind := last - cp
 	if behind > s.readyMaxLagEvents {

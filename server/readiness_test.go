@@ -48,11 +48,16 @@ func TestReadinessBoundsTheLag(t *testing.T) {
 	if err := s.followsWithin(ctx, 0); err != nil {
 		t.Errorf("an empty stream: %v", err)
 	}
+	s.caughtUp.Store(false) // a start with a backlog, below
 	for i := range 5 {
 		if _, err := js.Publish(ctx, fmt.Sprintf("ledger.events.acme.user.u%d", i), []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if err := s.followsWithin(ctx, 5); err == nil || !strings.Contains(err.Error(), "catching up") {
+		t.Errorf("5 events behind before the projections ever caught up: %v; want not ready, catching up", err)
+	}
+	s.caughtUp.Store(true) // as if they had, and fell behind since
 	if err := s.followsWithin(ctx, 5); err != nil {
 		t.Errorf("5 events behind, a moment old, bounds 10 events and an hour: %v", err)
 	}

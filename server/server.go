@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,7 @@ type Server struct {
 	// /readyz (readiness.go).
 	readyMaxLag       time.Duration
 	readyMaxLagEvents uint64
+	caughtUp          atomic.Bool        // the projections applied the whole stream once since the start
 	alertsDone        chan struct{}      // closed when the alerter has stopped
 	stopAlerts        context.CancelFunc // stops the alerter and the reminders, before the projections
 }
