@@ -86,7 +86,7 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		if err != nil {
 			return UsageAnswer{}, err
 		}
-		seq, err := l.appendEncoded(ctx, evs, msgs)
+		seq, err := l.appendEncoded(ctx, evs, msgs, l.commit.append)
 		if lostRace(err) {
 			// The shards it lost on are busy, most likely with another
 			// process's batches: go to the bottom of their stacks and try
