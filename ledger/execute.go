@@ -63,9 +63,10 @@ type command struct {
 	// reminder, G5), from a loop that decides it again whenever the
 	// projections move. Every ledger process sharing the stream emits it,
 	// under an id derived from what it is about (eventID), so (rule H5):
-	// it is appended on its own, never in a group commit, and a duplicate
+	// it is appended on its own, never in a group commit; a duplicate
 	// means another process appended it, and ends the command
-	// (answer.elsewhere).
+	// (answer.elsewhere); and a decision to append nothing is not checked
+	// against the stream (decideOnStream): the loop's next one corrects it.
 	emitted bool
 	decide  decideFunc
 }
@@ -103,8 +104,7 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		if ans, ok, err := l.replay(ctx, meta, attempt == 1); ok || err != nil {
 			return ans, err
 		}
-		now := l.Now()
-		evs, versions, err := l.decide(c, now)
+		now, evs, versions, err := l.decideOnStream(ctx, c)
 		if err != nil {
 			return answer{}, l.keepRejection(ctx, meta, err)
 		}

@@ -52,6 +52,8 @@ type Ledger struct {
 	// dedupeWindow is the stream's duplicate window: JetStream itself
 	// refuses a message id seen this recently (0: unknown).
 	dedupeWindow time.Duration
+	// msgGetSubject asks the stream's leader for a message (onstream.go).
+	msgGetSubject string
 
 	usageAnswered usageAnswered // per account: the last usage batch answered (usage.go)
 	lastAppended  lastAppended  // the last event appended to each usage subject (usagetips.go)
@@ -119,6 +121,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		if info := stream.CachedInfo(); info != nil {
 			l.dedupeWindow = info.Config.Duplicates
 			l.startSeq = info.State.LastSeq
+			l.msgGetSubject = msgGetSubject(js, info.Config.Name)
 		}
 	}
 	l.commit.maxLeaders = max(o.GroupsInFlight, 1)

@@ -12,7 +12,89 @@ import (
 )
 
 // This file holds the tests of several ledger processes answering as one
-// ledger (rule H5).
+// ledger (rule H5): two ledgers on one nats-server, each command sent to
+// one of them right after the other acknowledged what it depends on.
+
+// rules H5, C1, C5: a command sent to one ledger right after the other
+// acknowledged what it depends on is decided on the stream's state, not on
+// projections that have not applied that write yet: a licence created on a
+// is assigned on b at once (no license_not_found), an assignment made on b
+// is reassigned on a at once (no not_assigned), a user registered on a is
+// given b's licence at once (no user_not_found), a session opened on a is
+// ended on b at once, many times over. Every command carries an
+// Idempotency-Key, and its replay answers the same.
+func TestRefusalsDecidedOnTheStream(t *testing.T) {
+	c := newClock(T0)
+	a, b := startPair(t, c)
+	a.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
+	b.waitReady()
+	from, until := T0.Add(-24*time.Hour), T0.Add(365*24*time.Hour)
+	const n = 40
+	wrong := 0
+	send := func(tl *testLedger, want int, method, path, key string, body any) {
+		t.Helper()
+		r := tl.do(method, path, body, "Idempotency-Key", key)
+		if r.Status != want {
+			wrong++
+			t.Errorf("%s %s: %d %s, want %d: the other ledger acknowledged what it depends on", method, path, r.Status, r.Raw, want)
+			return
+		}
+		if again := tl.do(method, path, body, "Idempotency-Key", key); again.Status != want {
+			t.Errorf("%s %s replayed: %d %s, want the first answer %d", method, path, again.Status, again.Raw, want)
+		}
+	}
+	for i := range n {
+		lic, u, v := fmt.Sprintf("L%d", i), fmt.Sprintf("u%d@x.example", i), fmt.Sprintf("v%d@x.example", i)
+		send(a, 201, "POST", useAcme+"/licenses", "lic-"+lic, e2eLicense(lic, "practitioner", 0, from, until, "microstation"))
+		send(b, 201, "POST", useAcme+"/users", "user-"+u, map[string]any{"email": u, "entitlement_country": "DE"})
+		send(a, 200, "POST", useAcme+"/licenses/"+lic+"/assign", "assign-"+lic, e2eAssign(u))
+		send(a, 201, "POST", useAcme+"/users", "user-"+v, map[string]any{"email": v, "entitlement_country": "DE"})
+		send(b, 200, "POST", useAcme+"/licenses/"+lic+"/reassign", "reassign-"+lic, e2eAssign(v))
+		send(a, 200, "POST", useAcme+"/licenses/"+lic+"/unassign", "unassign-"+lic, nil)
+		send(b, 200, "POST", useAcme+"/licenses/"+lic+"/assign", "assign-again-"+lic, e2eAssign(u))
+		// A command that changes nothing is held to the stream's state as
+		// a refusal is: the sign-out on b ends the session a opened (on a
+		// lagging copy it would find none, answer 204 and leave u signed
+		// in on m1, so that the sign-in from m2 is signed_in_elsewhere).
+		session := map[string]any{"email": u, "machine_id": "m1", "client_version": useNewCli, "client_time": e2eTS(c.Now())}
+		send(a, 201, "POST", useAcme+"/sessions", "sign-in-"+u, session)
+		send(b, 204, "DELETE", useAcme+"/sessions/"+u, "sign-out-"+u, nil)
+		session["machine_id"] = "m2"
+		send(b, 201, "POST", useAcme+"/sessions", "sign-in-m2-"+u, session)
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d commands answered on a lagging copy of the stream", wrong, 10*n)
+	}
+	if da, db := a.digest(), b.digest(); da != db {
+		t.Errorf("projection digests differ: a %s, b %s", da, db)
+	}
+	a.checkStream()
+}
+
+// rules H5, C1: a refusal that no write made wrong is answered as before,
+// by either ledger, and kept for its Idempotency-Key.
+func TestRefusalsStandWhenNothingIsBehind(t *testing.T) {
+	c := newClock(T0)
+	a, b := startPair(t, c)
+	a.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
+	b.waitReady()
+	for _, tl := range []*testLedger{a, b} {
+		r := tl.do("POST", useAcme+"/licenses/NOPE/assign", e2eAssign("a@x.example"), "Idempotency-Key", "nope-"+tl.dir)
+		if r.Status != 404 || r.code() != "license_not_found" {
+			t.Fatalf("assign of a licence nobody created: %d %s, want 404 license_not_found", r.Status, r.Raw)
+		}
+		r = tl.do("POST", "/v1/accounts/initech/users", map[string]any{"email": "a@x.example"})
+		if r.Status != 404 || r.code() != "account_not_found" {
+			t.Fatalf("a user in an account nobody created: %d %s, want 404 account_not_found", r.Status, r.Raw)
+		}
+	}
+	// The licence created now does not change the kept refusal.
+	a.must(201, "POST", useAcme+"/licenses", e2eLicense("NOPE", "practitioner", 0, T0.Add(-time.Hour), T0.Add(time.Hour), "microstation"))
+	r := b.do("POST", useAcme+"/licenses/NOPE/assign", e2eAssign("a@x.example"), "Idempotency-Key", "nope-"+b.dir)
+	if r.Status != 404 || !strings.Contains(string(r.Raw), "license_not_found") {
+		t.Errorf("replay of a kept refusal: %d %s, want the first answer", r.Status, r.Raw)
+	}
+}
 
 // rules H5, G5: two ledgers on one stream both emit the daily reminders of
 // the same unassigned licences, at once, while commands are sent to both:
