@@ -158,7 +158,7 @@ func errKeyReused() error {
 // a lost race, which only an appending decision has.
 func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answer, bool, error) {
 	if res, ok, err := l.store.Command(meta.CommandID); err != nil || ok {
-		if err == nil && res.Hash != meta.CommandHash {
+		if err == nil && !meta.sameRequest(res.Hash) {
 			err = errKeyReused()
 		}
 		return answer{state: res.State, decidedAt: res.RecordedAt}, true, err
@@ -170,7 +170,7 @@ func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answ
 	if err != nil || kept == nil {
 		return answer{}, false, err
 	}
-	if kept.Hash != meta.CommandHash {
+	if !meta.sameRequest(kept.Hash) {
 		return answer{}, true, errKeyReused()
 	}
 	if kept.Code != "" {
