@@ -95,8 +95,11 @@ func (l *Ledger) catchUpOn(ctx context.Context, subjects []string, applied uint6
 func (l *Ledger) lastSeqOf(ctx context.Context, subjects []string) (uint64, error) {
 	if l.exclusive {
 		// Nothing else writes to the stream: it holds what it held when
-		// the ledger started and what this ledger appended since.
-		return max(l.startSeq, l.ownAppends.through()), nil
+		// the ledger started and what this ledger appended since. Of
+		// that, every command it answered is applied, but usage and
+		// checks, which no refusal reads (a session's usage is awaited
+		// apart, awaitUsage).
+		return l.startSeq, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, streamQueryTimeout)
 	defer cancel()

@@ -91,9 +91,8 @@ func (l *Ledger) lastAppendedAt(ld *loader, subject string, projected time.Time)
 // so if every event the projections lack is one of its own usage batches,
 // they already show every such change.
 type ownAppends struct {
-	mu      sync.Mutex
-	ranges  []seqRange // sorted by from, disjoint
-	highest uint64     // the last sequence appended
+	mu     sync.Mutex
+	ranges []seqRange // sorted by from, disjoint
 }
 
 type seqRange struct{ from, to uint64 }
@@ -114,14 +113,6 @@ func (o *ownAppends) add(from, to, applied uint64) {
 		i--
 	}
 	o.ranges = slices.Insert(kept, i, seqRange{from, to})
-	o.highest = max(o.highest, to)
-}
-
-// through is the highest sequence this ledger appended (0: none).
-func (o *ownAppends) through() uint64 {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.highest
 }
 
 // covers reports whether every sequence in [from, to] was appended by this
