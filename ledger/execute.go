@@ -105,6 +105,12 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 			return ans, err
 		}
 		now, evs, versions, err := l.decideOnStream(ctx, c)
+		if lostRace(err) {
+			if err := l.beforeRetry(ctx, c.name, attempt); err != nil {
+				return answer{}, err
+			}
+			continue
+		}
 		if err != nil {
 			return answer{}, l.keepRejection(ctx, meta, err)
 		}

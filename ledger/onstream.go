@@ -40,11 +40,16 @@ import (
 // streamQueryTimeout bounds a question to the stream about its subjects.
 const streamQueryTimeout = 5 * time.Second
 
+// maxStreamChecks bounds the decisions of one attempt that find what they
+// read behind the stream; then the attempt counts as a lost race.
+const maxStreamChecks = 4
+
 // decideOnStream decides c at the ledger's clock and returns when, with the
 // decision. A decision that appends nothing is decided again until the
 // state it read includes everything the stream held, when the command
-// arrived, on every subject it read (see above). An emitted command is
-// exempt (command.emitted).
+// arrived, on every subject it read (see above); one that keeps finding
+// them behind is a lost race (ErrConflict). An emitted command is exempt
+// (command.emitted).
 func (l *Ledger) decideOnStream(ctx context.Context, c command) (time.Time, []events.Event, map[string]projections.Version, error) {
 	checked := map[string]bool{} // subjects the projections have caught up on since the command arrived
 	for round := 1; ; round++ {
@@ -65,9 +70,8 @@ func (l *Ledger) decideOnStream(ctx context.Context, c command) (time.Time, []ev
 		if len(unchecked) == 0 {
 			return now, evs, versions, err
 		}
-		if round > l.maxAttempts {
-			return now, nil, nil, commands.Reject(commands.CodeConflict,
-				"what this command reads kept changing while it was decided (%d times); retry", round)
+		if round > maxStreamChecks {
+			return now, nil, nil, fmt.Errorf("%w: what the decision read kept changing on the stream", ErrConflict)
 		}
 		behind, cerr := l.catchUpOn(ctx, unchecked, applied)
 		if cerr != nil {
