@@ -96,23 +96,23 @@ func TestRefusalsStandWhenNothingIsBehind(t *testing.T) {
 	}
 }
 
-// rules H5, G5: two ledgers on one stream both emit the daily reminders of
-// the same unassigned licences, at once, while commands are sent to both:
-// each licence gets one reminder a day, neither ledger logs a reminder it
-// could not decide, and no command is answered 5xx (do fails the test on
-// one).
-func TestRemindersOfTwoLedgersOnce(t *testing.T) {
+// rules H5, G4, G5: two ledgers on one stream both emit the daily
+// reminders of the same unassigned licences, and the day's threshold alert,
+// at once, while commands are sent to both: each licence gets one reminder
+// a day, the product one alert a day, neither ledger logs an event it could
+// not decide, and no command is answered 5xx (do fails the test on one).
+func TestDailyEventsOfTwoLedgersOnce(t *testing.T) {
 	c := newClock(T0.Add(9 * time.Hour))
 	warnings := make(chan string, 1000)
 	a, b := startPairWith(t, c, server.Config{ReminderPoll: 5 * time.Millisecond, Logger: warningLogger(warnings)})
-	checkRemindersOnce(t, c, a, b, warnings)
+	checkDailyEventsOnce(t, c, a, b, warnings)
 }
 
-// rules H5, G5: TestRemindersOfTwoLedgersOnce on an R3 stream of a
+// rules H5, G4, G5: TestDailyEventsOfTwoLedgersOnce on an R3 stream of a
 // three-node cluster, where the second publish of a message id being
 // stored is refused with 10158 ("duplicate message id is in process"),
 // which failed every command grouped with the reminder.
-func TestClusterRemindersOfTwoLedgersOnce(t *testing.T) {
+func TestClusterDailyEventsOfTwoLedgersOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node NATS cluster: not with -short")
 	}
@@ -129,17 +129,19 @@ func TestClusterRemindersOfTwoLedgersOnce(t *testing.T) {
 	cfgB.DataDir, cfgB.HTTPAddr = t.TempDir(), fmt.Sprintf("127.0.0.1:%d", httpPorts[1])
 	cfgB.SigningKey = filepath.Join(cfgA.DataDir, "keys", "events.ed25519")
 	b := startClusterLedger(t, cfgB, c, a.token)
-	checkRemindersOnce(t, c, a, b, warnings)
+	checkDailyEventsOnce(t, c, a, b, warnings)
 }
 
-// checkRemindersOnce creates unassigned licences on a and b (both
-// reminding, on clock c), lets three UTC days begin while users are
-// registered on both, and checks that every licence got exactly one
-// reminder each day and that no warning names a reminder not decided or a
-// request that failed.
-func checkRemindersOnce(t *testing.T, c *clock, a, b *testLedger, warnings <-chan string) {
+// checkDailyEventsOnce creates unassigned licences on a and b (both
+// reminding, on clock c) and a threshold of one machine, lets three UTC days
+// begin while users are registered on both and each records the pooled use
+// of one machine, and checks that every licence got exactly one reminder
+// each day, the product exactly one alert, and that no warning names an
+// event not decided or a request that failed.
+func checkDailyEventsOnce(t *testing.T, c *clock, a, b *testLedger, warnings <-chan string) {
 	t.Helper()
 	a.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
+	a.must(200, "PUT", useAcme+"/thresholds/microstation", map[string]any{"max_machines": 1})
 	b.waitReady()
 	const n, days = 16, 3
 	ledgers := []*testLedger{a, b}
@@ -147,10 +149,10 @@ func checkRemindersOnce(t *testing.T, c *clock, a, b *testLedger, warnings <-cha
 		ledgers[i%2].must(201, "POST", useAcme+"/licenses",
 			e2eLicense(fmt.Sprintf("L%d", i), "practitioner", 0, T0.Add(-24*time.Hour), T0.Add(365*24*time.Hour), "microstation"))
 	}
-	var want []string
+	var want, wantAlerts []string
 	for d := range days {
 		if d > 0 {
-			c.Set(c.Now().Truncate(24 * time.Hour).Add(24 * time.Hour)) // the next midnight
+			c.Set(c.Now().Truncate(24 * time.Hour).Add(24*time.Hour + 12*time.Hour)) // the next day, at noon
 		}
 		day := c.Now().Format(time.DateOnly)
 		// Commands to both while the day's reminders race: grouped with
@@ -159,10 +161,19 @@ func checkRemindersOnce(t *testing.T, c *clock, a, b *testLedger, warnings <-cha
 			email := fmt.Sprintf("d%d-u%d@x.example", d, i)
 			ledgers[i%2].must(201, "POST", useAcme+"/users", map[string]any{"email": email, "entitlement_country": "DE"})
 		}
+		// Two machines in pooled use from 08:00, one recorded on each
+		// ledger: over the threshold, and both alerters see it.
+		for i, tl := range ledgers {
+			rec := useR(fmt.Sprintf("d%d-use%d", d, i), c.Now().Truncate(24*time.Hour).Add(8*time.Hour), time.Hour).
+				set("email", fmt.Sprintf("d%d-u%d@x.example", d, i)).set("machine_id", fmt.Sprintf("m%d", i))
+			tl.must(200, "POST", usePath, useBatch(rec))
+		}
 		for i := range n {
 			want = append(want, fmt.Sprintf("L%d@%s", i, day))
 		}
+		wantAlerts = append(wantAlerts, day)
 		waitReminders(t, a, len(want))
+		eventually(t, 20*time.Second, "the alert of "+day, func() bool { return len(exceeded(a)) >= len(wantAlerts) })
 	}
 	a.waitReady()
 	b.waitReady()
@@ -179,10 +190,17 @@ func checkRemindersOnce(t *testing.T, c *clock, a, b *testLedger, warnings <-cha
 	for k, n := range count {
 		t.Errorf("reminder %s appended %d times, want none", k, n)
 	}
+	var alerted []string
+	for _, e := range exceeded(a) {
+		alerted = append(alerted, e.Day)
+	}
+	if got, want := strings.Join(alerted, " "), strings.Join(wantAlerts, " "); got != want {
+		t.Errorf("alerts of the days %s, want one of each day %s", got, want)
+	}
 	for {
 		select {
 		case w := <-warnings:
-			if strings.Contains(w, "reminder") || strings.Contains(w, "request failed") {
+			if strings.Contains(w, "reminder") || strings.Contains(w, "alert") || strings.Contains(w, "request failed") {
 				t.Errorf("warning: %s", w)
 			}
 		default:
