@@ -186,20 +186,23 @@ func jsonKind(goKind string) string {
 	return "number"
 }
 
-// commandMeta derives a command's metadata from the request. The actor is
-// the token that sent it (S3), never a value the client chose. With an
-// Idempotency-Key the command id is a digest of the token, the method, the
-// path and the key: the same key on the same endpoint from the same token
-// is the same command, and one token can never replay another's answer.
+// commandMeta derives a command's metadata from the request, whose body is
+// one valid JSON value. The actor is the token that sent it (S3), never a
+// value the client chose. With an Idempotency-Key the command id is a
+// digest of the token, the method, the path and the key: the same key on
+// the same endpoint from the same token is the same command, and one token
+// can never replay another's answer. Its request digest is then the
+// digest of the body's canonical JSON (canonicalJSON), so a replay that
+// means the same is the same request, however it is written; without a
+// key, nothing compares the digest, and it is taken of the bytes as sent.
 func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 	route := r.Method + " " + r.URL.Path
-	sum := sha256.Sum256([]byte(route + "\n" + string(body)))
 	p := principal(r)
 	if err := chargeCommand(r); err != nil {
 		return ledger.Meta{}, err
 	}
 	meta := ledger.Meta{
-		CommandHash:   hex.EncodeToString(sum[:]),
+		CommandHash:   requestDigest(route, body),
 		Actor:         p.Actor(),
 		CorrelationID: r.Header.Get(HeaderCorrelationID),
 		CausationID:   r.Header.Get(HeaderCausationID),
@@ -216,8 +219,24 @@ func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 		k := sha256.Sum256([]byte(p.ID + "\n" + route + "\n" + key))
 		meta.CommandID = "idem-" + hex.EncodeToString(k[:16])
 		meta.FromIdempotencyKey = true
+		canonical, err := canonicalJSON(body)
+		if err != nil {
+			return meta, commands.Reject(commands.CodeMalformedJSON, "the body is not one JSON value")
+		}
+		// The digest of the bytes as sent is what ledgers recorded before;
+		// a record with it is this request too.
+		meta.CommandHash, meta.SentHash = requestDigest(route, canonical), meta.CommandHash
 	}
 	return meta, nil
+}
+
+// requestDigest is the hex SHA-256 of a request: its method and path, and
+// its body.
+func requestDigest(route string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(route + "\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func printableASCII(s string, max int) bool {

@@ -28,7 +28,9 @@ const DefaultAlertPause = 200 * time.Millisecond
 // expected-sequence check, decided against the days it already holds, and its
 // event id is derived from (account, product, day), so another ledger process
 // raising the same alert at the same time, or a retry after a crash between
-// deciding and appending, appends nothing twice. A queued day survives a
+// deciding and appending, appends nothing twice; the process whose alert
+// JetStream refuses as a duplicate takes the other's for its own, without
+// an error (rule H5). A queued day survives a
 // restart (it is in the projections until its alert lands); after a restart
 // every queued day is checked once more.
 func (l *Ledger) RunAlerter(ctx context.Context) error {
@@ -48,12 +50,17 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 			if checked[k] == c {
 				continue
 			}
-			if err := l.checkAlert(ctx, c); err != nil {
+			settled, err := l.checkAlert(ctx, c)
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				l.logger.Warn("threshold alert not decided; will retry", "account", c.Account, "product", c.Product, "day", c.Day, "err", err)
 				failed = true
+				continue
+			}
+			if !settled {
+				failed = true // looked at again soon, as after a failure, but it is none
 				continue
 			}
 			checked[k] = c
@@ -80,10 +87,12 @@ func (l *Ledger) RunAlerter(ctx context.Context) error {
 	}
 }
 
-// checkAlert decides the alert of one queued day.
-func (l *Ledger) checkAlert(ctx context.Context, c projections.AlertCheck) error {
+// checkAlert decides the alert of one queued day. It is settled unless
+// another ledger process was appending the same alert (rule H5): the next
+// round, once the projections show it, finds it there.
+func (l *Ledger) checkAlert(ctx context.Context, c projections.AlertCheck) (settled bool, err error) {
 	subj := events.AlertSubject(c.Account, c.Product)
-	_, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "raise_alert", account: c.Account, primary: subj,
+	ans, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "raise_alert", account: c.Account, primary: subj, emitted: true,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			log := load[commands.AlertLog](ld, subj)
 			if !log.Set || log.Alerted(c.Day) || log.MaxMachines != c.MaxMachines {
@@ -98,7 +107,7 @@ func (l *Ledger) checkAlert(ctx context.Context, c projections.AlertCheck) error
 			}
 			return commands.RaiseAlert{Account: c.Account, Product: c.Product, Day: c.Day}.Decide(log, over, now)
 		}})
-	return err
+	return !ans.elsewhere, err
 }
 
 // firstCrossing is the first interval of day with more than max machines in

@@ -23,20 +23,27 @@ const (
 	hdrBatchCommit    = "Nats-Batch-Commit"
 )
 
-// JetStream error codes the appender tells apart.
+// JetStream error codes the appender tells apart (appendError).
 const (
 	errCodeWrongLastSeq      = 10071 // JSStreamWrongLastSequenceErrF
 	errCodeWrongLastSeqConst = 10164 // JSStreamWrongLastSequenceConstantErr (clustered)
+	errCodeDuplicateInFlight = 10158 // JSStreamDuplicateMessageConflict: the id is being stored (clustered)
 	errCodeBatchDuplicate    = 10201 // JSAtomicPublishContainsDuplicateMessageErr
 	errCodeBatchIncomplete   = 10176 // JSAtomicPublishIncompleteBatchErr: the server refused part of it
 )
 
+// The answers of JetStream that another writer can cause, each a lost race
+// (lostRace), never a failure: the command is decided again, or, for an
+// event the ledger emits itself, it is there already (rule H5).
 var (
 	// ErrConflict: an aggregate changed between load and append (another
 	// writer won the expected-last-subject-sequence check).
 	ErrConflict = errors.New("ledger: concurrent change")
-	// ErrDuplicate: JetStream already holds a message of this command (a
-	// retried append whose first try landed).
+	// ErrDuplicate: JetStream holds, or is storing, a message with the id
+	// of one of the append's: a retried append whose first try landed, or
+	// the same event appended by another ledger process (a usage record, an
+	// alert or reminder, a keyed command sent to two processes; their ids
+	// are derived from what they are about, see eventID).
 	ErrDuplicate = errors.New("ledger: duplicate append")
 )
 
@@ -170,7 +177,9 @@ func (a *appender) publishBatch(ctx context.Context, msgs []outgoing) (uint64, e
 	panic("unreachable")
 }
 
-// appendError is the error of an append JetStream refused with code.
+// appendError is the error of an append JetStream refused with code: the
+// one place that tells a lost race from a failure, for plain publishes and
+// atomic batches alike.
 func appendError(code int, desc string) error {
 	switch code {
 	case errCodeWrongLastSeq, errCodeWrongLastSeqConst:
@@ -179,8 +188,10 @@ func appendError(code int, desc string) error {
 		// The server dropped part of the batch (too many batches in flight,
 		// say) and stored none of it: the append can be made again.
 		return fmt.Errorf("%w: %s", ErrConflict, desc)
-	case errCodeBatchDuplicate:
-		return fmt.Errorf("%w: %s", ErrDuplicate, desc)
+	case errCodeBatchDuplicate, errCodeDuplicateInFlight:
+		// Stored already, or being stored by another process's publish on
+		// a replicated stream: in both cases this append stored nothing.
+		return fmt.Errorf("%w: %d %s", ErrDuplicate, code, desc)
 	}
 	return fmt.Errorf("ledger: jetstream error %d: %s", code, desc)
 }

@@ -42,13 +42,24 @@ func run[T any](ctx context.Context, l *Ledger, meta Meta, c command) (Result[T]
 // requireAccount answers account_not_found for a command in an account that
 // does not exist, before anything else about the command is checked, so
 // that every entry point gives that answer first (the decision checks it
-// again on the state it decides on; see decide). A keyed request keeps the
-// answer, so its replay answers the same once the account exists.
+// again on the state it decides on; see decide). An account the
+// projections do not show may have been created by another ledger process
+// sharing the stream: the answer stands once they have applied what the
+// stream holds on the account's subject (rule H5, onstream.go). A keyed
+// request keeps the answer, so its replay answers the same once the account
+// exists.
 func (l *Ledger) requireAccount(ctx context.Context, meta Meta, account string) error {
 	if err := commands.AccountID("account", account); err != nil {
 		return err
 	}
+	applied := l.store.Checkpoint()
 	acct, _, err := l.store.Account(account)
+	if err == nil && !acct.Exists() {
+		var behind bool
+		if behind, err = l.catchUpOn(ctx, []string{events.AccountSubject(account)}, applied); behind && err == nil {
+			acct, _, err = l.store.Account(account)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,11 @@
 //  2. decide: the command's aggregates are loaded from the projections
 //     (package projections) with their versions, the account it acts in must
 //     exist, and a pure decision of package commands turns the command into
-//     events or a rejection;
+//     events or a rejection. A decision that appends nothing (a rejection,
+//     or a command that changes nothing) stands only on a state that
+//     includes everything the stream held, when the command arrived, on the
+//     subjects it read; otherwise it is decided again once the projections
+//     have applied that (onstream.go);
 //  3. append: the events get their metadata and hash chain, are signed, and
 //     are published with Nats-Expected-Last-Subject-Sequence set to the
 //     version each subject was loaded at, in one atomic batch per command.
@@ -29,7 +33,11 @@
 // process.
 //
 // A Ledger is safe for concurrent use. Several ledger processes may share a
-// stream: the expected-sequence headers keep their decisions consistent, and
-// JetStream's message-id deduplication keeps a usage record from landing
-// twice. Reads (queries.go) are served from the projections.
+// stream and answer as one ledger (rule H5): the expected-sequence headers
+// keep their decisions consistent, a decision that appends nothing is
+// checked against the stream (step 2), JetStream's message-id
+// deduplication keeps a usage record, an alert or a reminder from landing
+// twice, and a duplicate or conflict another process causes is a lost race,
+// never an error (appendError). Reads (queries.go) are served from the
+// projections.
 package ledger

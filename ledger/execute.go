@@ -59,7 +59,16 @@ type command struct {
 	// reads (a check). The next decision on its subjects uses the last
 	// appended event (lastAppended) when the projections are behind it.
 	answeredOnAppend bool
-	decide           decideFunc
+	// emitted marks an event the ledger emits itself (an alert, G4; a
+	// reminder, G5), from a loop that decides it again whenever the
+	// projections move. Every ledger process sharing the stream emits it,
+	// under an id derived from what it is about (eventID), so (rule H5):
+	// it is appended on its own, never in a group commit; a duplicate
+	// means another process appended it, and ends the command
+	// (answer.elsewhere); and a decision to append nothing is not checked
+	// against the stream (decideOnStream): the loop's next one corrects it.
+	emitted bool
+	decide  decideFunc
 }
 
 // answer is what a command answers: its primary aggregate's state and the
@@ -71,6 +80,9 @@ type answer struct {
 	// landed are the events this call decided and appended; nil when it
 	// answered a replay, or appended nothing.
 	landed []events.Event
+	// elsewhere: an emitted command's event was refused as a duplicate,
+	// stored or being stored by another ledger process (command.emitted).
+	elsewhere bool
 }
 
 // execute runs a command: replay, decide, append, await (see the package
@@ -92,8 +104,13 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		if ans, ok, err := l.replay(ctx, meta, attempt == 1); ok || err != nil {
 			return ans, err
 		}
-		now := l.Now()
-		evs, versions, err := l.decide(c, now)
+		now, evs, versions, err := l.decideOnStream(ctx, c)
+		if lostRace(err) {
+			if err := l.beforeRetry(ctx, c.name, attempt); err != nil {
+				return answer{}, err
+			}
+			continue
+		}
 		if err != nil {
 			return answer{}, l.keepRejection(ctx, meta, err)
 		}
@@ -104,7 +121,15 @@ func (l *Ledger) executeCommand(ctx context.Context, meta Meta, c command) (answ
 		if err != nil {
 			return answer{}, err
 		}
-		seq, err := l.appendEncoded(ctx, evs, msgs)
+		appendVia := l.commit.append
+		if c.emitted {
+			appendVia = l.commit.appendAlone
+		}
+		seq, err := l.appendEncoded(ctx, evs, msgs, appendVia)
+		if c.emitted && errors.Is(err, ErrDuplicate) {
+			// rule H5: another ledger process emitted this very event.
+			return answer{decidedAt: now, elsewhere: true}, nil
+		}
 		if lostRace(err) {
 			if err := l.beforeRetry(ctx, c.name, attempt); err != nil {
 				return answer{}, err
@@ -139,7 +164,7 @@ func errKeyReused() error {
 // a lost race, which only an appending decision has.
 func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answer, bool, error) {
 	if res, ok, err := l.store.Command(meta.CommandID); err != nil || ok {
-		if err == nil && res.Hash != meta.CommandHash {
+		if err == nil && !meta.sameRequest(res.Hash) {
 			err = errKeyReused()
 		}
 		return answer{state: res.State, decidedAt: res.RecordedAt}, true, err
@@ -151,7 +176,7 @@ func (l *Ledger) replay(ctx context.Context, meta Meta, firstAttempt bool) (answ
 	if err != nil || kept == nil {
 		return answer{}, false, err
 	}
-	if kept.Hash != meta.CommandHash {
+	if !meta.sameRequest(kept.Hash) {
 		return answer{}, true, errKeyReused()
 	}
 	if kept.Code != "" {
@@ -209,10 +234,14 @@ func (l *Ledger) unchanged(ctx context.Context, meta Meta, primary string, now t
 	return answer{state: st, decidedAt: now}, err
 }
 
-// appendEncoded appends msgs, the encoded evs, remembers their sequences as
-// this ledger's own and counts what they record.
-func (l *Ledger) appendEncoded(ctx context.Context, evs []events.Event, msgs []outgoing) (uint64, error) {
-	seq, err := l.commit.append(ctx, msgs)
+// appendFunc appends encoded events and returns the stream sequence of the
+// last.
+type appendFunc func(ctx context.Context, msgs []outgoing) (uint64, error)
+
+// appendEncoded appends msgs, the encoded evs, through via, remembers their
+// sequences as this ledger's own and counts what they record.
+func (l *Ledger) appendEncoded(ctx context.Context, evs []events.Event, msgs []outgoing, via appendFunc) (uint64, error) {
+	seq, err := via(ctx, msgs)
 	if err == nil {
 		l.metrics.lag.noteAppended(seq)
 		l.metrics.countAppended(evs)

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -109,6 +108,14 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 	}
 }
 
+// appendAlone appends msgs on their own, never in a group: for the events
+// every ledger process emits at about the same moment (G4, G5), of which
+// all but one are refused as duplicates or conflicts; in a group, that
+// refusal would make every command in it be appended again alone.
+func (c *committer) appendAlone(ctx context.Context, msgs []outgoing) (uint64, error) {
+	return c.app.append(ctx, msgs)
+}
+
 // lead commits the queue once, then passes leadership on if requests
 // arrived meanwhile, so the caller can return to its own request.
 func (c *committer) lead() {
@@ -162,7 +169,9 @@ func (c *committer) commit(group []*appendReq) {
 	// The group's context: the batch is worth sending while any request
 	// in it still waits.
 	last, err := c.app.publishBatch(context.WithoutCancel(live[0].ctx), all)
-	if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate) {
+	if lostRace(err) {
+		// One request lost a race, its message another's duplicate, say
+		// (rule H5): the others must not fail with it.
 		for _, r := range live {
 			seq, err := c.app.append(r.ctx, r.msgs)
 			r.done <- appendRes{seq: seq, err: err}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -94,7 +95,6 @@ func TestIdempotencyKeyReused(t *testing.T) {
 	for _, body := range []any{
 		e2eAssign("b@x.example"),
 		e2eAssign("a@x.example", T0), // the same command with an explicit at
-		`{"email": "a@x.example"}`,   // the same JSON, other bytes
 		map[string]any{"email": "A@X.example"},
 	} {
 		e2eReject(tl, 409, "idempotency_key_reused", "POST", e2eP1+"/assign", body, "Idempotency-Key", "k")
@@ -103,6 +103,34 @@ func TestIdempotencyKeyReused(t *testing.T) {
 	if r := tl.must(200, "GET", e2eP1, nil); r.Body["assignee"] != "a@x.example" {
 		t.Errorf("assignee got %v, want a@x.example", r.Body["assignee"])
 	}
+	tl.checkStream()
+}
+
+// Issue 17, item 6 (docs/api.md): a key is compared by the meaning of its
+// request, its canonical JSON: the same members and values written with
+// other white space, member order or escapes replay the first answer (an
+// accepted command's, a kept refusal's, a usage batch's); other values are
+// idempotency_key_reused.
+func TestIdempotencyKeyComparesMeaning(t *testing.T) {
+	tl := startLedger(t, "", nil)
+	tl.setup()
+	first := tl.must(200, "POST", e2eP1+"/assign", `{"email":"a@x.example"}`, "Idempotency-Key", "k")
+	for _, body := range []string{`{"email": "a@x.example"}`, "{\n  \"email\" : \"a@x.example\"\n}", `{"email":"a\u0040x.example"}`} {
+		e2eReplay(tl, "k", e2eCmd{"POST", e2eP1 + "/assign", body, 200}, first)
+	}
+	e2eReject(tl, 409, "idempotency_key_reused", "POST", e2eP1+"/assign", `{"email": "b@x.example"}`, "Idempotency-Key", "k")
+
+	refused := tl.must(404, "POST", e2eAcme+"/licenses/P7/assign", `{"email":"b@x.example","at":"2026-01-05T00:00:00Z"}`, "Idempotency-Key", "r")
+	e2eReplay(tl, "r", e2eCmd{"POST", e2eAcme + "/licenses/P7/assign", `{ "at": "2026-01-05T00:00:00Z", "email": "b@x.example" }`, 404}, refused)
+
+	rec := `{"usage_id":"u-1","email":"b@x.example","product":"microstation","machine_id":"m","client_version":"10.00.18.25",` +
+		`"started_at":"2026-01-04T10:00:00Z","ended_at":"2026-01-04T11:00:00Z","offline":false}`
+	usage := tl.must(200, "POST", usePath, `{"records":[`+rec+`]}`, "Idempotency-Key", "u")
+	var reordered map[string]any
+	if err := json.Unmarshal([]byte(rec), &reordered); err != nil {
+		t.Fatal(err)
+	}
+	e2eReplay(tl, "u", e2eCmd{"POST", usePath, map[string]any{"records": []any{reordered}}, 200}, usage)
 	tl.checkStream()
 }
 

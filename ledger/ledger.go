@@ -52,6 +52,8 @@ type Ledger struct {
 	// dedupeWindow is the stream's duplicate window: JetStream itself
 	// refuses a message id seen this recently (0: unknown).
 	dedupeWindow time.Duration
+	// msgGetSubject asks the stream's leader for a message (onstream.go).
+	msgGetSubject string
 
 	usageAnswered usageAnswered // per account: the last usage batch answered (usage.go)
 	lastAppended  lastAppended  // the last event appended to each usage subject (usagetips.go)
@@ -119,6 +121,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, stream jetstream.Stream, store *
 		if info := stream.CachedInfo(); info != nil {
 			l.dedupeWindow = info.Config.Duplicates
 			l.startSeq = info.State.LastSeq
+			l.msgGetSubject = msgGetSubject(js, info.Config.Name)
 		}
 	}
 	l.commit.maxLeaders = max(o.GroupsInFlight, 1)
@@ -190,15 +193,25 @@ func (l *Ledger) CheckoutKey() ed25519.PublicKey {
 
 // Meta is the metadata of a command (H2).
 type Meta struct {
-	Actor         string // who issued it; "anonymous" when empty
-	CommandID     string // stable id; a retried request with the same id appends nothing twice
-	CommandHash   string // digest of the request; a reused CommandID with another hash is rejected
+	Actor       string // who issued it; "anonymous" when empty
+	CommandID   string // stable id; a retried request with the same id appends nothing twice
+	CommandHash string // digest of the request; a reused CommandID with another hash is rejected
+	// SentHash, if set, is another digest that stands for this request
+	// too: that of its bytes as sent, which ledgers recorded before keyed
+	// requests were compared by their canonical JSON (CommandHash).
+	SentHash      string
 	CorrelationID string // defaults to CommandID
 	CausationID   string
 	// FromIdempotencyKey marks a command whose id comes from a client's
 	// Idempotency-Key: an answer that appends nothing is kept, so that a
 	// replay answers it again.
 	FromIdempotencyKey bool
+}
+
+// sameRequest reports whether hash, recorded for meta's command id, is the
+// digest of this request.
+func (m Meta) sameRequest(hash string) bool {
+	return hash == m.CommandHash || (m.SentHash != "" && hash == m.SentHash)
 }
 
 // withDefaults fills in the command id, actor and correlation id.

@@ -16,6 +16,13 @@ import (
 // c.
 func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	t.Helper()
+	return startPairWith(t, c, server.Config{})
+}
+
+// startPairWith is startPair with both ledgers configured as base (its
+// reminders, their poll and its logger, say).
+func startPairWith(t *testing.T, c *clock, base server.Config) (a, b *testLedger) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +30,9 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	addr := ln.Addr().String()
 	ln.Close()
 	dirA, dirB := t.TempDir(), t.TempDir()
-	srvA, err := server.Start(context.Background(), server.Config{DataDir: dirA, HTTPAddr: "127.0.0.1:0", Now: c.Now, NATSListen: addr})
+	cfgA := base
+	cfgA.DataDir, cfgA.HTTPAddr, cfgA.Now, cfgA.NATSListen = dirA, "127.0.0.1:0", c.Now, addr
+	srvA, err := server.Start(context.Background(), cfgA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +43,10 @@ func startPair(t *testing.T, c *clock) (a, b *testLedger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srvB, err := server.Start(context.Background(), server.Config{DataDir: dirB, HTTPAddr: "127.0.0.1:0", Now: c.Now,
-		NATSURLs: []string{"nats://" + addr}, NATSPassword: pw, SigningKey: filepath.Join(dirA, "keys", "events.ed25519")})
+	cfgB := base
+	cfgB.DataDir, cfgB.HTTPAddr, cfgB.Now = dirB, "127.0.0.1:0", c.Now
+	cfgB.NATSURLs, cfgB.NATSPassword, cfgB.SigningKey = []string{"nats://" + addr}, pw, filepath.Join(dirA, "keys", "events.ed25519")
+	srvB, err := server.Start(context.Background(), cfgB)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,9 @@ const DefaultReminderPoll = time.Minute
 // Exactly once: the reminder subject holds the last day reminded, the append
 // is checked against its last sequence, and the event id is derived from
 // (account, licence, day), so another ledger process or a retry never appends
-// a day's reminder twice.
+// a day's reminder twice. Every process sharing the stream reminds; the
+// one whose reminder JetStream refuses as a duplicate or a conflict takes
+// the other's for its own, without an error (rule H5).
 func (l *Ledger) RunReminders(ctx context.Context) error {
 	reminded := map[projections.LicenceRef]string{} // the day each was last looked at
 	for {
@@ -40,14 +42,17 @@ func (l *Ledger) RunReminders(ctx context.Context) error {
 			if reminded[ref] == day {
 				continue
 			}
-			if err := l.remind(ctx, ref, day); err != nil {
+			settled, err := l.remind(ctx, ref, day)
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				l.logger.Warn("reminder not decided; will retry", "account", ref.Account, "license", ref.ID, "err", err)
 				continue
 			}
-			reminded[ref] = day
+			if settled {
+				reminded[ref] = day
+			}
 		}
 		// Wake when the projections move (a licence may have become
 		// unassigned), at the next midnight, or after the poll bound.
@@ -64,10 +69,12 @@ func (l *Ledger) RunReminders(ctx context.Context) error {
 	}
 }
 
-// remind decides one licence's reminder for day.
-func (l *Ledger) remind(ctx context.Context, ref projections.LicenceRef, day string) error {
+// remind decides one licence's reminder for day. It is settled unless
+// another ledger process was appending the same reminder (rule H5): the
+// next round, once the projections show it, finds it there.
+func (l *Ledger) remind(ctx context.Context, ref projections.LicenceRef, day string) (settled bool, err error) {
 	subj := events.ReminderSubject(ref.Account, ref.ID)
-	_, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "remind_unassigned", account: ref.Account, primary: subj,
+	ans, err := l.execute(ctx, Meta{Actor: alertActor}, command{name: "remind_unassigned", account: ref.Account, primary: subj, emitted: true,
 		decide: func(ld *loader, now time.Time) ([]events.Event, error) {
 			if now.Format(time.DateOnly) != day {
 				return nil, nil // midnight passed: the next round reminds of the new day
@@ -76,5 +83,5 @@ func (l *Ledger) remind(ctx context.Context, ref projections.LicenceRef, day str
 			lic := load[commands.License](ld, events.LicenseSubject(ref.Account, ref.ID))
 			return commands.RemindUnassigned{Account: ref.Account, LicenseID: ref.ID, Day: day}.Decide(log, lic, now)
 		}})
-	return err
+	return !ans.elsewhere, err
 }

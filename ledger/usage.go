@@ -86,7 +86,7 @@ func (l *Ledger) recordUsage(ctx context.Context, meta Meta, c commands.RecordUs
 		if err != nil {
 			return UsageAnswer{}, err
 		}
-		seq, err := l.appendEncoded(ctx, evs, msgs)
+		seq, err := l.appendEncoded(ctx, evs, msgs, l.commit.append)
 		if lostRace(err) {
 			// The shards it lost on are busy, most likely with another
 			// process's batches: go to the bottom of their stacks and try
@@ -194,7 +194,7 @@ func (l *Ledger) replayUsage(ctx context.Context, meta Meta, c commands.RecordUs
 	// The records are this command's only if the request is the same.
 	if res, ok, err := l.store.Command(meta.CommandID); err != nil {
 		return UsageAnswer{}, err
-	} else if ok && res.Hash != meta.CommandHash {
+	} else if ok && !meta.sameRequest(res.Hash) {
 		return UsageAnswer{}, errKeyReused()
 	}
 	known, err := l.store.KnownUsage(c.Account, usageIDs(c))
