@@ -29,6 +29,7 @@ import (
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/internal/injection"
 	"github.com/entledger/ledger/internal/natsproc"
+	"github.com/entledger/ledger/internal/poll"
 	"github.com/entledger/ledger/internal/testlock"
 	"github.com/entledger/ledger/server"
 	"github.com/entledger/ledger/subscriber"
@@ -89,7 +90,7 @@ func startCluster(t *testing.T, s server.NATSSecrets, env []string) *cluster {
 			t.Logf("the first server's log:\n%s", c.procs[0].Log())
 		}
 	})
-	eventually(t, 30*time.Second, "a JetStream meta leader with three peers", func() bool {
+	poll.Until(t, 30*time.Second, "a JetStream meta leader with three peers", func() bool {
 		for _, m := range c.monitoring {
 			var jsz struct {
 				Meta *struct {
@@ -127,17 +128,6 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the condition
-	}
-}
 
 // ledgerProc is a ledger running against the shipped servers.
 type ledgerProc struct {
@@ -387,7 +377,7 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 	// The subscription's interest reaches the other servers over the routes
 	// a moment later: write until an event arrives.
 	n := 0
-	eventually(t, 10*time.Second, "a live event through the third server", func() bool {
+	poll.Until(t, 10*time.Second, "a live event through the third server", func() bool {
 		n++
 		l.do(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": fmt.Sprintf("live%d@acme.example", n), "entitlement_country": "DE"})
 		_, err := live.NextMsg(200 * time.Millisecond)
@@ -422,7 +412,7 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 	// A server killed and started again: the ledger and the cluster go on
 	// (a write may meet the stream's leader election: 503, retried).
 	c.procs[1].Restart()
-	eventually(t, 30*time.Second, "a write after a server's restart", func() bool {
+	poll.Until(t, 30*time.Second, "a write after a server's restart", func() bool {
 		return l.try("POST", "/v1/accounts/globex/users", map[string]any{"email": "restart@globex.example", "entitlement_country": "DE"}) == 201
 	})
 }
@@ -473,7 +463,7 @@ func TestClusterRoutesAuthenticate(t *testing.T) {
 			t.Logf("stranger:\n%s\nfirst:\n%s", stranger.Log(), c.procs[0].Log())
 		}
 	})
-	eventually(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
+	poll.Until(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
 		return strings.Contains(stranger.Log(), "Authorization Violation") || strings.Contains(c.procs[0].Log()+c.procs[1].Log()+c.procs[2].Log(), "Authorization Violation")
 	})
 	if n := routes(); n != 2 {

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/entledger/ledger/internal/poll"
 )
 
 // module is the package path of nats-server's main.
@@ -136,17 +138,21 @@ func (p *Proc) start() {
 	}
 	p.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(p.cmd, p.done)
-	deadline := time.Now().Add(30 * time.Second)
-	for !p.answers() {
+	exited := false
+	up := poll.Within(30*time.Second, func() bool {
 		select {
 		case <-p.done:
-			p.tb.Fatalf("natsproc: nats-server -c %s exited at start:\n%s", p.opts.Config, p.Log())
+			exited = true
+			return true
 		default:
 		}
-		if time.Now().After(deadline) {
-			p.tb.Fatalf("natsproc: nats-server -c %s not accepting connections after 30s:\n%s", p.opts.Config, p.Log())
-		}
-		time.Sleep(20 * time.Millisecond) // polling a port that is not open yet
+		return p.answers()
+	})
+	switch {
+	case exited:
+		p.tb.Fatalf("natsproc: nats-server -c %s exited at start:\n%s", p.opts.Config, p.Log())
+	case !up:
+		p.tb.Fatalf("natsproc: nats-server -c %s not accepting connections after 30s:\n%s", p.opts.Config, p.Log())
 	}
 }
 
