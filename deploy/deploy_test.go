@@ -128,7 +128,6 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-
 // ledgerProc is a ledger running against the shipped servers.
 type ledgerProc struct {
 	t     *testing.T
