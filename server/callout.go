@@ -42,27 +42,17 @@ type natsServices struct {
 	ledger *ledger.Ledger
 	key    nkeys.KeyPair // the callout key
 	logger *slog.Logger
-	subs   []*nats.Subscription
 }
 
-// serveNATS starts the ledger's NATS services on nc until stop.
-func serveNATS(nc *nats.Conn, l *ledger.Ledger, key nkeys.KeyPair, logger *slog.Logger) (stop func(), err error) {
+// serveNATS serves the ledger's NATS services on nc until it closes.
+func serveNATS(nc *nats.Conn, l *ledger.Ledger, key nkeys.KeyPair, logger *slog.Logger) error {
 	s := &natsServices{ledger: l, key: key, logger: logger}
 	for subj, h := range map[string]nats.MsgHandler{calloutSubject: s.authorize, auth.ConsumerService + "*": s.openConsumer} {
-		sub, err := nc.QueueSubscribe(subj, serviceQueue, h)
-		if err != nil {
-			s.stop()
-			return nil, err
+		if _, err := nc.QueueSubscribe(subj, serviceQueue, h); err != nil {
+			return err
 		}
-		s.subs = append(s.subs, sub)
 	}
-	return s.stop, nc.Flush()
-}
-
-func (s *natsServices) stop() {
-	for _, sub := range s.subs {
-		sub.Unsubscribe()
-	}
+	return nc.Flush()
 }
 
 // authorize answers one authorization request of a server.

@@ -17,8 +17,7 @@ func (s *Server) serveSubscribers() error {
 		s.logger.Info("no nats callout key (--nats-callout-key-file or " + EnvCalloutKey + "): subscribers cannot connect through this ledger")
 		return nil
 	}
-	_, err := serveNATS(s.conn.NC, s.ledger, s.conn.secrets.CalloutKey, s.logger)
-	return err
+	return serveNATS(s.conn.NC, s.ledger, s.conn.secrets.CalloutKey, s.logger)
 }
 
 // kickWait bounds how long the servers' answers about a revoked
