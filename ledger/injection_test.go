@@ -26,6 +26,8 @@ func TestRuleS6NothingLandsThroughReplySubjects(t *testing.T) {
 	tl := startListening(t)
 	tl.must(201, "POST", "/v1/accounts/globex/users", map[string]any{"email": "g@x.example", "entitlement_country": "DE"})
 	nc, creds, _ := subscriberConn(t, tl, "/v1/accounts/acme/subscribers", "probe")
+	// A subscriber of every account may also ask for the stream's info.
+	all, allCreds, _ := subscriberConn(t, tl, "/v1/subscribers", "audit")
 	ctx := context.Background()
 	stream := tl.srv.Conn().Stream
 	before, err := stream.Info(ctx)
@@ -36,7 +38,14 @@ func TestRuleS6NothingLandsThroughReplySubjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("tried %d requests and publishes", len(tried))
+	more, err := injection.Probe(all, allCreds["durable"].(string), allCreds["js_api_prefix"].(string), "globex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := all.Request(allCreds["consumer_service"].(string), []byte(`{}`), 10*time.Second); err != nil {
+		t.Fatalf("the read-all subscriber's consumer service after the probe: %v", err)
+	}
+	t.Logf("tried %d requests and publishes", len(tried)+len(more))
 	// A request of the subscriber's own answered after all of them (the
 	// ledger's consumer service handles its requests in order: the probe
 	// asked it to make the consumer anew, with its replies sent elsewhere),
