@@ -44,7 +44,7 @@ var operations = map[string]operation{
 	"POST /v1/accounts/{account}/licenses": {summary: "Create a licence (B1)", status: 201, answer: ref("License"),
 		body: fields("id", pattern(events.LicenseIDPattern.String()), "kind", enum(events.KindPractitioner, events.KindCommercial, events.KindTrial),
 			"products", arrayOf(pattern(events.ProductIDPattern.String())), "seats?", integer,
-			"valid_from", dateTime, "valid_until", dateTime, "at?", at)},
+			"valid_from", dateTime, "valid_until", dateTime, "country?", country, "at?", at)},
 	"GET /v1/accounts/{account}/licenses": {summary: "The account's licences, filtered, a page at a time",
 		answer: page("License"), query: []string{"kind", "assigned", "product_filter", "cursor", "limit"}},
 	"GET /v1/accounts/{account}/licenses/{id}": {summary: "A licence now, or as it stood at business time as_of (C8, H4)",

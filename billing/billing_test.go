@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func TestRuleG1Intervals(t *testing.T) {
 	want := []Point{{Start: at("10:00"), Count: 1}, {Start: at("10:10"), Count: 2, Over: 2}, {Start: at("10:20"), Count: 1, Over: 1},
 		{Start: at("10:30"), Count: 1, Over: 1}}
 	want[0].Over = 1
-	if !slices.Equal(ps, want) {
+	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("two users on one machine: %+v, want %+v", ps, want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/entledger/ledger/events"
 )
 
 // timeLayout is how the console shows a time: to the minute, in UTC, as the
@@ -122,4 +124,12 @@ func hours(d time.Duration) string {
 		return "1 hour"
 	}
 	return fmt.Sprintf("%d hours", d/time.Hour)
+}
+
+// countryName shows a pool's country: its code, or what none means (G9).
+func countryName(c events.Country) string {
+	if c == "" {
+		return "no country"
+	}
+	return string(c)
 }

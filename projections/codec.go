@@ -18,7 +18,7 @@ var errShortValue = errors.New("truncated value")
 
 // appendKnown encodes k.
 func appendKnown(b []byte, k commands.KnownUsage) []byte {
-	for _, s := range [...]string{k.Digest, k.Classification, k.LicenseID, k.CommandID, k.Product, k.Email, k.MachineID} {
+	for _, s := range [...]string{k.Digest, k.Classification, k.LicenseID, k.CommandID, k.Product, k.Email, k.MachineID, k.Country} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -32,7 +32,7 @@ func appendKnown(b []byte, k commands.KnownUsage) []byte {
 func decodeKnown(raw []byte) (commands.KnownUsage, error) {
 	d := valueDecoder{raw: raw}
 	var k commands.KnownUsage
-	for _, s := range [...]*string{&k.Digest, &k.Classification, &k.LicenseID, &k.CommandID, &k.Product, &k.Email, &k.MachineID} {
+	for _, s := range [...]*string{&k.Digest, &k.Classification, &k.LicenseID, &k.CommandID, &k.Product, &k.Email, &k.MachineID, &k.Country} {
 		*s = d.str()
 	}
 	k.StartedAt = d.time()

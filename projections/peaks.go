@@ -17,7 +17,7 @@ import (
 
 // Billing keys:
 //
-//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, voided seq, machine
+//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, voided seq, flags, country, email, machine
 //	pp/<account>/<product>                              the product has pooled usage
 //
 // started_at and ended_at are Unix nanoseconds, 8 bytes big endian, so the
@@ -45,12 +45,42 @@ func accountKey(account string) []byte { return []byte("ac/" + account) }
 func thresholdKey(account, product string) []byte { return []byte("th/" + account + "/" + product) }
 
 // pooledUsageValue encodes a pk/ entry: the record's sequence, its end, the
-// sequence of its usage.voided event (0: counts) and its machine.
-func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string) []byte {
-	v := binary.BigEndian.AppendUint64(nil, seq)
+// sequence of its usage.voided event (0: counts), a byte of flags (none
+// yet), its country (a length byte, 0 for none, and the code, G9), its
+// email (a uvarint length and the email, G11) and its machine (the rest).
+func pooledUsageValue(seq uint64, ended time.Time, voided uint64, country, email, machine string) []byte {
+	v := make([]byte, 0, pooledFixed+1+len(country)+binary.MaxVarintLen16+len(email)+len(machine))
+	v = binary.BigEndian.AppendUint64(v, seq)
 	v = binary.BigEndian.AppendUint64(v, uint64(ended.UnixNano()))
 	v = binary.BigEndian.AppendUint64(v, voided)
+	v = append(v, 0, byte(len(country)))
+	v = append(v, country...)
+	v = binary.AppendUvarint(v, uint64(len(email)))
+	v = append(v, email...)
 	return append(v, machine...)
+}
+
+// pooledFixed is the length of a pk/ value's fixed part: three sequences
+// and times, and the flags.
+const pooledFixed = 25
+
+// pooledUsageFields splits a pk/ value's variable part; ok is false for a
+// value pooledUsageValue did not write.
+func pooledUsageFields(v []byte) (country, email, machine []byte, ok bool) {
+	if len(v) < pooledFixed+1 {
+		return nil, nil, nil, false
+	}
+	rest := v[pooledFixed:]
+	n := int(rest[0])
+	if len(rest) < 1+n {
+		return nil, nil, nil, false
+	}
+	country, rest = rest[1:1+n], rest[1+n:]
+	m, k := binary.Uvarint(rest)
+	if k <= 0 || uint64(len(rest)-k) < m {
+		return nil, nil, nil, false
+	}
+	return country, rest[k : k+int(m)], rest[k+int(m):], true
 }
 
 // voidPooledUsage marks a voided record's billing entry with the sequence
@@ -58,12 +88,13 @@ func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string
 // it, later ones do not (H1, G6).
 func (a *applier) voidPooledUsage(account, usageID string, k commands.KnownUsage) error {
 	a.noteBilling(account)
-	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID), pooledUsageValue(k.Seq, k.EndedAt, a.seq, k.MachineID), nil)
+	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID),
+		pooledUsageValue(k.Seq, k.EndedAt, a.seq, k.Country, k.Email, k.MachineID), nil)
 }
 
 // indexPooledUsage records a pooled usage record for billing.
 func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
-	v := pooledUsageValue(a.seq, u.EndedAt, 0, u.MachineID)
+	v := pooledUsageValue(a.seq, u.EndedAt, 0, string(u.Country), u.Email, u.MachineID)
 	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
 		return err
 	}
@@ -106,11 +137,20 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 		return nil, fmt.Errorf("projections: pooled usage: %w", err)
 	}
 	var out []billing.Record
-	machines := map[string]string{} // one string per machine, however many records
+	names := map[string]string{} // one string per machine, email and country, however many records
+	intern := func(b []byte) string {
+		s, ok := names[string(b)]
+		if !ok {
+			s = string(b)
+			names[s] = s
+		}
+		return s
+	}
 	n := len(pooledUsagePrefix(account, product))
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) < n+9 || len(v) < 24 {
+		country, email, machine, ok := pooledUsageFields(v)
+		if len(k) < n+9 || !ok {
 			it.Close()
 			return nil, fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
 		}
@@ -121,13 +161,10 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 		if voided != 0 && (asOf == 0 || voided <= asOf) {
 			continue // voided at or before the report's sequence (H1)
 		}
-		machine, ok := machines[string(v[24:])]
-		if !ok {
-			machine = string(v[24:])
-			machines[machine] = machine
-		}
 		r := billing.Record{
-			MachineID: machine,
+			MachineID: intern(machine),
+			Country:   events.Country(intern(country)),
+			Email:     intern(email),
 			StartedAt: time.Unix(0, int64(binary.BigEndian.Uint64(k[n:]))).UTC(),
 			EndedAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
 			Seq:       seq,
@@ -237,7 +274,8 @@ func (s *Store) CommercialLicences(account, product string, asOf uint64) ([]bill
 			seq = h.Seq
 		}
 		if lic.Exists() {
-			out = append(out, billing.Licence{ID: lic.ID, Seats: lic.Seats, ValidFrom: lic.ValidFrom, ValidUntil: lic.ValidUntil, Seq: seq})
+			out = append(out, billing.Licence{ID: lic.ID, Country: events.Country(lic.Country), Seats: lic.Seats,
+				ValidFrom: lic.ValidFrom, ValidUntil: lic.ValidUntil, Seq: seq})
 		}
 	}
 	return out, nil

@@ -46,7 +46,7 @@ func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 	}
 	k := commands.KnownUsage{Digest: u.Digest, Classification: u.Classification, LicenseID: u.LicenseID,
 		CommandID: e.CommandID, Product: u.Product, Email: u.Email, MachineID: u.MachineID,
-		StartedAt: u.StartedAt, EndedAt: u.EndedAt, Seq: a.seq}
+		StartedAt: u.StartedAt, EndedAt: u.EndedAt, Seq: a.seq, Country: string(u.Country)}
 	if err := a.setKV(key, appendKnown(nil, k)); err != nil {
 		return err
 	}

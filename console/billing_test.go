@@ -1,0 +1,35 @@
+package console_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// rule G9: the billing page shows, under a product whose licences name a
+// country, each country's pool at the peak: its machines, its own seats and
+// what it is above them.
+func TestBillingCountryPools(t *testing.T) {
+	tl := startLedger(t)
+	tl.seed("acme")
+	tl.api(tl.token, "POST", "/v1/accounts/acme/licenses", map[string]any{"id": "C-DE", "kind": "commercial", "seats": 1,
+		"country": "DE", "products": []string{"openroads"}, "valid_from": "2025-01-01T00:00:00Z", "valid_until": "2027-01-01T00:00:00Z"}, 201)
+	recs := []map[string]any{}
+	for i, u := range []struct{ email, machine string }{{"ada", "m1"}, {"bob", "m2"}, {"bob", "m3"}} {
+		recs = append(recs, map[string]any{"usage_id": "u" + string(rune('1'+i)), "email": u.email + "@acme.example", "product": "openroads",
+			"machine_id": u.machine, "client_version": "10.00.18.25", "started_at": "2026-01-05T08:00:00Z", "ended_at": "2026-01-05T08:30:00Z"})
+	}
+	tl.api(tl.token, "POST", "/v1/accounts/acme/usage", map[string]any{"records": recs}, 200)
+	b := tl.browser()
+	b.signIn(tl.token)
+	p := b.get("/accounts/acme/billing?quarter=2026-Q1")
+	for _, want := range []string{
+		`<tr class="country-pool" data-product="openroads" data-country="DE">`,
+		`<td>openroads in DE</td>`, `<td data-field="over">within its own seats</td>`,
+		`<td>openroads in FR</td>`, `<td data-field="over">2 above its own seats</td>`,
+		"the units billed are what each country",
+	} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("the billing page lacks %s", want)
+		}
+	}
+}
