@@ -10,11 +10,13 @@ import (
 	"github.com/entledger/ledger/ledger"
 )
 
-// qtl answers an account's quarterly term licence report (G2, G3, G6).
+// qtl answers an account's term licence report of a quarter or a month
+// (G2, G3, G6, G9, G10).
 func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if !q.Has("quarter") {
-		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
+	period, err := ledger.ParsePeriod(q.Get("quarter"), q.Get("month"))
+	if err != nil {
+		return err
 	}
 	var asOf uint64
 	if q.Has("as_of_seq") {
@@ -24,7 +26,7 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 		}
 		asOf = n
 	}
-	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), q.Get("quarter"), asOf)
+	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), period, asOf)
 	if err != nil {
 		return err
 	}
@@ -32,19 +34,17 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// qtlAll answers every account's report of a quarter, one JSON object per
-// line, all as of one stream sequence: the input of a billing run.
+// qtlAll answers every account's report of a quarter or a month, one JSON
+// object per line, all as of one stream sequence: the input of a billing
+// run (G10).
 func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
-	quarter := r.URL.Query().Get("quarter")
-	if quarter == "" {
-		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
-	}
-	if _, err := billing.ParseQuarter(quarter); err != nil {
-		return commands.Invalid("quarter", "%v", err)
+	period, err := ledger.ParsePeriod(r.URL.Query().Get("quarter"), r.URL.Query().Get("month"))
+	if err != nil {
+		return err
 	}
 	out := newNDJSON(w)
-	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error { return out.line(rep) })
-	return out.end(err, a.logger, "qtl of every account", "quarter", quarter)
+	err = a.l.QTLAll(r.Context(), period, func(rep billing.Report) error { return out.line(rep) })
+	return out.end(err, a.logger, "qtl of every account", period.Field(), period.String())
 }
 
 // peaks answers the 10-minute series of a product's pooled use (G7).

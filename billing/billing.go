@@ -1,6 +1,7 @@
 // Package billing computes what pooled usage is billed: the 10-minute peaks
-// of distinct machines (rule G1), the quarterly term licence report (G2, G3,
-// G6) and the evidence behind each number (G7).
+// of distinct machines (rule G1) in country pools (G9), the term licence
+// report of a quarter or a month (G2, G3, G6, G10) and the evidence behind
+// each number (G7).
 //
 // Its functions are pure: they take the pooled usage records and the
 // commercial licences of one (account, product), as the projections hold
@@ -18,10 +19,7 @@ package billing
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/entledger/ledger/events"
@@ -405,33 +403,6 @@ func EvidenceAt(records []Record, lics []Licence, start time.Time) Evidence {
 // IsIntervalStart reports whether t starts a 10-minute interval.
 func IsIntervalStart(t time.Time) bool { return slotStart(slot(t)).Equal(t) }
 
-// Quarter is a calendar quarter, such as 2026-Q4.
-type Quarter struct {
-	Year int
-	N    int // 1 to 4
-}
-
-// ParseQuarter reads "YYYY-Qn".
-func ParseQuarter(s string) (Quarter, error) {
-	y, n, ok := strings.Cut(s, "-Q")
-	year, err1 := strconv.Atoi(y)
-	q, err2 := strconv.Atoi(n)
-	if !ok || len(y) != 4 || len(n) != 1 || err1 != nil || err2 != nil || year < 1970 || q < 1 || q > 4 {
-		return Quarter{}, fmt.Errorf("%q is not a quarter; want YYYY-Qn, e.g. 2026-Q4", s)
-	}
-	return Quarter{Year: year, N: q}, nil
-}
-
-func (q Quarter) String() string { return fmt.Sprintf("%04d-Q%d", q.Year, q.N) }
-
-// Start is the quarter's first instant.
-func (q Quarter) Start() time.Time {
-	return time.Date(q.Year, time.Month(3*q.N-2), 1, 0, 0, 0, 0, time.UTC)
-}
-
-// End is the first instant after the quarter.
-func (q Quarter) End() time.Time { return q.Start().AddDate(0, 3, 0) }
-
 // ProductReport is one product's line of a QTL report (G2, G9).
 type ProductReport struct {
 	Product string `json:"product"`
@@ -441,28 +412,41 @@ type ProductReport struct {
 	PeakInterval *time.Time `json:"peak_interval"`
 	PeakCount    int        `json:"peak_count"` // Σ of the countries' counts
 	// Seats are every seat active at the peak interval's start, global and
-	// every country's (at the quarter's start when there is no peak).
+	// every country's (at the period's start when there is no peak).
 	Seats    int      `json:"seats"`
 	Units    int      `json:"units"`    // the peak's over (G9); without country licences max(0, peak_count − seats)
 	Machines []string `json:"machines"` // counted in the peak interval, sorted
 	// Countries is each country's pool at the peak, when a licence of the
-	// product in the quarter names a country (G9): otherwise the line is
+	// product in the period names a country (G9): otherwise the line is
 	// G2's, byte for byte.
 	Countries []CountryPool `json:"countries,omitempty"`
 }
 
-// Report is the QTL report of one account for one quarter (G2, G6).
+// Report is the QTL report of one account for one period, a quarter or a
+// month (G2, G6, G10): exactly one of Quarter and Month is set.
 type Report struct {
 	Account  string          `json:"account"`
-	Quarter  string          `json:"quarter"`
+	Quarter  string          `json:"quarter,omitempty"`
+	Month    string          `json:"month,omitempty"`
 	AsOfSeq  uint64          `json:"as_of_seq"`
 	Products []ProductReport `json:"products"`
 }
 
-// Peak computes one product's line of the quarter's report and the newest
-// stream sequence it depends on: of the records counted in the quarter and
+// NewReport is the report of account for period p, without products yet.
+func NewReport(account string, p Period, asOf uint64) Report {
+	r := Report{Account: account, AsOfSeq: asOf, Products: []ProductReport{}}
+	if p.IsMonth() {
+		r.Month = p.String()
+	} else {
+		r.Quarter = p.String()
+	}
+	return r
+}
+
+// Peak computes one product's line of the period's report and the newest
+// stream sequence it depends on: of the records counted in the period and
 // of the licences.
-func Peak(product string, records []Record, lics []Licence, q Quarter) (ProductReport, uint64) {
+func Peak(product string, records []Record, lics []Licence, q Period) (ProductReport, uint64) {
 	peak, seq := PeakInterval(records, lics, q)
 	if peak == nil {
 		return NoPeak(product, lics, q), seq
@@ -470,12 +454,12 @@ func Peak(product string, records []Record, lics []Licence, q Quarter) (ProductR
 	return PeakLine(product, EvidenceAt(records, lics, *peak)), seq
 }
 
-// PeakInterval finds the quarter's peak interval (nil when no interval has
+// PeakInterval finds the period's peak interval (nil when no interval has
 // pooled use) and the newest stream sequence the report depends on. It
 // reads only the machines, countries and times of records, so a caller may
 // leave their usage ids out and read the evidence of the peak alone
 // (EvidenceAt).
-func PeakInterval(records []Record, lics []Licence, q Quarter) (*time.Time, uint64) {
+func PeakInterval(records []Record, lics []Licence, q Period) (*time.Time, uint64) {
 	t := countMachines(records, slot(q.Start()), slot(q.End()), byCountry)
 	book, seats := newSeatBook(lics, t.countries), make([]int, len(t.countries))
 	var best interval
@@ -517,13 +501,13 @@ func PeakLine(product string, ev Evidence) ProductReport {
 	return line
 }
 
-// NoPeak is the report line of a product without pooled use in the quarter:
-// no peak, 0 units, the seats at the quarter's start.
-func NoPeak(product string, lics []Licence, q Quarter) ProductReport {
+// NoPeak is the report line of a product without pooled use in the period:
+// no peak, 0 units, the seats at the period's start.
+func NoPeak(product string, lics []Licence, q Period) ProductReport {
 	return ProductReport{Product: product, Machines: []string{}, Seats: SeatsAt(lics, q.Start())}
 }
 
-// Overlaps reports whether a licence's term meets the quarter.
-func (l Licence) Overlaps(q Quarter) bool {
+// Overlaps reports whether a licence's term meets the period.
+func (l Licence) Overlaps(q Period) bool {
 	return l.ValidFrom.Before(q.End()) && l.ValidUntil.After(q.Start())
 }

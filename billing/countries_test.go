@@ -22,7 +22,7 @@ func crec(id, machine string, country events.Country, from, to time.Time) Record
 // machines busy in France; global seats serve every country; a machine
 // used from two countries in one interval counts in each.
 func TestRuleG9CountryPools(t *testing.T) {
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	de := Licence{ID: "DE", Country: "DE", Seats: 10, ValidFrom: q.Start(), ValidUntil: q.End(), Seq: 1}
 	busy := func(country events.Country, n int, prefix string) []Record {
 		var out []Record
@@ -75,7 +75,7 @@ func TestRuleG9CountryPools(t *testing.T) {
 // the greatest Σ count − all seats; seats of a country without use still
 // count among all seats.
 func TestRuleG9PeakOrder(t *testing.T) {
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	lics := []Licence{
 		{ID: "DE", Country: "DE", Seats: 2, ValidFrom: q.Start(), ValidUntil: q.End()},
 		{ID: "US", Country: "US", Seats: 5, ValidFrom: q.Start(), ValidUntil: q.End()},
@@ -104,7 +104,7 @@ func TestRuleG9PeakOrder(t *testing.T) {
 // rules G9, G7: the series and the evidence of an interval carry the
 // pools when a licence names a country, and only then.
 func TestRuleG9SeriesAndEvidence(t *testing.T) {
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	de := Licence{ID: "DE", Country: "DE", Seats: 1, ValidFrom: q.Start(), ValidUntil: q.End()}
 	global := Licence{ID: "G", Seats: 1, ValidFrom: q.Start(), ValidUntil: q.End()}
 	records := []Record{crec("a", "m1", "DE", at("10:00"), at("10:10")), crec("b", "m2", "DE", at("10:00"), at("10:10")),
@@ -179,7 +179,7 @@ func bruteG9(records []Record, lics []Licence, start time.Time) (count, seats, o
 // brute-force reading of G9 that looks at every interval.
 func TestRuleG9MatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 13))
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	countries := []events.Country{"DE", "FR", "US", "JP", ""}
 	for round := range 60 {
 		var records []Record
@@ -234,7 +234,7 @@ func TestRuleG9MatchesBruteForce(t *testing.T) {
 // byte, whatever the users' countries.
 func TestRuleG9IsG2WithoutCountryLicences(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	countries := []events.Country{"DE", "FR", ""}
 	for round := range 40 {
 		var records []Record

@@ -21,23 +21,25 @@ const usageIDsShown = 20
 // billingPageData is the usage and billing page of an account.
 type billingPageData struct {
 	frame
-	Quarter, Product string
-	Quarters         []string
-	Products         []string
-	From, To         string // the range of the charts, UTC days
-	QTL              *billing.Report
-	QTLProblem       string
-	Evidence         map[string]evidenceView // by product
-	Daily            []dailyView
-	DailyProblem     string
-	Peaks            template.HTML
-	PeakPoints       []billing.Point // the intervals above the seats, for the table
-	PeakCount        int             // intervals with pooled use
-	PeakOver         int             // intervals above the seats
-	PeakProblem      string
-	Thresholds       []api.ThresholdView
-	Alerts           []projections.Alert
-	AlertsProblem    string
+	// Period is the quarter (2026-Q4) or month (2026-11) of the report, as
+	// asked (G10); PeriodField says which ("quarter" or "month").
+	Period, PeriodField, Product string
+	Periods                      []string // recent quarters, then recent months
+	Products                     []string
+	From, To                     string // the range of the charts, UTC days
+	QTL                          *billing.Report
+	QTLProblem                   string
+	Evidence                     map[string]evidenceView // by product
+	Daily                        []dailyView
+	DailyProblem                 string
+	Peaks                        template.HTML
+	PeakPoints                   []billing.Point // the intervals above the seats, for the table
+	PeakCount                    int             // intervals with pooled use
+	PeakOver                     int             // intervals above the seats
+	PeakProblem                  string
+	Thresholds                   []api.ThresholdView
+	Alerts                       []projections.Alert
+	AlertsProblem                string
 	// The threshold form: what was entered and its refusal.
 	ThresholdProduct, ThresholdMax, ThresholdProblem string
 }
@@ -78,16 +80,14 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 		return err
 	}
 	now := c.now().UTC()
-	d := billingPageData{Quarter: strings.TrimSpace(q.Get("quarter")), Product: q.Get("product"),
+	d := billingPageData{Product: q.Get("product"),
 		Evidence: map[string]evidenceView{}, ThresholdProduct: thrProduct, ThresholdMax: thrMax, ThresholdProblem: thrProblem}
-	if d.Quarter == "" {
-		d.Quarter = quarterOf(now)
+	period := pagePeriod(q, now, &d)
+	d.Periods = recentPeriods(now)
+	if !slices.Contains(d.Periods, d.Period) {
+		d.Periods = append([]string{d.Period}, d.Periods...)
 	}
-	d.Quarters = recentQuarters(now)
-	if !slices.Contains(d.Quarters, d.Quarter) {
-		d.Quarters = append([]string{d.Quarter}, d.Quarters...)
-	}
-	from, to := c.chartRange(d.Quarter, q.Get("from"), q.Get("to"))
+	from, to := c.chartRange(period, q.Get("from"), q.Get("to"))
 	d.From, d.To = from.Format(dayLayout), to.Format(dayLayout)
 	for _, load := range []func(*http.Request, session, *billingPageData, time.Time, time.Time) error{
 		c.loadQTL, c.loadDaily, c.loadPeaks, c.loadThresholds,
@@ -106,7 +106,7 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
 	account := r.PathValue("account")
 	var rep billing.Report
-	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "qtl"), url.Values{"quarter": {d.Quarter}}), &rep); err != nil {
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "qtl"), url.Values{d.PeriodField: {d.Period}}), &rep); err != nil {
 		var perr error
 		d.QTLProblem, perr = partProblem("QTL", err)
 		return perr
@@ -230,13 +230,55 @@ type dayTotals struct {
 	Trial        useTotals `json:"trial"`
 }
 
+// pagePeriod reads the page's period (G10): quarter=, month=, or period=
+// (the form's one select, holding either), with the current quarter when
+// none is given. It fills d's Period and PeriodField as asked, and returns
+// the period, or nil when it does not read: that one is sent to the API as
+// asked, which says what is wrong with it.
+func pagePeriod(q url.Values, now time.Time, d *billingPageData) *billing.Period {
+	quarter, month := strings.TrimSpace(q.Get("quarter")), strings.TrimSpace(q.Get("month"))
+	if v := strings.TrimSpace(q.Get("period")); v != "" && quarter == "" && month == "" {
+		if strings.Contains(v, "Q") {
+			quarter = v
+		} else {
+			month = v
+		}
+	}
+	if quarter == "" && month == "" {
+		quarter = billing.QuarterOf(now).String()
+	}
+	d.Period, d.PeriodField = quarter, "quarter"
+	if quarter == "" {
+		d.Period, d.PeriodField = month, "month"
+	}
+	p, err := billing.ParsePeriod(quarter, month)
+	if err != nil {
+		return nil
+	}
+	return &p
+}
+
+// recentPeriods are the current quarter and the seven before it, newest
+// first, then the current month and the eleven before it.
+func recentPeriods(now time.Time) []string {
+	out := make([]string, 0, 20)
+	t := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for i := range 8 {
+		out = append(out, billing.QuarterOf(t.AddDate(0, -3*i, 0)).String())
+	}
+	for i := range 12 {
+		out = append(out, billing.MonthOf(t.AddDate(0, -i, 0)).String())
+	}
+	return out
+}
+
 // chartRange is the range of days the charts show: as asked, else the
-// quarter up to today.
-func (c *Console) chartRange(quarter, fromDay, toDay string) (from, to time.Time) {
-	qFrom, qTo, ok := quarterSpan(quarter)
+// period up to today (the last 30 days without a period that reads).
+func (c *Console) chartRange(period *billing.Period, fromDay, toDay string) (from, to time.Time) {
 	today := c.now().UTC().Truncate(24 * time.Hour)
-	if !ok {
-		qFrom, qTo = today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
+	qFrom, qTo := today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
+	if period != nil {
+		qFrom, qTo = period.Start(), period.End()
 	}
 	from, to = qFrom, qTo.AddDate(0, 0, -1)
 	if to.After(today) && !from.After(today) {

@@ -33,3 +33,24 @@ func TestBillingCountryPools(t *testing.T) {
 		}
 	}
 }
+
+// rule G10: the billing page reports a month for monthly terms, chosen
+// with the one period select (or month= in the address).
+func TestBillingMonth(t *testing.T) {
+	tl := startLedger(t)
+	tl.seed("acme")
+	b := tl.browser()
+	b.signIn(tl.token)
+	for _, path := range []string{"/accounts/acme/billing?period=2026-01", "/accounts/acme/billing?month=2026-01"} {
+		p := b.get(path)
+		for _, want := range []string{`<table id="qtl-table" data-month="2026-01"`, "Monthly term licences of 2026-01",
+			`<option selected>2026-01</option>`, `<h2 id="qtl-h">QTL of 2026-01</h2>`} {
+			if !strings.Contains(p.Body, want) {
+				t.Errorf("%s lacks %s", path, want)
+			}
+		}
+	}
+	if p := b.get("/accounts/acme/billing?month=2026-13"); !strings.Contains(p.Body, "is not a month") {
+		t.Errorf("a bad month is not explained:\n%s", p.Body)
+	}
+}

@@ -30,10 +30,10 @@ func benchBilling(ctx context.Context, bc benchConfig, out io.Writer) error {
 		return err
 	}
 	now := time.Now().UTC()
-	q := quarterOf(now)
+	q := billing.QuarterOf(now)
 	from, until := q.Start(), now.Add(-7*24*time.Hour-time.Hour)
 	if !until.After(from.Add(24 * time.Hour)) {
-		q = quarterOf(q.Start().Add(-time.Hour))
+		q = billing.QuarterOf(q.Start().Add(-time.Hour))
 		from, until = q.Start(), q.End().Add(-7*24*time.Hour)
 	}
 	products := []string{"microstation", "openroads", "revit"}
@@ -61,7 +61,7 @@ func benchBilling(ctx context.Context, bc benchConfig, out io.Writer) error {
 	fmt.Fprintf(out, "projections caught up %s after the last answer\n", time.Since(applied).Round(time.Millisecond))
 	timeQTL := func(name string, asOf uint64) error {
 		t := time.Now()
-		rep, err := srv.Ledger().QTL(ctx, "bill", q.String(), asOf)
+		rep, err := srv.Ledger().QTL(ctx, "bill", q, asOf)
 		if err != nil {
 			return err
 		}
@@ -93,13 +93,9 @@ func benchBilling(ctx context.Context, bc benchConfig, out io.Writer) error {
 	return timeQTL("QTL, first after a restart", 0)
 }
 
-func quarterOf(t time.Time) billing.Quarter {
-	return billing.Quarter{Year: t.Year(), N: (int(t.Month())-1)/3 + 1}
-}
-
 // billingAccount creates the account "bill" with 50 users and a commercial
 // licence of 100 seats per product for the quarter.
-func billingAccount(ctx context.Context, l *ledger.Ledger, products []string, q billing.Quarter) error {
+func billingAccount(ctx context.Context, l *ledger.Ledger, products []string, q billing.Period) error {
 	m := ledger.Meta{}
 	at := q.Start().Add(-24 * time.Hour)
 	if _, err := l.CreateAccount(ctx, m, commands.CreateAccount{ID: "bill", Name: "Billing", FulfillmentContact: "ops@bill.example", At: at}); err != nil {

@@ -1,12 +1,13 @@
 // Command billing-replay is what an outside billing team writes to compute
-// the quarterly term licence (QTL) report of an account from the ledger's
-// events alone: it reads stream LEDGER with a plain NATS client, decodes the
+// the term licence (QTL) report of an account, for a quarter or a month,
+// from the ledger's events alone: it reads stream LEDGER with a plain NATS client, decodes the
 // CloudEvents with encoding/json, and prints the report in the shape of
 // GET /v1/accounts/{account}/qtl. It uses no package of the ledger, on
 // purpose: if the report cannot be computed from the stream, the events are
 // missing something. docs/billing.md explains every step.
 //
 //	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --quarter 2026-Q4 [--as-of-seq N]
+//	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --month 2026-11 [--as-of-seq N]
 package main
 
 import (
@@ -101,7 +102,8 @@ func (l *licence) activeAt(t time.Time) bool { return !t.Before(l.from) && t.Bef
 // The report, field for field in the order GET .../qtl writes it.
 type report struct {
 	Account  string          `json:"account"`
-	Quarter  string          `json:"quarter"`
+	Quarter  string          `json:"quarter,omitempty"`
+	Month    string          `json:"month,omitempty"`
 	AsOfSeq  uint64          `json:"as_of_seq"`
 	Products []productReport `json:"products"`
 }
@@ -128,7 +130,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("billing-replay", flag.ContinueOnError)
 	natsURL := fs.String("nats-url", "", "NATS server holding stream LEDGER (required)")
 	account := fs.String("account", "", "account id (required)")
-	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (required)")
+	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (this or --month)")
+	monthFlag := fs.String("month", "", "calendar month, YYYY-MM, for monthly terms (this or --quarter)")
 	asOfSeq := fs.Uint64("as-of-seq", 0, "use only the events at or below this stream sequence (default: the stream's last)")
 	user := fs.String("nats-user", "", "NATS user of read-all subscriber credentials (POST /v1/subscribers: nats_user)")
 	password := fs.String("nats-password", "", "their password (nats_password)")
@@ -139,14 +142,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *natsURL == "" || *account == "" || *quarterFlag == "" || *durable == "" {
-		return errors.New("--nats-url, --account, --quarter and --durable are required")
+	if *natsURL == "" || *account == "" || *durable == "" || (*quarterFlag == "") == (*monthFlag == "") {
+		return errors.New("--nats-url, --account, --durable and one of --quarter and --month are required")
 	}
-	qStart, err := parseQuarter(*quarterFlag)
+	var qStart, qEnd time.Time
+	var err error
+	if *quarterFlag != "" {
+		qStart, err = parseQuarter(*quarterFlag)
+		qEnd = qStart.AddDate(0, 3, 0)
+	} else {
+		qStart, err = time.Parse("2006-01", *monthFlag)
+		if err != nil || *monthFlag != qStart.Format("2006-01") || qStart.Year() < 1970 {
+			err = fmt.Errorf("--month %q: want YYYY-MM, e.g. 2026-11", *monthFlag)
+		}
+		qEnd = qStart.AddDate(0, 1, 0)
+	}
 	if err != nil {
 		return err
 	}
-	qEnd := qStart.AddDate(0, 3, 0)
 
 	opts := []nats.Option{nats.Name("billing-replay")}
 	if *user != "" {
@@ -188,7 +201,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rep := qtl(records, licences, qStart, qEnd)
-	rep.Account, rep.Quarter = *account, *quarterFlag
+	rep.Account, rep.Quarter, rep.Month = *account, *quarterFlag, *monthFlag
 	if *asOfSeq > 0 {
 		rep.AsOfSeq = *asOfSeq
 	}
@@ -322,7 +335,8 @@ func readEvents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, serv
 	return kept, licences, nil
 }
 
-// qtl computes the report of the quarter [qStart, qEnd) (rules G1, G2, G9).
+// qtl computes the report of the period [qStart, qEnd), a quarter or a
+// month (rules G1, G2, G9, G10).
 // Its as_of_seq is the newest event the report depends on.
 func qtl(records []record, licences map[string]*licence, qStart, qEnd time.Time) report {
 	rep := report{Products: []productReport{}}

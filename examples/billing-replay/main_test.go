@@ -265,26 +265,42 @@ func (tl *testLedger) creds() map[string]string {
 	return tl.subscriber
 }
 
-// replay runs the example against the ledger's NATS and returns its output.
+// replay runs the example against the ledger's NATS for 2026-Q4 and
+// returns its output.
 func (tl *testLedger) replay(args ...string) string {
+	tl.t.Helper()
+	return tl.replayPeriod([]string{"--quarter", "2026-Q4"}, args...)
+}
+
+// replayPeriod runs the example for the period its flags name.
+func (tl *testLedger) replayPeriod(period []string, args ...string) string {
 	tl.t.Helper()
 	var out bytes.Buffer
 	creds := tl.creds()
-	args = append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme", "--quarter", "2026-Q4",
+	args = append(append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme"}, period...), append([]string{
 		"--nats-user", creds["nats_user"], "--nats-password", creds["nats_password"], "--inbox-prefix", creds["inbox_prefix"],
-		"--durable", creds["durable"]}, args...)
+		"--durable", creds["durable"]}, args...)...)
 	if err := run(context.Background(), args, &out); err != nil {
 		tl.t.Fatalf("billing-replay %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String()
 }
 
-// same wants the example's report and the ledger's, byte for byte.
+// same wants the example's report of 2026-Q4 and the ledger's, byte for
+// byte.
 func (tl *testLedger) same(query string, replayArgs ...string) string {
 	tl.t.Helper()
-	want := string(tl.must(200, "GET", "/v1/accounts/acme/qtl?quarter=2026-Q4"+query, nil))
-	if got := tl.replay(replayArgs...); got != want {
-		tl.t.Fatalf("billing-replay %s:\n%s\nGET .../qtl?quarter=2026-Q4%s:\n%s", strings.Join(replayArgs, " "), got, query, want)
+	return tl.samePeriod("quarter", "2026-Q4", query, replayArgs...)
+}
+
+// samePeriod wants the example's report of a quarter or a month (field
+// "quarter" or "month", rule G10) and the ledger's, byte for byte.
+func (tl *testLedger) samePeriod(field, period, query string, replayArgs ...string) string {
+	tl.t.Helper()
+	want := string(tl.must(200, "GET", "/v1/accounts/acme/qtl?"+field+"="+period+query, nil))
+	if got := tl.replayPeriod([]string{"--" + field, period}, replayArgs...); got != want {
+		tl.t.Fatalf("billing-replay --%s %s %s:\n%s\nGET .../qtl?%s=%s%s:\n%s", field, period, strings.Join(replayArgs, " "), got,
+			field, period, query, want)
 	}
 	return want
 }
@@ -332,6 +348,12 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	t.Logf("report: %s", first)
 
 	tl.same(fmt.Sprintf("&as_of_seq=%d", mid), "--as-of-seq", strconv.FormatUint(mid, 10))
+	// rule G10: the months of the quarter too, now and as of mid; September
+	// holds the records across the quarter's start.
+	for _, month := range []string{"2026-09", "2026-10", "2026-11"} {
+		tl.samePeriod("month", month, "")
+		tl.samePeriod("month", month, fmt.Sprintf("&as_of_seq=%d", mid), "--as-of-seq", strconv.FormatUint(mid, 10))
+	}
 
 	// Late usage of a Wednesday afternoon, when C1 and the renewed C2 give
 	// 5 seats, and a licence sold and one renewed since the first report.
