@@ -13,18 +13,9 @@ import (
 // qtl answers an account's term licence report of a quarter or a month
 // (G2, G3, G6, G9, G10).
 func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	period, err := ledger.ParsePeriod(q.Get("quarter"), q.Get("month"))
+	period, asOf, err := reportQuery(r)
 	if err != nil {
 		return err
-	}
-	var asOf uint64
-	if q.Has("as_of_seq") {
-		n, err := strconv.ParseUint(q.Get("as_of_seq"), 10, 64)
-		if err != nil || n < 1 {
-			return commands.Invalid("as_of_seq", "%q is not a stream sequence; want a whole number from 1", q.Get("as_of_seq"))
-		}
-		asOf = n
 	}
 	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), period, asOf)
 	if err != nil {
@@ -32,6 +23,39 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
+}
+
+// qtlAdvice answers how an account could have paid less in a quarter or a
+// month (G11).
+func (a *API) qtlAdvice(w http.ResponseWriter, r *http.Request) error {
+	period, asOf, err := reportQuery(r)
+	if err != nil {
+		return err
+	}
+	adv, err := a.l.Advice(r.Context(), r.PathValue("account"), period, asOf)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adv)
+	return nil
+}
+
+// reportQuery reads a report's period (quarter= or month=, G10) and its
+// as_of_seq (G6; 0 when not given).
+func reportQuery(r *http.Request) (billing.Period, uint64, error) {
+	q := r.URL.Query()
+	period, err := ledger.ParsePeriod(q.Get("quarter"), q.Get("month"))
+	if err != nil {
+		return period, 0, err
+	}
+	if !q.Has("as_of_seq") {
+		return period, 0, nil
+	}
+	n, err := strconv.ParseUint(q.Get("as_of_seq"), 10, 64)
+	if err != nil || n < 1 {
+		return period, 0, commands.Invalid("as_of_seq", "%q is not a stream sequence; want a whole number from 1", q.Get("as_of_seq"))
+	}
+	return period, n, nil
 }
 
 // qtlAll answers every account's report of a quarter or a month, one JSON

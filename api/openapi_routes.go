@@ -84,6 +84,8 @@ var operations = map[string]operation{
 
 	"GET /v1/accounts/{account}/qtl": {summary: "The term licence report of a quarter or a month, in country pools (G2, G3, G6, G9, G10)",
 		answer: ref("QTLReport"), query: []string{"quarter", "month", "as_of_seq"}},
+	"GET /v1/accounts/{account}/qtl/advice": {summary: "How the account could have paid less in a quarter or a month: the leak, the costliest users, the plan for its free practitioner licences (G11)",
+		answer: ref("QTLAdvice"), query: []string{"quarter", "month", "as_of_seq"}},
 	"GET /v1/integrity": {summary: "What the running ledger found wrong with its stream, as far as the token may see (H3)",
 		answer: fields("breaks", integer, "first_break", orNull(fields("seq", integer, "subject", str, "reason", str, "account", orNull(str))),
 			"last_verified_seq", integer, "stream_problems?", arrayOf(str))},

@@ -113,7 +113,7 @@ func componentSchemas() map[string]any {
 		"Account": AccountView{}, "User": UserView{}, "Session": SessionView{}, "License": LicenseView{},
 		"Checkout": CheckoutView{}, "Access": AccessView{}, "Check": CheckView{}, "Token": TokenView{},
 		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Reminder": ledger.Reminder{},
-		"QTLReport": billing.Report{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
+		"QTLReport": billing.Report{}, "QTLAdvice": billing.Advice{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
 		"ExportedEvent": ledger.ExportedEvent{}, "SchemaList": SchemaList{}, "Point": billing.Point{},
 		"CreatedToken": struct {
 			TokenView

@@ -34,8 +34,12 @@ type Record struct {
 	MachineID string
 	// Country is the user's entitlement country recorded with the usage
 	// (G9); none is a pool of its own, served by global seats only.
-	Country   events.Country
-	Email     string // whose record it is (G11)
+	Country events.Country
+	Email   string // whose record it is (G11)
+	// Leak marks use by an email that held, at started_at, a practitioner
+	// licence active then and covering the product, from a client too old
+	// for it (F4): G11's leak.
+	Leak      bool
 	StartedAt time.Time
 	EndedAt   time.Time
 	Seq       uint64 // the stream sequence of its usage.recorded event

@@ -86,6 +86,9 @@ type Holding struct {
 	To        time.Time `json:"to"`
 }
 
+// HeldAt returns the practitioner licence the user held at t, or "".
+func (u *User) HeldAt(t time.Time) string { return heldAt(u.Holdings, t) }
+
 // heldAt returns the licence id held at t, or "".
 func heldAt(hs []Holding, t time.Time) string {
 	for i := len(hs) - 1; i >= 0; i-- {
@@ -179,6 +182,10 @@ type KnownUsage struct {
 	EndedAt        time.Time `json:"ended_at"`
 	Seq            uint64    `json:"seq"`               // the stream sequence of its usage.recorded event
 	Country        string    `json:"country,omitempty"` // recorded with it (G9)
+	// Leak is set for a pooled record whose email held, at started_at, a
+	// practitioner licence active then and covering the product, used from
+	// a client too old for it (F4, G11).
+	Leak bool `json:"leak,omitempty"`
 	// VoidedSeq is the stream sequence of the usage.voided event that
 	// corrected it (0: not voided). A voided record stays known: sent again,
 	// it is a duplicate (F2), and it never counts again.

@@ -29,6 +29,8 @@ type billingPageData struct {
 	From, To                     string // the range of the charts, UTC days
 	QTL                          *billing.Report
 	QTLProblem                   string
+	Advice                       []adviceView // per product billed units (G11)
+	AdviceProblem                string
 	Evidence                     map[string]evidenceView // by product
 	Daily                        []dailyView
 	DailyProblem                 string
@@ -42,6 +44,16 @@ type billingPageData struct {
 	AlertsProblem                string
 	// The threshold form: what was entered and its refusal.
 	ThresholdProduct, ThresholdMax, ThresholdProblem string
+}
+
+// adviceView is one product's advice in words an administrator acts on
+// (G11).
+type adviceView struct {
+	Product string
+	Units   int
+	Plan    string // what to do with the free practitioner licences
+	Leak    string // the practitioners billed as pooled because of old clients; "" when none
+	Users   []billing.UserSaving
 }
 
 // evidenceView is the machines behind a product's peak interval (G7).
@@ -90,7 +102,7 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 	from, to := c.chartRange(period, q.Get("from"), q.Get("to"))
 	d.From, d.To = from.Format(dayLayout), to.Format(dayLayout)
 	for _, load := range []func(*http.Request, session, *billingPageData, time.Time, time.Time) error{
-		c.loadQTL, c.loadDaily, c.loadPeaks, c.loadThresholds,
+		c.loadQTL, c.loadAdvice, c.loadDaily, c.loadPeaks, c.loadThresholds,
 	} {
 		if err := load(r, s, &d, from, to); err != nil {
 			return err
@@ -123,6 +135,66 @@ func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ t
 		}
 	}
 	return nil
+}
+
+// loadAdvice reads how the account could have paid less in the period and
+// puts it in words (G11).
+func (c *Console) loadAdvice(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
+	var adv billing.Advice
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", r.PathValue("account"), "qtl", "advice"),
+		url.Values{d.PeriodField: {d.Period}}), &adv); err != nil {
+		var perr error
+		d.AdviceProblem, perr = partProblem("advice", err)
+		return perr
+	}
+	for _, p := range adv.Products {
+		d.Advice = append(d.Advice, adviseInWords(p, d.PeriodField))
+	}
+	return nil
+}
+
+// adviseInWords says what a product's advice means for the period ("the
+// quarter" or "the month").
+func adviseInWords(p billing.ProductAdvice, period string) adviceView {
+	v := adviceView{Product: p.Product, Units: p.Units, Users: p.Users}
+	licences := plural(p.Plan.LicencesAvailable, "unassigned practitioner licence")
+	switch {
+	case p.Plan.LicencesAvailable == 0:
+		v.Plan = fmt.Sprintf("No practitioner licence covering %s is free: a user who holds one never counts towards the units.", p.Product)
+	case len(p.Plan.Assign) == 0:
+		v.Plan = fmt.Sprintf("Assigning your %s would not have lowered the units: nobody who could take one caused the peak alone.", licences)
+	case len(p.Plan.Assign) == p.Plan.LicencesAvailable:
+		v.Plan = fmt.Sprintf("Assign your %s to %s: the %s would have cost %s instead of %d.", licences, andList(p.Plan.Assign),
+			period, plural(p.Plan.UnitsAfter, "unit"), p.Units)
+	default:
+		v.Plan = fmt.Sprintf("Assign %d of your %s to %s: the %s would have cost %s instead of %d; more would not have lowered it.",
+			len(p.Plan.Assign), licences, andList(p.Plan.Assign), period, plural(p.Plan.UnitsAfter, "unit"), p.Units)
+	}
+	if n := p.Leak.Records; n > 0 {
+		were := "were"
+		if n == 1 {
+			were = "was"
+		}
+		v.Leak = fmt.Sprintf("%s by practitioners on clients older than 10.00.18 %s billed as pooled: %s. Update their clients to "+
+			"10.00.18 or later and their licences cover that use.", plural(n, "session"), were, plural(p.Units-p.Leak.UnitsWithout, "unit"))
+	}
+	return v
+}
+
+// plural is n and noun, with an s when n is not 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // loadDaily reads the use per product and day (F5) and draws each

@@ -25,7 +25,11 @@ func appendKnown(b []byte, k commands.KnownUsage) []byte {
 	b = binary.AppendVarint(b, k.StartedAt.UnixNano())
 	b = binary.AppendVarint(b, k.EndedAt.UnixNano())
 	b = binary.AppendUvarint(b, k.Seq)
-	return binary.AppendUvarint(b, k.VoidedSeq)
+	b = binary.AppendUvarint(b, k.VoidedSeq)
+	if k.Leak {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // decodeKnown decodes what appendKnown wrote.
@@ -39,6 +43,7 @@ func decodeKnown(raw []byte) (commands.KnownUsage, error) {
 	k.EndedAt = d.time()
 	k.Seq = d.uvarint()
 	k.VoidedSeq = d.uvarint()
+	k.Leak = d.uvarint() == 1
 	return k, d.done()
 }
 

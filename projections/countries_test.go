@@ -29,7 +29,7 @@ func asVersion1(tb testing.TB, raw []byte) []byte {
 // seats: billing reads the same records and licences, and reports the same
 // bytes, as from the same events written today without countries.
 func TestRuleG9Version1StreamReadsAsNoCountry(t *testing.T) {
-	q := billing.Quarter{Year: 2026, N: 1}
+	q := billing.Period{Year: 2026, Quarter: 1}
 	build := func(v1 bool) *projections.Store {
 		s := newStream(t)
 		add := func(account, id string, d events.Data) {
@@ -83,5 +83,40 @@ func TestRuleG9Version1StreamReadsAsNoCountry(t *testing.T) {
 	}
 	if want := `{"product":"microstation","peak_interval":"2026-01-05T00:00:00Z","peak_count":3,"seats":1,"units":2,"machines":["m1","m2","m3"]}5`; string(now) != want {
 		t.Errorf("report %s, want %s", now, want)
+	}
+}
+
+// rule G11: a pooled record is the leak when its email held, at its
+// started_at, a practitioner licence active then and covering the product,
+// and its client was older than 10.00.18 (F4). The index says so from the
+// user and the licence as the events before it made them.
+func TestRuleG11LeakFlag(t *testing.T) {
+	s := basic(t) // P1 (microstation, active from a year before t0) assigned to a@x.example at t0
+	use := func(id, product, version string, start time.Time) {
+		s.add("acme", product, events.UsageRecorded{UsageID: id, Email: "a@x.example", Product: product, MachineID: "m-" + id,
+			ClientVersion: version, StartedAt: start, EndedAt: start.Add(time.Hour), Classification: events.ClassPooled,
+			Digest: events.Hash([]byte(id)), Country: "DE"})
+	}
+	use("leak", "microstation", "10.00.17.99", t0.Add(time.Hour))
+	use("before", "microstation", "10.00.17.99", t0.Add(-time.Hour))
+	use("new-client", "microstation", "10.00.18", t0.Add(time.Hour))
+	use("other-product", "revit", "9.1", t0.Add(time.Hour))
+	st := openStore(t, t.TempDir())
+	apply(t, st, s.msgs...)
+	for product, want := range map[string]map[string]bool{
+		"microstation": {"leak": true, "before": false, "new-client": false}, "revit": {"other-product": false},
+	} {
+		recs, err := st.PooledUsage("acme", product, t0.Add(-24*time.Hour), t0.Add(24*time.Hour), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != len(want) {
+			t.Fatalf("%s: %d records, want %d", product, len(recs), len(want))
+		}
+		for _, r := range recs {
+			if r.Leak != want[r.UsageID] || r.Email != "a@x.example" || r.Country != "DE" {
+				t.Errorf("%s: leak %v email %q country %q, want leak %v", r.UsageID, r.Leak, r.Email, r.Country, want[r.UsageID])
+			}
+		}
 	}
 }

@@ -45,15 +45,15 @@ func accountKey(account string) []byte { return []byte("ac/" + account) }
 func thresholdKey(account, product string) []byte { return []byte("th/" + account + "/" + product) }
 
 // pooledUsageValue encodes a pk/ entry: the record's sequence, its end, the
-// sequence of its usage.voided event (0: counts), a byte of flags (none
-// yet), its country (a length byte, 0 for none, and the code, G9), its
+// sequence of its usage.voided event (0: counts), a byte of flags
+// (flagLeak), its country (a length byte, 0 for none, and the code, G9), its
 // email (a uvarint length and the email, G11) and its machine (the rest).
-func pooledUsageValue(seq uint64, ended time.Time, voided uint64, country, email, machine string) []byte {
+func pooledUsageValue(seq uint64, ended time.Time, voided uint64, flags byte, country, email, machine string) []byte {
 	v := make([]byte, 0, pooledFixed+1+len(country)+binary.MaxVarintLen16+len(email)+len(machine))
 	v = binary.BigEndian.AppendUint64(v, seq)
 	v = binary.BigEndian.AppendUint64(v, uint64(ended.UnixNano()))
 	v = binary.BigEndian.AppendUint64(v, voided)
-	v = append(v, 0, byte(len(country)))
+	v = append(v, flags, byte(len(country)))
 	v = append(v, country...)
 	v = binary.AppendUvarint(v, uint64(len(email)))
 	v = append(v, email...)
@@ -63,6 +63,12 @@ func pooledUsageValue(seq uint64, ended time.Time, voided uint64, country, email
 // pooledFixed is the length of a pk/ value's fixed part: three sequences
 // and times, and the flags.
 const pooledFixed = 25
+
+// flagLeak marks a pooled record of an email that held, at its started_at,
+// a practitioner licence active then and covering the product, used from a
+// client older than commands.MinPractitionerVersion (F4): use the licence
+// would have covered with a newer client (G11's leak).
+const flagLeak = 1
 
 // pooledUsageFields splits a pk/ value's variable part; ok is false for a
 // value pooledUsageValue did not write.
@@ -88,13 +94,22 @@ func pooledUsageFields(v []byte) (country, email, machine []byte, ok bool) {
 // it, later ones do not (H1, G6).
 func (a *applier) voidPooledUsage(account, usageID string, k commands.KnownUsage) error {
 	a.noteBilling(account)
+	var flags byte
+	if k.Leak {
+		flags |= flagLeak
+	}
 	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID),
-		pooledUsageValue(k.Seq, k.EndedAt, a.seq, k.Country, k.Email, k.MachineID), nil)
+		pooledUsageValue(k.Seq, k.EndedAt, a.seq, flags, k.Country, k.Email, k.MachineID), nil)
 }
 
-// indexPooledUsage records a pooled usage record for billing.
-func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
-	v := pooledUsageValue(a.seq, u.EndedAt, 0, string(u.Country), u.Email, u.MachineID)
+// indexPooledUsage records a pooled usage record for billing; leak says it
+// is G11's leak (flagLeak).
+func (a *applier) indexPooledUsage(account string, u events.UsageRecorded, leak bool) error {
+	var flags byte
+	if leak {
+		flags |= flagLeak
+	}
+	v := pooledUsageValue(a.seq, u.EndedAt, 0, flags, string(u.Country), u.Email, u.MachineID)
 	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
 		return err
 	}
@@ -107,6 +122,51 @@ func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error
 		return err
 	}
 	return a.setKV(key, []byte{1})
+}
+
+// practitionerLeak reports whether a pooled record is G11's leak (flagLeak),
+// from the user's holdings and the licence as the events applied so far
+// tell them: the state the record was classified against (F4).
+func (a *applier) practitionerLeak(account string, u events.UsageRecorded) (bool, error) {
+	if v, err := commands.ParseVersion("client_version", u.ClientVersion); err != nil || v.Compare(commands.MinPractitionerVersion) >= 0 {
+		return false, nil
+	}
+	st, err := a.peek(events.AggregateUser, events.UserSubject(account, u.Email))
+	if err != nil {
+		return false, err
+	}
+	id := st.(*commands.User).HeldAt(u.StartedAt)
+	if id == "" {
+		return false, nil
+	}
+	st, err = a.peek(events.AggregateLicense, events.LicenseSubject(account, id))
+	if err != nil {
+		return false, err
+	}
+	lic := st.(*commands.License)
+	return lic.ActiveAt(u.StartedAt) && slices.Contains(lic.Products, u.Product), nil
+}
+
+// peek returns an aggregate's state after the events applied so far,
+// without taking it into the run (which would write it back).
+func (a *applier) peek(aggregate, subject string) (stateValue, error) {
+	if r, ok := a.aggs[subject]; ok {
+		if r.value != nil {
+			return r.value, nil
+		}
+		return decodeState(aggregate, r.State)
+	}
+	raw, err := get(a.db, aggKey(subject))
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if raw != nil {
+		if err := r.unmarshal(raw); err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", subject, err)
+		}
+	}
+	return decodeState(aggregate, r.State)
 }
 
 // PooledUsage returns the pooled usage records of (account, product) that
@@ -162,6 +222,7 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 			continue // voided at or before the report's sequence (H1)
 		}
 		r := billing.Record{
+			Leak:      v[24]&flagLeak != 0,
 			MachineID: intern(machine),
 			Country:   events.Country(intern(country)),
 			Email:     intern(email),

@@ -20,11 +20,16 @@ import (
 )
 
 // runQTL prints an account's term licence report of a quarter or a month
-// (G2, G6, G9, G10).
+// (G2, G6, G9, G10), or with "advice" first how it could have paid less
+// (G11).
 func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "advice" {
+		return runQTLAdvice(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("qtl", "Print an account's term licence report of a quarter or a month: per product the peak interval, its "+
 		"machines, the seats and the units billed (G2, G10), and per country pool when a licence names a country (G9).\n"+
-		"With --as-of-seq N the report is the one the events at or below N give, byte for byte, whenever it is asked (G6).", stderr)
+		"With --as-of-seq N the report is the one the events at or below N give, byte for byte, whenever it is asked (G6).\n"+
+		"ledger qtl advice prints how the account could have paid less (G11).", stderr)
 	var cf clientFlags
 	cf.register(fs)
 	var pf periodFlags
@@ -58,6 +63,66 @@ func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "%-20s %-20s %6d %6d %6d  %s\n", p.Product, peak, p.PeakCount, p.Seats, p.Units, strings.Join(p.Machines, " "))
 		for _, c := range p.Countries {
 			fmt.Fprintf(stdout, "  in %-17s %-20s %6d %6d %6d  above its own seats\n", countryLabel(c.Country), "", c.Count, c.Seats, c.Over)
+		}
+	}
+	return nil
+}
+
+// runQTLAdvice prints how an account could have paid less in a quarter or
+// a month (G11): per product billed units, the plan for its free
+// practitioner licences, the leak and the users whose pooled use cost most.
+func runQTLAdvice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("qtl advice", "Print how the account could have paid less in a quarter or a month (G11), per product "+
+		"billed units: whom to give its free practitioner licences (greedy) and the units after, the pooled use of "+
+		"practitioners on clients older than 10.00.18 (the leak), and the users whose pooled use cost the most.\n"+
+		"With --as-of-seq N it is the advice the events at or below N give, byte for byte, whenever it is asked.", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	var pf periodFlags
+	pf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/qtl/advice?"+pf.query().Encode()), nil)
+	if err != nil || cf.json {
+		if err == nil {
+			_, err = stdout.Write(raw)
+		}
+		return err
+	}
+	var adv billing.Advice
+	if err := json.Unmarshal(raw, &adv); err != nil {
+		return err
+	}
+	period := adv.Quarter
+	if adv.Month != "" {
+		period = adv.Month
+	}
+	fmt.Fprintf(stdout, "Advice for %s, %s, as of stream sequence %d\n", adv.Account, period, adv.AsOfSeq)
+	if len(adv.Products) == 0 {
+		fmt.Fprintf(stdout, "\nNothing is billed above the seats: no advice.\n")
+	}
+	for _, p := range adv.Products {
+		fmt.Fprintf(stdout, "\n%s: %s\n", p.Product, plural(p.Units, "unit"))
+		switch {
+		case p.Plan.LicencesAvailable == 0:
+			fmt.Fprintf(stdout, "  plan: no free practitioner licence covers %s\n", p.Product)
+		case len(p.Plan.Assign) == 0:
+			fmt.Fprintf(stdout, "  plan: assigning the %s would lower nothing\n", plural(p.Plan.LicencesAvailable, "free practitioner licence"))
+		default:
+			fmt.Fprintf(stdout, "  plan: assign %d of the %s to %s: %s instead of %d\n", len(p.Plan.Assign),
+				plural(p.Plan.LicencesAvailable, "free practitioner licence"), strings.Join(p.Plan.Assign, ", "),
+				plural(p.Plan.UnitsAfter, "unit"), p.Units)
+		}
+		if p.Leak.Records > 0 {
+			fmt.Fprintf(stdout, "  leak: %s by practitioners on clients older than 10.00.18, billed as pooled: %s without them\n",
+				plural(p.Leak.Records, "record"), plural(p.Leak.UnitsWithout, "unit"))
+		}
+		if len(p.Users) > 0 {
+			fmt.Fprintf(stdout, "  %-40s %6s %14s\n", "USER", "SAVES", "UNITS WITHOUT")
+			for _, u := range p.Users {
+				fmt.Fprintf(stdout, "  %-40s %6d %14d\n", u.Email, u.Saves, u.UnitsWithout)
+			}
 		}
 	}
 	return nil

@@ -68,6 +68,16 @@ func TestQTLAndPeaksCommands(t *testing.T) {
 	if err != nil || !strings.HasPrefix(csvOut, "account,month,as_of_seq,product") || !strings.Contains(csvOut, "acme,"+month+",") {
 		t.Errorf("qtl --month --csv:\n%s\n%v", csvOut, err)
 	}
+	// rule G11: the advice; ms bills 2 units, and ws-1 and ws-2 are b's.
+	advice, err := cli(t, append([]string{"qtl", "advice", "--quarter", quarter}, base...)...)
+	if err != nil || !strings.Contains(advice, "Advice for acme, "+quarter) || !strings.Contains(advice, "ms: 2 units") ||
+		!strings.Contains(advice, "b@x.example") {
+		t.Errorf("qtl advice:\n%s\n%v", advice, err)
+	}
+	if j, err := cli(t, append([]string{"qtl", "advice", "--month", month, "--json"}, base...)...); err != nil ||
+		!strings.HasPrefix(j, `{"account":"acme","month":"`+month+`"`) {
+		t.Errorf("qtl advice --json:\n%s\n%v", j, err)
+	}
 	for _, bad := range [][]string{{"--month", "2026-13"}, {"--quarter", quarter, "--month", month}, {}} {
 		if out, err := cli(t, append(append([]string{"qtl"}, bad...), base...)...); err == nil {
 			t.Errorf("qtl %v: %q, want an error", bad, out)
