@@ -395,6 +395,65 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	}
 }
 
+// Country pools (rule G9): with users in Germany, France, the United States
+// and none, and seats for Germany and the United States besides the global
+// ones, the replay computes every country's pool from the events alone and
+// agrees with the ledger byte for byte: before the country licences (no
+// countries in the report), after them, as of earlier sequences, and for
+// the quarter's months (G10). A later change of a user's country changes
+// no recorded usage.
+func TestReplayEqualsLedgerCountryPools(t *testing.T) {
+	tl := startLedger(t)
+	tl.setup()
+	sep20 := ts(time.Date(2026, 9, 20, 0, 0, 0, 0, time.UTC))
+	for _, u := range []struct{ email, country string }{{"f", "FR"}, {"u", "US"}, {"n", ""}} {
+		body := map[string]any{"email": u.email + "@acme.example", "at": sep20}
+		if u.country != "" {
+			body["entitlement_country"] = u.country
+		}
+		tl.must(201, "POST", "/v1/accounts/acme/users", body)
+	}
+	recs := quarterOfUsage()
+	for i, r := range recs { // b, c, d and e stay in Germany; a quarter of their use moves to each other pool
+		if r["email"] != "a@acme.example" {
+			r["email"] = []string{r["email"].(string), "f@acme.example", "u@acme.example", "n@acme.example"}[i%4]
+		}
+	}
+	half := len(recs) / 2
+	tl.record("acme", recs[:half], 100)
+	before := tl.lastSeq()
+	if first := tl.same(""); strings.Contains(first, "countries") {
+		t.Fatalf("no licence names a country, yet the report breaks down by country:\n%s", first)
+	}
+	q4, q1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, l := range []map[string]any{
+		{"id": "CDE", "kind": "commercial", "seats": 2, "country": "DE", "products": []string{"microstation"}},
+		{"id": "CUS", "kind": "commercial", "seats": 1, "country": "US", "products": []string{"microstation", "revit"}},
+	} {
+		l["valid_from"], l["valid_until"] = ts(q4), ts(q1)
+		tl.must(201, "POST", "/v1/accounts/acme/licenses", l)
+	}
+	tl.record("acme", recs[half:], 100)
+	after := tl.lastSeq()
+	now := tl.same("")
+	if !strings.Contains(now, `"countries":[{"country":"DE",`) || !strings.Contains(now, `{"country":null,`) {
+		t.Fatalf("the report does not test country pools:\n%s", now)
+	}
+	t.Logf("report: %s", now)
+	tl.must(200, "PATCH", "/v1/accounts/acme/users/f@acme.example", map[string]any{"entitlement_country": "US"})
+	if again := tl.same(""); again != now {
+		t.Errorf("a user's new country changed recorded usage:\n%s\nwas\n%s", again, now)
+	}
+	for _, seq := range []uint64{before, after} {
+		q := fmt.Sprintf("&as_of_seq=%d", seq)
+		tl.same(q, "--as-of-seq", strconv.FormatUint(seq, 10))
+		for _, month := range []string{"2026-09", "2026-10"} {
+			tl.samePeriod("month", month, q, "--as-of-seq", strconv.FormatUint(seq, 10))
+		}
+	}
+	tl.samePeriod("month", "2026-10", "")
+}
+
 // The example only reads what an outside team has: the stream, through a
 // plain NATS client. It must not use a package of the ledger.
 func TestReplayImportsNothingOfTheLedger(t *testing.T) {
