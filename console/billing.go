@@ -140,6 +140,9 @@ func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ t
 // loadAdvice reads how the account could have paid less in the period and
 // puts it in words (G11).
 func (c *Console) loadAdvice(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
+	if d.QTL != nil && !slices.ContainsFunc(d.QTL.Products, func(p billing.ProductReport) bool { return p.Units > 0 }) {
+		return nil // nothing billed: no advice to ask for (G11)
+	}
 	var adv billing.Advice
 	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", r.PathValue("account"), "qtl", "advice"),
 		url.Values{d.PeriodField: {d.Period}}), &adv); err != nil {
