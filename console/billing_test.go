@@ -24,7 +24,7 @@ func TestBillingCountryPools(t *testing.T) {
 	b.signIn(tl.token)
 	p := b.get("/accounts/acme/billing?quarter=2026-Q1")
 	for _, want := range []string{
-		`<tr class="country-pool" data-product="openroads" data-country="DE">`,
+		`<tr class="country-pool" data-pool-of="openroads" data-country="DE">`,
 		`<td>openroads in DE</td>`, `<td data-field="over">within its own seats</td>`,
 		`<td>openroads in FR</td>`, `<td data-field="over">2 above its own seats</td>`,
 		"the units billed are what each country",
