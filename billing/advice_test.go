@@ -33,8 +33,8 @@ func bruteAdvice(records []Record, lics []Licence, p Period, candidates []string
 	}
 	lo, hi := slot(p.Start()), slot(p.End())
 	adv := ProductAdvice{Product: "p", Units: units, Users: []UserSaving{}, Plan: Plan{LicencesAvailable: available, Assign: []string{}}}
-	for _, r := range countedIn(records, lo, hi) {
-		if r.Leak {
+	for _, r := range records {
+		if r.Leak && max(slotAfter(r.StartedAt), lo) < min(slotAfter(r.EndedAt), hi) {
 			adv.Leak.Records++
 		}
 	}

@@ -145,19 +145,40 @@ func allCountries(Record) events.Country { return "" }
 // one interval counts once in its group; a machine used from two countries
 // in one interval counts in each (G9).
 func countMachines(records []Record, lo, hi int64, group func(Record) events.Country) tally {
-	type key struct {
-		country events.Country
-		machine string
-	}
-	byMachine := map[key][][2]int64{}
+	sp := spans{lo: lo, hi: hi, group: group, byMachine: map[machineKey][][2]int64{}}
 	for _, r := range records {
-		a, b := slotAfter(r.StartedAt), slotAfter(r.EndedAt)
-		a, b = max(a, lo), min(b, hi)
-		if a < b {
-			k := key{group(r), r.MachineID}
-			byMachine[k] = append(byMachine[k], [2]int64{a, b})
-		}
+		sp.add(r)
 	}
+	return sp.tally()
+}
+
+// machineKey is a machine in a group of records (a country pool).
+type machineKey struct {
+	country events.Country
+	machine string
+}
+
+// spans gathers the slots [lo, hi) each machine of each group is counted
+// in, record by record, and the newest sequence of a record counted.
+type spans struct {
+	lo, hi    int64
+	group     func(Record) events.Country
+	byMachine map[machineKey][][2]int64
+	seq       uint64
+}
+
+func (sp *spans) add(r Record) {
+	a, b := max(slotAfter(r.StartedAt), sp.lo), min(slotAfter(r.EndedAt), sp.hi)
+	if a < b {
+		k := machineKey{sp.group(r), r.MachineID}
+		sp.byMachine[k] = append(sp.byMachine[k], [2]int64{a, b})
+		sp.seq = max(sp.seq, r.Seq)
+	}
+}
+
+// tally counts the gathered spans.
+func (sp *spans) tally() tally {
+	lo, hi, byMachine := sp.lo, sp.hi, sp.byMachine
 	t := tally{lo: lo, hi: hi}
 	index := map[events.Country]int{}
 	for k := range byMachine {
@@ -464,7 +485,29 @@ func Peak(product string, records []Record, lics []Licence, q Period) (ProductRe
 // leave their usage ids out and read the evidence of the peak alone
 // (EvidenceAt).
 func PeakInterval(records []Record, lics []Licence, q Period) (*time.Time, uint64) {
-	t := countMachines(records, slot(q.Start()), slot(q.End()), byCountry)
+	c := NewPeakCounter(q)
+	for _, r := range records {
+		c.Add(r)
+	}
+	return c.Peak(lics)
+}
+
+// PeakCounter finds a period's peak interval from records given one at a
+// time, keeping only each machine's spans: PeakInterval without the
+// records in memory.
+type PeakCounter struct{ sp spans }
+
+// NewPeakCounter is a PeakCounter of period q.
+func NewPeakCounter(q Period) *PeakCounter {
+	return &PeakCounter{spans{lo: slot(q.Start()), hi: slot(q.End()), group: byCountry, byMachine: map[machineKey][][2]int64{}}}
+}
+
+// Add counts one record (G1, G9).
+func (c *PeakCounter) Add(r Record) { c.sp.add(r) }
+
+// Peak is PeakInterval of the records added, with the licences lics.
+func (c *PeakCounter) Peak(lics []Licence) (*time.Time, uint64) {
+	t := c.sp.tally()
 	book, seats := newSeatBook(lics, t.countries), make([]int, len(t.countries))
 	var best interval
 	peak := int64(-1)
@@ -474,14 +517,9 @@ func PeakInterval(records []Record, lics []Licence, q Period) (*time.Time, uint6
 			best, peak = iv, s
 		}
 	}
-	var seq uint64
+	seq := c.sp.seq
 	for _, l := range lics {
 		seq = max(seq, l.Seq)
-	}
-	for _, r := range records {
-		if a, b := max(slotAfter(r.StartedAt), t.lo), min(slotAfter(r.EndedAt), t.hi); a < b {
-			seq = max(seq, r.Seq)
-		}
 	}
 	if peak < 0 {
 		return nil, seq

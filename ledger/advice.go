@@ -78,19 +78,20 @@ func (l *Ledger) Advice(ctx context.Context, account string, q billing.Period, a
 // productAdvice is one product's advice as of bound, or nil when the product
 // bills no units in the period.
 func (l *Ledger) productAdvice(account, p string, q billing.Period, bound uint64, now time.Time) (*billing.ProductAdvice, error) {
-	records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), bound)
-	if err != nil {
+	advisor, emails := billing.NewAdvisor(q), map[string]bool{}
+	err := l.store.EachPooled(account, p, q.Start(), q.End(), bound, projections.WithEmails, func(r billing.Record) {
+		advisor.Add(r)
+		emails[r.Email] = true
+	})
+	if err != nil || len(emails) == 0 {
 		return nil, err
-	}
-	if len(records) == 0 {
-		return nil, nil
 	}
 	lics, err := l.store.CommercialLicences(account, p, bound)
 	if err != nil {
 		return nil, err
 	}
 	lics = slices.DeleteFunc(lics, func(lic billing.Licence) bool { return !lic.Overlaps(q) })
-	candidates, err := l.couldHoldLicence(account, records, bound)
+	candidates, err := l.couldHoldLicence(account, emails, bound)
 	if err != nil {
 		return nil, err
 	}
@@ -98,24 +99,23 @@ func (l *Ledger) productAdvice(account, p string, q billing.Period, bound uint64
 	if err != nil {
 		return nil, err
 	}
-	adv, ok := billing.Advise(p, records, lics, q, candidates, available)
+	adv, ok := advisor.Advise(p, lics, candidates, available)
 	if !ok {
 		return nil, nil
 	}
 	return &adv, nil
 }
 
-// couldHoldLicence returns, sorted, the emails of records that could be
-// given a practitioner licence as of bound (C1, A3): registered, with an
-// entitlement country, holding none. Only emails with pooled use can lower
-// the units, so only theirs are looked at.
-func (l *Ledger) couldHoldLicence(account string, records []billing.Record, bound uint64) ([]string, error) {
-	var emails []string
-	for _, r := range records {
-		emails = append(emails, r.Email)
+// couldHoldLicence returns, sorted, the emails of pooled use (used) that
+// could be given a practitioner licence as of bound (C1, A3): registered,
+// with an entitlement country, holding none. Only emails with pooled use
+// can lower the units, so only theirs are looked at.
+func (l *Ledger) couldHoldLicence(account string, used map[string]bool, bound uint64) ([]string, error) {
+	emails := make([]string, 0, len(used))
+	for e := range used {
+		emails = append(emails, e)
 	}
 	slices.Sort(emails)
-	emails = slices.Compact(emails)
 	out := emails[:0]
 	for _, e := range emails {
 		u, err := stateAtSeq[commands.User](l, events.UserSubject(account, e), bound)

@@ -104,8 +104,8 @@ func (l *Ledger) computeQTL(account string, q billing.Period, asOf uint64) (comp
 // or nil when the product was neither licensed nor used in the period, and
 // the newest sequence the line depends on.
 func (l *Ledger) productLine(account, p string, q billing.Period, asOf uint64) (*billing.ProductReport, uint64, error) {
-	records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
-	if err != nil {
+	counter := billing.NewPeakCounter(q)
+	if err := l.store.EachPooled(account, p, q.Start(), q.End(), asOf, 0, counter.Add); err != nil {
 		return nil, 0, err
 	}
 	lics, err := l.store.CommercialLicences(account, p, asOf)
@@ -118,7 +118,7 @@ func (l *Ledger) productLine(account, p string, q billing.Period, asOf uint64) (
 			inQuarter = append(inQuarter, lic)
 		}
 	}
-	peak, seq := billing.PeakInterval(records, inQuarter, q)
+	peak, seq := counter.Peak(inQuarter)
 	switch {
 	case peak != nil:
 		// The evidence of the peak alone needs the usage ids.

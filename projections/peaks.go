@@ -174,29 +174,44 @@ func (a *applier) peek(aggregate, subject string) (stateValue, error) {
 // record may have, to) — recorded at or below stream sequence asOf (0: all),
 // in started_at order.
 func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
-	return s.pooledUsage(account, product, from, to, asOf, true)
+	var out []billing.Record
+	err := s.EachPooled(account, product, from, to, asOf, WithUsageIDs|WithEmails, func(r billing.Record) { out = append(out, r) })
+	return out, err
 }
 
 // PooledSpans is PooledUsage without the usage ids: the machines and times
 // that counting needs, read with fewer allocations (a quarter may hold
 // millions of records, on a few hundred machines).
 func (s *Store) PooledSpans(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
-	return s.pooledUsage(account, product, from, to, asOf, false)
+	var out []billing.Record
+	err := s.EachPooled(account, product, from, to, asOf, WithEmails, func(r billing.Record) { out = append(out, r) })
+	return out, err
 }
 
-func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf uint64, withIDs bool) ([]billing.Record, error) {
+// PooledFields are the strings of a pooled record a read fills besides its
+// machine and country.
+type PooledFields uint8
+
+const (
+	WithUsageIDs PooledFields = 1 << iota // the evidence of an interval (G7)
+	WithEmails                            // whose records they are (G11)
+)
+
+// EachPooled calls fn with each record PooledUsage returns, in the same
+// order, with the strings fields asks for, without keeping them: a count of
+// a quarter need not hold its million records at once.
+func (s *Store) EachPooled(account, product string, from, to time.Time, asOf uint64, fields PooledFields, fn func(billing.Record)) error {
 	release, err := s.read()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	lo := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, from.Add(-commands.MaxUsageSpan).UnixNano())))
 	hi := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, to.UnixNano())))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+		return fmt.Errorf("projections: pooled usage: %w", err)
 	}
-	var out []billing.Record
 	names := map[string]string{} // one string per machine, email and country, however many records
 	intern := func(b []byte) string {
 		s, ok := names[string(b)]
@@ -212,7 +227,7 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 		country, email, machine, ok := pooledUsageFields(v)
 		if len(k) < n+9 || !ok {
 			it.Close()
-			return nil, fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
+			return fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
 		}
 		seq, voided := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[16:])
 		if asOf > 0 && seq > asOf {
@@ -224,21 +239,25 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 		r := billing.Record{
 			Leak:      v[24]&flagLeak != 0,
 			MachineID: intern(machine),
-			Country:   events.Country(intern(country)),
-			Email:     intern(email),
 			StartedAt: time.Unix(0, int64(binary.BigEndian.Uint64(k[n:]))).UTC(),
 			EndedAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
 			Seq:       seq,
 		}
-		if withIDs {
+		if len(country) > 0 {
+			r.Country = events.Country(intern(country))
+		}
+		if fields&WithEmails != 0 {
+			r.Email = intern(email)
+		}
+		if fields&WithUsageIDs != 0 {
 			r.UsageID = string(k[n+9:])
 		}
-		out = append(out, r)
+		fn(r)
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+		return fmt.Errorf("projections: pooled usage: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // BillingProducts returns the products of the account that have pooled usage
