@@ -139,6 +139,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/access/{product}", auth.Read, a.getAccess)
 	a.handle("POST /v1/accounts/{account}/checks", auth.Ingest, a.check)
 	a.handle("GET /v1/accounts/{account}/qtl", auth.Read, a.qtl)
+	a.handle("GET /v1/accounts/{account}/qtl/advice", auth.Read, a.qtlAdvice)
 	a.handle("GET /v1/qtl", auth.ReadAll, a.qtlAll)
 	a.handle("GET /v1/integrity", auth.Read, a.integrity)
 	a.handle("GET /v1/accounts/{account}/peaks", auth.Read, a.peaks)

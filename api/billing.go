@@ -10,21 +10,14 @@ import (
 	"github.com/entledger/ledger/ledger"
 )
 
-// qtl answers an account's quarterly term licence report (G2, G3, G6).
+// qtl answers an account's term licence report of a quarter or a month
+// (G2, G3, G6, G9, G10).
 func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if !q.Has("quarter") {
-		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
+	period, asOf, err := reportQuery(r)
+	if err != nil {
+		return err
 	}
-	var asOf uint64
-	if q.Has("as_of_seq") {
-		n, err := strconv.ParseUint(q.Get("as_of_seq"), 10, 64)
-		if err != nil || n < 1 {
-			return commands.Invalid("as_of_seq", "%q is not a stream sequence; want a whole number from 1", q.Get("as_of_seq"))
-		}
-		asOf = n
-	}
-	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), q.Get("quarter"), asOf)
+	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), period, asOf)
 	if err != nil {
 		return err
 	}
@@ -32,19 +25,50 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// qtlAll answers every account's report of a quarter, one JSON object per
-// line, all as of one stream sequence: the input of a billing run.
-func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
-	quarter := r.URL.Query().Get("quarter")
-	if quarter == "" {
-		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
+// qtlAdvice answers how an account could have paid less in a quarter or a
+// month (G11).
+func (a *API) qtlAdvice(w http.ResponseWriter, r *http.Request) error {
+	period, asOf, err := reportQuery(r)
+	if err != nil {
+		return err
 	}
-	if _, err := billing.ParseQuarter(quarter); err != nil {
-		return commands.Invalid("quarter", "%v", err)
+	adv, err := a.l.Advice(r.Context(), r.PathValue("account"), period, asOf)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adv)
+	return nil
+}
+
+// reportQuery reads a report's period (quarter= or month=, G10) and its
+// as_of_seq (G6; 0 when not given).
+func reportQuery(r *http.Request) (billing.Period, uint64, error) {
+	q := r.URL.Query()
+	period, err := ledger.ParsePeriod(q.Get("quarter"), q.Get("month"))
+	if err != nil {
+		return period, 0, err
+	}
+	if !q.Has("as_of_seq") {
+		return period, 0, nil
+	}
+	n, err := strconv.ParseUint(q.Get("as_of_seq"), 10, 64)
+	if err != nil || n < 1 {
+		return period, 0, commands.Invalid("as_of_seq", "%q is not a stream sequence; want a whole number from 1", q.Get("as_of_seq"))
+	}
+	return period, n, nil
+}
+
+// qtlAll answers every account's report of a quarter or a month, one JSON
+// object per line, all as of one stream sequence: the input of a billing
+// run (G10).
+func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
+	period, err := ledger.ParsePeriod(r.URL.Query().Get("quarter"), r.URL.Query().Get("month"))
+	if err != nil {
+		return err
 	}
 	out := newNDJSON(w)
-	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error { return out.line(rep) })
-	return out.end(err, a.logger, "qtl of every account", "quarter", quarter)
+	err = a.l.QTLAll(r.Context(), period, func(rep billing.Report) error { return out.line(rep) })
+	return out.end(err, a.logger, "qtl of every account", period.Field(), period.String())
 }
 
 // peaks answers the 10-minute series of a product's pooled use (G7).

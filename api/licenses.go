@@ -16,6 +16,7 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 		Seats      int      `json:"seats"`
 		ValidFrom  string   `json:"valid_from"`
 		ValidUntil string   `json:"valid_until"`
+		Country    string   `json:"country"`
 		atField
 	}
 	req, err := readCommand(w, r, &body, false)
@@ -23,7 +24,7 @@ func (a *API) createLicense(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := commands.CreateLicense{Account: r.PathValue("account"), ID: body.ID, Kind: body.Kind,
-		Products: body.Products, Seats: body.Seats, At: req.at}
+		Products: body.Products, Seats: body.Seats, Country: body.Country, At: req.at}
 	if c.ValidFrom, err = requiredTime("valid_from", body.ValidFrom); err != nil {
 		return err
 	}

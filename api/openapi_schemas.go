@@ -113,7 +113,7 @@ func componentSchemas() map[string]any {
 		"Account": AccountView{}, "User": UserView{}, "Session": SessionView{}, "License": LicenseView{},
 		"Checkout": CheckoutView{}, "Access": AccessView{}, "Check": CheckView{}, "Token": TokenView{},
 		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Reminder": ledger.Reminder{},
-		"QTLReport": billing.Report{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
+		"QTLReport": billing.Report{}, "QTLAdvice": billing.Advice{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
 		"ExportedEvent": ledger.ExportedEvent{}, "SchemaList": SchemaList{}, "Point": billing.Point{},
 		"CreatedToken": struct {
 			TokenView
@@ -248,8 +248,9 @@ func (c *components) addFields(t reflect.Type, props schema, required *[]any) {
 }
 
 var (
-	timeType = reflect.TypeOf(time.Time{})
-	rawType  = reflect.TypeOf(json.RawMessage(nil))
+	timeType    = reflect.TypeOf(time.Time{})
+	rawType     = reflect.TypeOf(json.RawMessage(nil))
+	countryType = reflect.TypeOf(events.Country(""))
 )
 
 // typeSchema is the schema of the JSON encoding/json writes for t.
@@ -259,6 +260,8 @@ func (c *components) typeSchema(t reflect.Type) schema {
 		return dateTime
 	case t == rawType:
 		return ref("Event")
+	case t == countryType:
+		return orNull(pattern(events.CountryPattern))
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -55,18 +55,21 @@ func sessionView(s commands.Session, ttl time.Duration) *SessionView {
 // LicenseView is a licence as the API shows it (C8): its assignee, timers,
 // where it stands now and whether it can be reassigned now.
 type LicenseView struct {
-	ID             string     `json:"id"`
-	Kind           string     `json:"kind"`
-	Products       []string   `json:"products"`
-	Seats          int        `json:"seats"`
-	ValidFrom      time.Time  `json:"valid_from"`
-	ValidUntil     time.Time  `json:"valid_until"`
-	ActiveNow      bool       `json:"active_now"`
-	Assignee       *string    `json:"assignee"`
-	AssignedAt     *time.Time `json:"assigned_at"`
-	WindowOpenedAt *time.Time `json:"window_opened_at"`
-	WindowClosesAt *time.Time `json:"window_closes_at"`
-	LockedUntil    *time.Time `json:"locked_until"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"`
+	Products []string `json:"products"`
+	Seats    int      `json:"seats"`
+	// Country is the pool a commercial licence's seats serve; null: global
+	// seats, or another kind (G9).
+	Country        events.Country `json:"country"`
+	ValidFrom      time.Time      `json:"valid_from"`
+	ValidUntil     time.Time      `json:"valid_until"`
+	ActiveNow      bool           `json:"active_now"`
+	Assignee       *string        `json:"assignee"`
+	AssignedAt     *time.Time     `json:"assigned_at"`
+	WindowOpenedAt *time.Time     `json:"window_opened_at"`
+	WindowClosesAt *time.Time     `json:"window_closes_at"`
+	LockedUntil    *time.Time     `json:"locked_until"`
 	// LockState is none, window_open or locked at the time of the answer.
 	LockState       string        `json:"lock_state"`
 	ReassignableNow bool          `json:"reassignable_now"`
@@ -84,8 +87,8 @@ type CheckoutView struct {
 
 func licenseView(l commands.License, now time.Time) LicenseView {
 	v := LicenseView{
-		ID: l.ID, Kind: l.Kind, Products: l.Products, Seats: l.Seats, ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil,
-		ActiveNow: l.ActiveAt(now), Assignee: nullable(l.Assignee), AssignedAt: nullTime(l.AssignedAt),
+		ID: l.ID, Kind: l.Kind, Products: l.Products, Seats: l.Seats, Country: events.Country(l.Country),
+		ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil, ActiveNow: l.ActiveAt(now), Assignee: nullable(l.Assignee), AssignedAt: nullTime(l.AssignedAt),
 		WindowOpenedAt: nullTime(l.WindowOpenedAt), WindowClosesAt: nullTime(l.WindowClosesAt),
 		LockedUntil: nullTime(l.LockedUntil), LockState: "none",
 	}

@@ -2,8 +2,10 @@ package billing
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -65,7 +67,7 @@ func TestRuleG1Intervals(t *testing.T) {
 	want := []Point{{Start: at("10:00"), Count: 1}, {Start: at("10:10"), Count: 2, Over: 2}, {Start: at("10:20"), Count: 1, Over: 1},
 		{Start: at("10:30"), Count: 1, Over: 1}}
 	want[0].Over = 1
-	if !slices.Equal(ps, want) {
+	if !reflect.DeepEqual(ps, want) {
 		t.Errorf("two users on one machine: %+v, want %+v", ps, want)
 	}
 }
@@ -73,7 +75,7 @@ func TestRuleG1Intervals(t *testing.T) {
 // rule G1: a record across midnight counts on both days, and one across a
 // quarter boundary in both quarters' intervals.
 func TestRuleG1AcrossMidnightAndQuarters(t *testing.T) {
-	q3, q4 := Quarter{2026, 3}, Quarter{2026, 4}
+	q3, q4 := Period{Year: 2026, Quarter: 3}, Period{Year: 2026, Quarter: 4}
 	r := rec("u", "m1", q4.Start().Add(-25*time.Minute), q4.Start().Add(15*time.Minute))
 	p3, _ := Peak("p", []Record{r}, nil, q3)
 	p4, _ := Peak("p", []Record{r}, nil, q4)
@@ -93,7 +95,7 @@ func TestRuleG1AcrossMidnightAndQuarters(t *testing.T) {
 // peak is the earliest interval with the greatest count - seats, among
 // those with pooled use; units never go below zero.
 func TestRuleG2SeatsPeakAndTies(t *testing.T) {
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	d := func(n int, hhmm string) time.Time { return q.Start().AddDate(0, 0, n).Add(at(hhmm).Sub(day)) }
 	lics := []Licence{
 		{ID: "C1", Seats: 2, ValidFrom: q.Start(), ValidUntil: d(10, "00:00"), Seq: 3},
@@ -136,19 +138,74 @@ func TestRuleG2SeatsPeakAndTies(t *testing.T) {
 	}
 }
 
-func TestParseQuarter(t *testing.T) {
-	for _, ok := range []string{"2026-Q1", "2026-Q4", "1999-Q2"} {
-		if q, err := ParseQuarter(ok); err != nil || q.String() != ok {
-			t.Errorf("%s: %v %v", ok, q, err)
+// rule G10: one reader of periods, for quarters and months.
+func TestParsePeriod(t *testing.T) {
+	for _, c := range []struct {
+		quarter, month string
+		from, to       time.Time
+	}{
+		{"2026-Q1", "", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+		{"2026-Q4", "", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"1999-Q2", "", time.Date(1999, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(1999, 7, 1, 0, 0, 0, 0, time.UTC)},
+		{"", "2026-11", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+		{"", "2026-12", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"", "2028-02", time.Date(2028, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		p, err := ParsePeriod(c.quarter, c.month)
+		if err != nil || p.String() != c.quarter+c.month || !p.Start().Equal(c.from) || !p.End().Equal(c.to) {
+			t.Errorf("%s%s: %v [%v, %v) %v", c.quarter, c.month, p, p.Start(), p.End(), err)
+		}
+		if want := map[bool]string{true: "month", false: "quarter"}[c.month != ""]; p.Field() != want || p.IsMonth() != (c.month != "") {
+			t.Errorf("%s%s: field %s, want %s", c.quarter, c.month, p.Field(), want)
 		}
 	}
-	for _, bad := range []string{"", "2026", "2026-Q0", "2026-Q5", "2026Q1", "26-Q1", "2026-q1", "2026-Q12", "abcd-Q1"} {
-		if _, err := ParseQuarter(bad); err == nil {
-			t.Errorf("%q parsed", bad)
+	for _, c := range []struct{ quarter, month, field string }{
+		{"", "", "quarter"}, {"2026-Q1", "2026-01", "month"},
+		{"2026", "", "quarter"}, {"2026-Q0", "", "quarter"}, {"2026-Q5", "", "quarter"}, {"2026Q1", "", "quarter"},
+		{"26-Q1", "", "quarter"}, {"2026-q1", "", "quarter"}, {"2026-Q12", "", "quarter"}, {"abcd-Q1", "", "quarter"},
+		{"", "2026-1", "month"}, {"", "2026-00", "month"}, {"", "2026-13", "month"}, {"", "2026-Q1", "month"},
+		{"", "202611", "month"}, {"", "1969-12", "month"}, {"", "2026-11-01", "month"},
+	} {
+		_, err := ParsePeriod(c.quarter, c.month)
+		var pe *PeriodError
+		if !errors.As(err, &pe) || pe.Field != c.field {
+			t.Errorf("quarter %q month %q: %v, want an error naming %s", c.quarter, c.month, err, c.field)
 		}
 	}
-	if q := (Quarter{2026, 4}); !q.Start().Equal(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)) || !q.End().Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("2026-Q4 is [%v, %v)", q.Start(), q.End())
+	if q, m := QuarterOf(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)), MonthOf(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)); q.String() != "2026-Q4" || m.String() != "2026-11" {
+		t.Errorf("QuarterOf %s, MonthOf %s", q, m)
+	}
+}
+
+// rule G10: a month's report follows the same rules as a quarter's, over
+// the month's intervals only.
+func TestRuleG10MonthReport(t *testing.T) {
+	nov, dec := Period{Year: 2026, Month: 11}, Period{Year: 2026, Month: 12}
+	lics := []Licence{{ID: "C", Seats: 1, ValidFrom: nov.Start(), ValidUntil: dec.End(), Seq: 1}}
+	// Two machines across the last interval of November and the first of
+	// December; three machines on 5 December.
+	edge := nov.End().Add(-Interval)
+	records := []Record{rec("a", "m1", edge, edge.Add(20*time.Minute)), rec("b", "m2", edge, edge.Add(20*time.Minute))}
+	for i := range 3 {
+		records = append(records, rec(fmt.Sprint("d", i), fmt.Sprint("d", i), dec.Start().AddDate(0, 0, 4), dec.Start().AddDate(0, 0, 4).Add(Interval)))
+	}
+	got, _ := Peak("p", records, lics, nov)
+	if got.PeakInterval == nil || !got.PeakInterval.Equal(edge) || got.Units != 1 {
+		t.Errorf("November: %+v, want the last interval, 1 unit", got)
+	}
+	got, _ = Peak("p", records, lics, dec)
+	if got.PeakInterval == nil || !got.PeakInterval.Equal(dec.Start().AddDate(0, 0, 4)) || got.Units != 2 {
+		t.Errorf("December: %+v, want 5 December, 2 units", got)
+	}
+	if q, _ := Peak("p", records, lics, Period{Year: 2026, Quarter: 4}); q.Units != 2 {
+		t.Errorf("the quarter: %+v, want 2 units", q)
+	}
+	rep := NewReport("acme", nov, 7)
+	if b, _ := json.Marshal(rep); string(b) != `{"account":"acme","month":"2026-11","as_of_seq":7,"products":[]}` {
+		t.Errorf("a month's report: %s", b)
+	}
+	if b, _ := json.Marshal(NewReport("acme", Period{Year: 2026, Quarter: 4}, 7)); string(b) != `{"account":"acme","quarter":"2026-Q4","as_of_seq":7,"products":[]}` {
+		t.Errorf("a quarter's report: %s", b)
 	}
 }
 
@@ -175,7 +232,7 @@ func bruteCount(records []Record, start time.Time) map[string]bool {
 // that looks at every interval and every machine.
 func TestRuleG2MatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	q := Quarter{2026, 4}
+	q := Period{Year: 2026, Quarter: 4}
 	for round := range 40 {
 		var records []Record
 		for i := range 1 + rng.IntN(60) {

@@ -26,7 +26,10 @@ type CreateLicense struct {
 	Seats      int
 	ValidFrom  time.Time
 	ValidUntil time.Time
-	At         time.Time
+	// Country is the pool a commercial licence's seats serve (G9): an ISO
+	// 3166-1 alpha-2 code, or "" for global seats. Other kinds have none.
+	Country string
+	At      time.Time
 }
 
 // Normalize validates the command and returns it in canonical form.
@@ -46,10 +49,16 @@ func (c CreateLicense) Normalize() (CreateLicense, error) {
 		if c.Seats != 0 {
 			return c, Invalid("seats", "only commercial licences have seats; a %s licence has none", c.Kind)
 		}
+		if c.Country != "" {
+			return c, Invalid("country", "only a commercial licence's seats belong to a country; a %s licence has none", c.Kind)
+		}
 	default:
 		return c, Invalid("kind", "%q is not a licence kind: want practitioner, commercial or trial", c.Kind)
 	}
 	var err error
+	if c.Country, err = Country("country", c.Country, true); err != nil {
+		return c, err
+	}
 	if c.Products, err = Products("products", c.Products); err != nil {
 		return c, err
 	}
@@ -80,6 +89,7 @@ func (c CreateLicense) Decide(acct Account, lic License, now time.Time) ([]event
 	}
 	return []events.Event{event(c.Account, c.ID, at, events.LicenseCreated{
 		ID: c.ID, Kind: c.Kind, Products: c.Products, Seats: c.Seats, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil,
+		Country: events.Country(c.Country),
 	})}, nil
 }
 

@@ -649,3 +649,26 @@ func TestReassignUnassignRejections(t *testing.T) {
 		})
 	}
 }
+
+// rule G9: a commercial licence may name a country (normalised to upper
+// case); no other kind may.
+func TestCreateLicenseCountry(t *testing.T) {
+	base := commands.CreateLicense{Account: acct, ID: "L1", Products: []string{"revit"}, ValidFrom: t0, ValidUntil: t0.Add(time.Hour)}
+	c := base
+	c.Kind, c.Seats, c.Country = events.KindCommercial, 3, " de "
+	got, err := c.Normalize()
+	if err != nil || got.Country != "DE" {
+		t.Fatalf("commercial with country: %q, %v", got.Country, err)
+	}
+	c.Country = "XX"
+	if _, err := c.Normalize(); commands.CodeOf(err) != commands.CodeInvalidArgument {
+		t.Errorf("unknown country: %v", err)
+	}
+	for _, kind := range []string{events.KindPractitioner, events.KindTrial} {
+		c := base
+		c.Kind, c.Country = kind, "DE"
+		if _, err := c.Normalize(); commands.CodeOf(err) != commands.CodeInvalidArgument {
+			t.Errorf("%s with a country: %v", kind, err)
+		}
+	}
+}

@@ -45,6 +45,34 @@ type User struct {
 	// is classified as of its started_at (F4). They outlive a removal, so
 	// late usage from before it is still classified right.
 	Holdings []Holding `json:"holdings,omitempty"`
+	// Countries are the entitlement countries the email was given in the
+	// account, from when, in stream order: usage is recorded with the
+	// country of its started_at (G9). They outlive a removal, like
+	// Holdings.
+	Countries []CountrySince `json:"countries,omitempty"`
+}
+
+// CountrySince is an entitlement country given to a user at From ("": the
+// user was registered without one).
+type CountrySince struct {
+	Country string    `json:"country"`
+	From    time.Time `json:"from"`
+}
+
+// CountryAt is the user's entitlement country at t, as the events applied
+// so far tell it (G9): the last one given at or before t. Before the first
+// one given it is that first one, the only country the ledger knows for
+// the user then (a user registered today may send last month's usage).
+func (u *User) CountryAt(t time.Time) string {
+	for i := len(u.Countries) - 1; i >= 0; i-- {
+		if !t.Before(u.Countries[i].From) {
+			return u.Countries[i].Country
+		}
+	}
+	if len(u.Countries) > 0 {
+		return u.Countries[0].Country
+	}
+	return u.EntitlementCountry
 }
 
 // closeHolding ends the open holding of licence id (any licence if "") at t.
@@ -62,9 +90,11 @@ func (u *User) Apply(e events.Event) {
 	switch d := e.Data.(type) {
 	case events.UserRegistered:
 		*u = User{Account: e.Account, Email: d.Email, Registered: true, EntitlementCountry: d.EntitlementCountry,
-			RegisteredAt: e.OccurredAt, LastEventAt: e.OccurredAt, Holdings: u.Holdings}
+			RegisteredAt: e.OccurredAt, LastEventAt: e.OccurredAt, Holdings: u.Holdings,
+			Countries: append(u.Countries, CountrySince{Country: d.EntitlementCountry, From: e.OccurredAt})}
 	case events.UserCountryChanged:
 		u.EntitlementCountry = d.EntitlementCountry
+		u.Countries = append(u.Countries, CountrySince{Country: d.EntitlementCountry, From: e.OccurredAt})
 	case events.UserRemoved:
 		u.Registered, u.LicenseID, u.EntitlementCountry = false, "", ""
 		u.closeHolding("", e.OccurredAt)
@@ -107,6 +137,9 @@ type License struct {
 	Seats      int       `json:"seats"`
 	ValidFrom  time.Time `json:"valid_from"`
 	ValidUntil time.Time `json:"valid_until"`
+	// Country is the pool a commercial licence's seats serve; "" for
+	// global seats (G9).
+	Country string `json:"country,omitempty"`
 
 	Assignee       string    `json:"assignee"`
 	AssignedAt     time.Time `json:"assigned_at"`
@@ -183,7 +216,8 @@ func (l *License) Apply(e events.Event) {
 	switch d := e.Data.(type) {
 	case events.LicenseCreated:
 		*l = License{Account: e.Account, ID: d.ID, Kind: d.Kind, Products: d.Products, Seats: d.Seats,
-			ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil, CreatedAt: e.OccurredAt, LastEventAt: e.OccurredAt}
+			ValidFrom: d.ValidFrom, ValidUntil: d.ValidUntil, Country: string(d.Country), CreatedAt: e.OccurredAt,
+			LastEventAt: e.OccurredAt}
 		if d.Kind == events.KindPractitioner {
 			l.UnassignedSince = e.OccurredAt
 		}

@@ -86,6 +86,9 @@ type Holding struct {
 	To        time.Time `json:"to"`
 }
 
+// HeldAt returns the practitioner licence the user held at t, or "".
+func (u *User) HeldAt(t time.Time) string { return heldAt(u.Holdings, t) }
+
 // heldAt returns the licence id held at t, or "".
 func heldAt(hs []Holding, t time.Time) string {
 	for i := len(hs) - 1; i >= 0; i-- {
@@ -177,7 +180,12 @@ type KnownUsage struct {
 	MachineID      string    `json:"machine_id"`
 	StartedAt      time.Time `json:"started_at"`
 	EndedAt        time.Time `json:"ended_at"`
-	Seq            uint64    `json:"seq"` // the stream sequence of its usage.recorded event
+	Seq            uint64    `json:"seq"`               // the stream sequence of its usage.recorded event
+	Country        string    `json:"country,omitempty"` // recorded with it (G9)
+	// Leak is set for a pooled record whose email held, at started_at, a
+	// practitioner licence active then and covering the product, used from
+	// a client too old for it (F4, G11).
+	Leak bool `json:"leak,omitempty"`
 	// VoidedSeq is the stream sequence of the usage.voided event that
 	// corrected it (0: not voided). A voided record stays known: sent again,
 	// it is a duplicate (F2), and it never counts again.
@@ -228,7 +236,7 @@ func (c RecordUsage) Decide(facts UsageFacts, now time.Time) ([]events.Event, []
 		out = append(out, event(c.Account, r.Product, time.Time{}, events.UsageRecorded{
 			UsageID: r.UsageID, Email: r.Email, Product: r.Product, MachineID: r.MachineID,
 			ClientVersion: r.ClientVersion, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Offline: r.Offline,
-			Classification: class, LicenseID: lic, Digest: r.Digest(),
+			Classification: class, LicenseID: lic, Digest: r.Digest(), Country: events.Country(user.CountryAt(r.StartedAt)),
 		}))
 		return UsageResult{UsageID: r.UsageID, Classification: class, LicenseID: lic}, nil
 	})

@@ -576,7 +576,7 @@ func TestUseF4AsOfStartedAt(t *testing.T) {
 		}
 		want := events.UsageRecorded{UsageID: c.rec.UsageID, Email: c.rec.Email, Product: c.rec.Product, MachineID: c.rec.MachineID,
 			ClientVersion: c.rec.ClientVersion, StartedAt: c.rec.StartedAt, EndedAt: c.rec.EndedAt, Offline: c.rec.Offline,
-			Classification: c.class, LicenseID: c.id, Digest: c.rec.Digest()}
+			Classification: c.class, LicenseID: c.id, Digest: c.rec.Digest(), Country: "DE"} // rule G9: the user's country
 		if !reflect.DeepEqual(u, want) {
 			t.Errorf("%s: event data\n got %+v\nwant %+v", c.rec.UsageID, u, want)
 		}
@@ -688,5 +688,56 @@ func TestUseF4EventTimeKeepsLogOrder(t *testing.T) {
 	}
 	if !evs[1].OccurredAt.Equal(useNow) {
 		t.Errorf("civil: occurred_at %v, want the clock %v", evs[1].OccurredAt, useNow)
+	}
+}
+
+// rule G9: each record carries its user's entitlement country at its
+// started_at, as the ledger knows it when it records the record; a later
+// change, back-dated or not, changes no recorded usage. Before the first
+// country the ledger knows for the user, it is that first one.
+func TestUseG9CountryAtStartedAt(t *testing.T) {
+	b := useNewBook(t, chkC1)
+	changeAt := t0.Add(2 * time.Hour)
+	change := func(email, country string, at time.Time) {
+		t.Helper()
+		c, err := commands.ChangeUserCountry{Account: acct, Email: email, EntitlementCountry: country, At: at}.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.w.must(t)(c.Decide(b.w.user(acct, email), at))
+	}
+	change("a@x.com", "FR", changeAt)
+	b.w.register(t, acct, "none@x.com", "", t0)
+	none := func(r *commands.UsageRecord) { r.Email = "none@x.com" }
+	b.w.register(t, acct, "late@x.com", "PL", t0.Add(time.Hour))
+	late := func(r *commands.UsageRecord) { r.Email = "late@x.com" }
+	cases := []struct {
+		rec  commands.UsageRecord
+		want events.Country
+	}{
+		{useWith(useRec("before-registration", t0, time.Hour), late), "PL"},
+		{useRec("before-change", changeAt.Add(-time.Nanosecond), time.Hour), "DE"},
+		{useRec("at-change", changeAt, time.Hour), "FR"},
+		{useWith(useRec("no-country", changeAt, time.Hour), none), ""},
+	}
+	recs := make([]commands.UsageRecord, len(cases))
+	for i, c := range cases {
+		recs[i] = c.rec
+	}
+	evs, _ := b.mustRecord(t, useNow, recs...)
+	for i, c := range cases {
+		if got := evs[i].Data.(events.UsageRecorded).Country; got != c.want {
+			t.Errorf("%s: country %q, want %q", c.rec.UsageID, got, c.want)
+		}
+	}
+	// A back-dated change after the record was recorded changes nothing
+	// recorded: the country is in the event.
+	change("a@x.com", "IT", useNow.Add(-time.Minute))
+	if got := evs[1].Data.(events.UsageRecorded).Country; got != "DE" {
+		t.Errorf("a recorded country changed to %q", got)
+	}
+	later, _ := b.mustRecord(t, useNow, useRec("after-it", useNow.Add(-time.Minute), time.Minute))
+	if got := later[0].Data.(events.UsageRecorded).Country; got != "IT" {
+		t.Errorf("after the change: country %q, want IT", got)
 	}
 }

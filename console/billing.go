@@ -21,25 +21,39 @@ const usageIDsShown = 20
 // billingPageData is the usage and billing page of an account.
 type billingPageData struct {
 	frame
-	Quarter, Product string
-	Quarters         []string
-	Products         []string
-	From, To         string // the range of the charts, UTC days
-	QTL              *billing.Report
-	QTLProblem       string
-	Evidence         map[string]evidenceView // by product
-	Daily            []dailyView
-	DailyProblem     string
-	Peaks            template.HTML
-	PeakPoints       []billing.Point // the intervals above the seats, for the table
-	PeakCount        int             // intervals with pooled use
-	PeakOver         int             // intervals above the seats
-	PeakProblem      string
-	Thresholds       []api.ThresholdView
-	Alerts           []projections.Alert
-	AlertsProblem    string
+	// Period is the quarter (2026-Q4) or month (2026-11) of the report, as
+	// asked (G10); PeriodField says which ("quarter" or "month").
+	Period, PeriodField, Product string
+	Periods                      []string // recent quarters, then recent months
+	Products                     []string
+	From, To                     string // the range of the charts, UTC days
+	QTL                          *billing.Report
+	QTLProblem                   string
+	Advice                       []adviceView // per product billed units (G11)
+	AdviceProblem                string
+	Evidence                     map[string]evidenceView // by product
+	Daily                        []dailyView
+	DailyProblem                 string
+	Peaks                        template.HTML
+	PeakPoints                   []billing.Point // the intervals above the seats, for the table
+	PeakCount                    int             // intervals with pooled use
+	PeakOver                     int             // intervals above the seats
+	PeakProblem                  string
+	Thresholds                   []api.ThresholdView
+	Alerts                       []projections.Alert
+	AlertsProblem                string
 	// The threshold form: what was entered and its refusal.
 	ThresholdProduct, ThresholdMax, ThresholdProblem string
+}
+
+// adviceView is one product's advice in words an administrator acts on
+// (G11).
+type adviceView struct {
+	Product string
+	Units   int
+	Plan    string // what to do with the free practitioner licences
+	Leak    string // the practitioners billed as pooled because of old clients; "" when none
+	Users   []billing.UserSaving
 }
 
 // evidenceView is the machines behind a product's peak interval (G7).
@@ -78,19 +92,17 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 		return err
 	}
 	now := c.now().UTC()
-	d := billingPageData{Quarter: strings.TrimSpace(q.Get("quarter")), Product: q.Get("product"),
+	d := billingPageData{Product: q.Get("product"),
 		Evidence: map[string]evidenceView{}, ThresholdProduct: thrProduct, ThresholdMax: thrMax, ThresholdProblem: thrProblem}
-	if d.Quarter == "" {
-		d.Quarter = quarterOf(now)
+	period := pagePeriod(q, now, &d)
+	d.Periods = recentPeriods(now)
+	if !slices.Contains(d.Periods, d.Period) {
+		d.Periods = append([]string{d.Period}, d.Periods...)
 	}
-	d.Quarters = recentQuarters(now)
-	if !slices.Contains(d.Quarters, d.Quarter) {
-		d.Quarters = append([]string{d.Quarter}, d.Quarters...)
-	}
-	from, to := c.chartRange(d.Quarter, q.Get("from"), q.Get("to"))
+	from, to := c.chartRange(period, q.Get("from"), q.Get("to"))
 	d.From, d.To = from.Format(dayLayout), to.Format(dayLayout)
 	for _, load := range []func(*http.Request, session, *billingPageData, time.Time, time.Time) error{
-		c.loadQTL, c.loadDaily, c.loadPeaks, c.loadThresholds,
+		c.loadQTL, c.loadAdvice, c.loadDaily, c.loadPeaks, c.loadThresholds,
 	} {
 		if err := load(r, s, &d, from, to); err != nil {
 			return err
@@ -106,7 +118,7 @@ func (c *Console) showBilling(w http.ResponseWriter, r *http.Request, s session,
 func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
 	account := r.PathValue("account")
 	var rep billing.Report
-	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "qtl"), url.Values{"quarter": {d.Quarter}}), &rep); err != nil {
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", account, "qtl"), url.Values{d.PeriodField: {d.Period}}), &rep); err != nil {
 		var perr error
 		d.QTLProblem, perr = partProblem("QTL", err)
 		return perr
@@ -123,6 +135,69 @@ func (c *Console) loadQTL(r *http.Request, s session, d *billingPageData, _, _ t
 		}
 	}
 	return nil
+}
+
+// loadAdvice reads how the account could have paid less in the period and
+// puts it in words (G11).
+func (c *Console) loadAdvice(r *http.Request, s session, d *billingPageData, _, _ time.Time) error {
+	if d.QTL != nil && !slices.ContainsFunc(d.QTL.Products, func(p billing.ProductReport) bool { return p.Units > 0 }) {
+		return nil // nothing billed: no advice to ask for (G11)
+	}
+	var adv billing.Advice
+	if err := c.get(r.Context(), s, withQuery(apiPath("accounts", r.PathValue("account"), "qtl", "advice"),
+		url.Values{d.PeriodField: {d.Period}}), &adv); err != nil {
+		var perr error
+		d.AdviceProblem, perr = partProblem("advice", err)
+		return perr
+	}
+	for _, p := range adv.Products {
+		d.Advice = append(d.Advice, adviseInWords(p, d.PeriodField))
+	}
+	return nil
+}
+
+// adviseInWords says what a product's advice means for the period ("the
+// quarter" or "the month").
+func adviseInWords(p billing.ProductAdvice, period string) adviceView {
+	v := adviceView{Product: p.Product, Units: p.Units, Users: p.Users}
+	licences := plural(p.Plan.LicencesAvailable, "unassigned practitioner licence")
+	switch {
+	case p.Plan.LicencesAvailable == 0:
+		v.Plan = fmt.Sprintf("No practitioner licence covering %s is free: a user who holds one never counts towards the units.", p.Product)
+	case len(p.Plan.Assign) == 0:
+		v.Plan = fmt.Sprintf("Assigning your %s would not have lowered the units: nobody who could take one caused the peak alone.", licences)
+	case len(p.Plan.Assign) == p.Plan.LicencesAvailable:
+		v.Plan = fmt.Sprintf("Assign your %s to %s: the %s would have cost %s instead of %d.", licences, andList(p.Plan.Assign),
+			period, plural(p.Plan.UnitsAfter, "unit"), p.Units)
+	default:
+		v.Plan = fmt.Sprintf("Assign %d of your %s to %s: the %s would have cost %s instead of %d; more would not have lowered it.",
+			len(p.Plan.Assign), licences, andList(p.Plan.Assign), period, plural(p.Plan.UnitsAfter, "unit"), p.Units)
+	}
+	if n := p.Leak.Records; n > 0 {
+		were := "were"
+		if n == 1 {
+			were = "was"
+		}
+		v.Leak = fmt.Sprintf("%s by practitioners on clients older than 10.00.18 %s billed as pooled: %s. Update their clients to "+
+			"10.00.18 or later and their licences cover that use.", plural(n, "session"), were, plural(p.Units-p.Leak.UnitsWithout, "unit"))
+	}
+	return v
+}
+
+// plural is n and noun, with an s when n is not 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // loadDaily reads the use per product and day (F5) and draws each
@@ -230,13 +305,55 @@ type dayTotals struct {
 	Trial        useTotals `json:"trial"`
 }
 
+// pagePeriod reads the page's period (G10): quarter=, month=, or period=
+// (the form's one select, holding either), with the current quarter when
+// none is given. It fills d's Period and PeriodField as asked, and returns
+// the period, or nil when it does not read: that one is sent to the API as
+// asked, which says what is wrong with it.
+func pagePeriod(q url.Values, now time.Time, d *billingPageData) *billing.Period {
+	quarter, month := strings.TrimSpace(q.Get("quarter")), strings.TrimSpace(q.Get("month"))
+	if v := strings.TrimSpace(q.Get("period")); v != "" && quarter == "" && month == "" {
+		if strings.Contains(v, "Q") {
+			quarter = v
+		} else {
+			month = v
+		}
+	}
+	if quarter == "" && month == "" {
+		quarter = billing.QuarterOf(now).String()
+	}
+	d.Period, d.PeriodField = quarter, "quarter"
+	if quarter == "" {
+		d.Period, d.PeriodField = month, "month"
+	}
+	p, err := billing.ParsePeriod(quarter, month)
+	if err != nil {
+		return nil
+	}
+	return &p
+}
+
+// recentPeriods are the current quarter and the seven before it, newest
+// first, then the current month and the eleven before it.
+func recentPeriods(now time.Time) []string {
+	out := make([]string, 0, 20)
+	t := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for i := range 8 {
+		out = append(out, billing.QuarterOf(t.AddDate(0, -3*i, 0)).String())
+	}
+	for i := range 12 {
+		out = append(out, billing.MonthOf(t.AddDate(0, -i, 0)).String())
+	}
+	return out
+}
+
 // chartRange is the range of days the charts show: as asked, else the
-// quarter up to today.
-func (c *Console) chartRange(quarter, fromDay, toDay string) (from, to time.Time) {
-	qFrom, qTo, ok := quarterSpan(quarter)
+// period up to today (the last 30 days without a period that reads).
+func (c *Console) chartRange(period *billing.Period, fromDay, toDay string) (from, to time.Time) {
 	today := c.now().UTC().Truncate(24 * time.Hour)
-	if !ok {
-		qFrom, qTo = today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
+	qFrom, qTo := today.AddDate(0, 0, -29), today.AddDate(0, 0, 1)
+	if period != nil {
+		qFrom, qTo = period.Start(), period.End()
 	}
 	from, to = qFrom, qTo.AddDate(0, 0, -1)
 	if to.After(today) && !from.After(today) {

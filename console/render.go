@@ -31,6 +31,7 @@ func parsePages() map[string]*template.Template {
 		"join":    strings.Join,
 		"asset":   assetURL,
 		"inc":     func(n int) int { return n + 1 },
+		"country": countryName,
 		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"history": func(caption string, rows []historyRow) historyTable { return historyTable{caption, rows} },
 	}).ParseFS(templateFS, "templates/layout.html"))

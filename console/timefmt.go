@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/entledger/ledger/events"
 )
 
 // timeLayout is how the console shows a time: to the minute, in UTC, as the
@@ -70,33 +72,6 @@ func duration(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-// quarterOf is the quarter of t, as the API names it: 2026-Q1.
-func quarterOf(t time.Time) string {
-	t = t.UTC()
-	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
-}
-
-// quarterSpan is the first instant of quarter q and of the next one.
-func quarterSpan(q string) (from, to time.Time, ok bool) {
-	var year, n int
-	if _, err := fmt.Sscanf(q, "%d-Q%d", &year, &n); err != nil || n < 1 || n > 4 || quarterOf(time.Date(year, time.Month(3*n-2), 1, 0, 0, 0, 0, time.UTC)) != q {
-		return time.Time{}, time.Time{}, false
-	}
-	from = time.Date(year, time.Month(3*n-2), 1, 0, 0, 0, 0, time.UTC)
-	return from, from.AddDate(0, 3, 0), true
-}
-
-// recentQuarters are q and the seven before it, newest first.
-func recentQuarters(now time.Time) []string {
-	out := make([]string, 0, 8)
-	t := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for range 8 {
-		out = append(out, quarterOf(t))
-		t = t.AddDate(0, -3, 0)
-	}
-	return out
-}
-
 // dayLayout is a UTC day as the API's day ranges take it.
 const dayLayout = "2006-01-02"
 
@@ -122,4 +97,12 @@ func hours(d time.Duration) string {
 		return "1 hour"
 	}
 	return fmt.Sprintf("%d hours", d/time.Hour)
+}
+
+// countryName shows a pool's country: its code, or what none means (G9).
+func countryName(c events.Country) string {
+	if c == "" {
+		return "no country"
+	}
+	return string(c)
 }

@@ -1,6 +1,9 @@
 package events
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -106,7 +109,9 @@ type EmailReleased struct {
 	Account string `json:"account"`
 }
 
-// LicenseCreated: a licence was sold to the account (B1).
+// LicenseCreated: a licence was sold to the account (B1). A commercial
+// licence's seats serve the pool of Country, or every country when it names
+// none (G9). Version 2 added Country; version 1 reads as none.
 type LicenseCreated struct {
 	ID         string    `json:"id"`
 	Kind       string    `json:"kind"`
@@ -114,6 +119,7 @@ type LicenseCreated struct {
 	Seats      int       `json:"seats"`
 	ValidFrom  time.Time `json:"valid_from"`
 	ValidUntil time.Time `json:"valid_until"`
+	Country    Country   `json:"country"`
 }
 
 // LicenseRenewed: the licence's term was extended (B2).
@@ -340,7 +346,10 @@ const (
 // UsageRecorded: one usage record, classified when it was recorded (F1,
 // F4): billing reads Classification and never derives it again. Digest
 // identifies the record's content, so the same usage_id with other content
-// is told apart from a duplicate (F2).
+// is told apart from a duplicate (F2). Country is the user's entitlement
+// country at started_at as the ledger knew it when it recorded the record,
+// decided once like the classification (G9); none for a user without one.
+// Version 2 added Country; version 1 reads as none.
 type UsageRecorded struct {
 	UsageID        string    `json:"usage_id"`
 	Email          string    `json:"email"`
@@ -353,6 +362,7 @@ type UsageRecorded struct {
 	Classification string    `json:"classification"`
 	LicenseID      string    `json:"license_id"`
 	Digest         string    `json:"digest"`
+	Country        Country   `json:"country"`
 }
 
 // UsageVoided: a mis-recorded usage record is voided (H1): from this event on
@@ -442,6 +452,24 @@ func register[T Data](version int, up map[int]upcaster) entry {
 	}
 }
 
+// addNullCountry lifts license.created and usage.recorded from version 1 to
+// 2: a version 1 event names no country, so it reads as country null (a
+// global licence; usage served by global seats only, G9).
+func addNullCountry(data []byte) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, err
+	}
+	if _, ok := fields["country"]; ok {
+		return nil, errors.New("version 1 has no country")
+	}
+	data = bytes.TrimRight(data, " \t\r\n")
+	if len(fields) == 0 || data[len(data)-1] != '}' {
+		return nil, errors.New("not a JSON object with fields")
+	}
+	return append(data[:len(data)-1:len(data)-1], `,"country":null}`...), nil
+}
+
 // catalogue maps every type name to its entry. It is the single list of event
 // types the ledger knows; Unmarshal rejects every other type.
 var catalogue = map[string]entry{
@@ -453,7 +481,7 @@ var catalogue = map[string]entry{
 	TypeUserLicenseDetached: register[UserLicenseDetached](1, nil),
 	TypeEmailClaimed:        register[EmailClaimed](1, nil),
 	TypeEmailReleased:       register[EmailReleased](1, nil),
-	TypeLicenseCreated:      register[LicenseCreated](1, nil),
+	TypeLicenseCreated:      register[LicenseCreated](2, map[int]upcaster{1: addNullCountry}),
 	TypeLicenseRenewed:      register[LicenseRenewed](1, nil),
 	TypeLicenseAssigned:     register[LicenseAssigned](1, nil),
 	TypeLicenseReassigned:   register[LicenseReassigned](1, nil),
@@ -467,7 +495,7 @@ var catalogue = map[string]entry{
 	TypeLicenseCheckedIn:    register[LicenseCheckedIn](1, nil),
 	TypeAccessSet:           register[AccessSet](1, nil),
 	TypeCheckRecorded:       register[CheckRecorded](1, nil),
-	TypeUsageRecorded:       register[UsageRecorded](1, nil),
+	TypeUsageRecorded:       register[UsageRecorded](2, map[int]upcaster{1: addNullCountry}),
 	TypeThresholdSet:        register[ThresholdSet](1, nil),
 	TypeThresholdCleared:    register[ThresholdCleared](1, nil),
 	TypeThresholdExceeded:   register[ThresholdExceeded](1, nil),

@@ -102,7 +102,7 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.UsageRecorded{UsageID: "01JGZ8Y0000000000000000009", Email: sampleEmail, Product: "microstation",
 			MachineID: "WS-0042.acme", ClientVersion: "10.00.18.25", StartedAt: time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC),
 			EndedAt: time.Date(2025, 1, 1, 17, 30, 0, 0, time.UTC), Offline: true, Classification: events.ClassPractitioner,
-			LicenseID: sampleLicense, Digest: sampleHash}
+			LicenseID: sampleLicense, Digest: sampleHash, Country: "DE"}
 		return e
 	},
 	events.TypeAccessSet: func(e events.Event) events.Event {
@@ -192,6 +192,7 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 			Seats:      5,
 			ValidFrom:  t0,
 			ValidUntil: t0.AddDate(1, 0, 0),
+			Country:    "DE",
 		}
 		return e
 	},

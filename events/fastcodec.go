@@ -292,6 +292,12 @@ func (u UsageRecorded) appendJSON(b []byte) []byte {
 	b = appendString(appendKey(b, "classification"), u.Classification)
 	b = appendString(appendKey(b, "license_id"), u.LicenseID)
 	b = appendString(appendKey(b, "digest"), u.Digest)
+	b = appendKey(b, "country")
+	if u.Country == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, string(u.Country))
+	}
 	return append(b, '}')
 }
 
@@ -309,6 +315,14 @@ func decodeUsageRecorded(s *scanner) (Data, bool) {
 	u.Classification = s.field("classification")
 	u.LicenseID = s.field("license_id")
 	u.Digest = s.field("digest")
+	if s.peek(`,"country":null`) {
+		s.lit(`,"country":null`)
+	} else {
+		u.Country = Country(s.field("country"))
+		if u.Country == "" {
+			s.failed = true // none is written null
+		}
+	}
 	s.lit("}")
 	return u, !s.failed
 }

@@ -17,11 +17,17 @@ func TestFastCodecMatchesReference(t *testing.T) {
 	}
 	u := usageEvent()
 	checkFastCodec(t, "usage", u, true)
+	// rule G9: a country, or none (null), both on the fast path.
+	withCountry := u
+	rec := withCountry.Data.(events.UsageRecorded)
+	rec.Country = "FR"
+	withCountry.Data = rec
+	checkFastCodec(t, "usage with a country", withCountry, true)
 	// Strings encoding/json escapes or checks for UTF-8 take the reference
 	// path on both sides, and still agree.
 	odd := u
 	odd.Actor, odd.CorrelationID = `<b>"admin" & co</b>`, "ü\u2028\x01\\"
-	rec := odd.Data.(events.UsageRecorded)
+	rec = odd.Data.(events.UsageRecorded)
 	rec.UsageID = `<1>&"\`
 	odd.Data = rec
 	checkFastCodec(t, "escaped", odd, false)
@@ -84,17 +90,19 @@ func TestFastUnmarshalDeclines(t *testing.T) {
 		"space":   func(b []byte) []byte { return bytes.Replace(b, []byte(`":`), []byte(`": `), 1) },
 		"escaped": func(b []byte) []byte { return bytes.Replace(b, []byte(`WS-0042`), []byte(`WS-\u0030042`), 1) },
 		"old version": func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":0`), 1)
+			return bytes.Replace(b, []byte(`"schemaversion":2`), []byte(`"schemaversion":0`), 1)
 		},
 		"long version": func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"schemaversion":1`), []byte(`"schemaversion":11`), 1)
+			return bytes.Replace(b, []byte(`"schemaversion":2`), []byte(`"schemaversion":22`), 1)
 		},
 		"empty prev": func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"prevhash":"`), []byte(`"prevhash":"","x":"`), 1)
 		},
 		"offset time":   func(b []byte) []byte { return bytes.Replace(b, []byte(`09:00:00Z`), []byte(`10:00:00+01:00`), 1) },
 		"trailing":      func(b []byte) []byte { return append(b, ' ') },
-		"data trailing": func(b []byte) []byte { return bytes.Replace(b, []byte(`"}}`), []byte(`"} }`), 1) },
+		"data trailing": func(b []byte) []byte { return bytes.Replace(b, []byte(`null}}`), []byte(`null} }`), 1) },
+		"empty country": func(b []byte) []byte { return bytes.Replace(b, []byte(`"country":null`), []byte(`"country":""`), 1) },
+		"no country":    func(b []byte) []byte { return bytes.Replace(b, []byte(`,"country":null`), nil, 1) },
 		"bad bool":      func(b []byte) []byte { return bytes.Replace(b, []byte(`false`), []byte(`fals`), 1) },
 		"truncated":     func(b []byte) []byte { return b[:len(b)/2] },
 		"bad class":     func(b []byte) []byte { return bytes.Replace(b, []byte(`"pooled"`), []byte(`"free"`), 1) },

@@ -11,7 +11,7 @@ import (
 
 // The patterns of the JSON Schemas in schemas/: Marshal refuses what the
 // schemas would refuse, so no event the ledger writes fails its own contract.
-var countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+var countryRe = regexp.MustCompile(CountryPattern)
 
 // matcher is a compiled pattern: a *regexp.Regexp or a *Pattern.
 type matcher interface {
@@ -182,9 +182,15 @@ func (d LicenseCreated) validate() error {
 		if d.Seats < 1 {
 			return errors.New("a commercial licence needs seats >= 1")
 		}
+		if err := country("country", string(d.Country), true); err != nil {
+			return err
+		}
 	case KindPractitioner, KindTrial:
 		if d.Seats != 0 {
 			return fmt.Errorf("a %s licence has no seats", d.Kind)
+		}
+		if d.Country != "" {
+			return fmt.Errorf("a %s licence has no country", d.Kind)
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", d.Kind)
@@ -367,7 +373,7 @@ func (d LicenseCheckedIn) validate() error {
 func (d UsageRecorded) validate() error {
 	err := errors.Join(match("usage_id", d.UsageID, UsageIDPattern), email("email", d.Email), productID("product", d.Product),
 		match("machine_id", d.MachineID, MachineIDPattern), version("client_version", d.ClientVersion),
-		needTime("started_at", d.StartedAt), needTime("ended_at", d.EndedAt))
+		needTime("started_at", d.StartedAt), needTime("ended_at", d.EndedAt), country("country", string(d.Country), true))
 	if d.EndedAt.Before(d.StartedAt) {
 		err = errors.Join(err, errors.New("ended_at before started_at"))
 	}

@@ -122,15 +122,15 @@ func (l *Ledger) firstCrossing(account, product, day string, max int) (*commands
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range billing.Series(spans, nil, from, to) {
-		if p.Count > max {
-			ev := billing.EvidenceAt(spans, nil, p.Start)
-			c := &commands.Crossing{IntervalStart: p.Start, Count: ev.Count, Machines: make([]string, 0, len(ev.Machines))}
-			for _, m := range ev.Machines {
-				c.Machines = append(c.Machines, m.MachineID)
-			}
-			return c, nil
+	// A threshold counts distinct machines over every country (G4): not
+	// per country pool as billing does (G9).
+	for _, start := range billing.Crowded(spans, from, to, max) {
+		ev := billing.EvidenceAt(spans, nil, start)
+		c := &commands.Crossing{IntervalStart: start, Count: len(ev.Machines), Machines: make([]string, 0, len(ev.Machines))}
+		for _, m := range ev.Machines {
+			c.Machines = append(c.Machines, m.MachineID)
 		}
+		return c, nil
 	}
 	return nil, nil
 }

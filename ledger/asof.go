@@ -6,6 +6,7 @@ import (
 
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/projections"
 )
 
 // applier is a pointer to an aggregate state that folds events.
@@ -34,6 +35,32 @@ func stateAsOf[T any, P applier[T]](l *Ledger, subject string, t time.Time) (T, 
 		P(&st).Apply(e)
 	}
 	return st, nil
+}
+
+// stateAtSeq is the state of the aggregate on subject after the events at
+// or below stream sequence seq: its current state when its last event is
+// at or below seq, else its history folded up to seq.
+func stateAtSeq[T any, P applier[T]](l *Ledger, subject string, seq uint64) (T, error) {
+	st, v, err := projections.Load[T](l.store, subject)
+	if err != nil || v.Seq <= seq {
+		return st, err
+	}
+	var zero T
+	hist, err := l.store.History(subject)
+	if err != nil {
+		return zero, err
+	}
+	for _, h := range hist {
+		if h.Seq > seq {
+			break
+		}
+		e, err := events.Unmarshal(h.Event)
+		if err != nil {
+			return zero, fmt.Errorf("ledger: history of %s: %w", subject, err)
+		}
+		P(&zero).Apply(e)
+	}
+	return zero, nil
 }
 
 // AccountAsOf returns the account as it stood at business time t (H4). An

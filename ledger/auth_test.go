@@ -78,6 +78,7 @@ var routeAccess = map[string]auth.Access{
 	"GET /v1/accounts/{account}/access/{product}":                 auth.Read,
 	"POST /v1/accounts/{account}/checks":                          auth.Ingest,
 	"GET /v1/accounts/{account}/qtl":                              auth.Read,
+	"GET /v1/accounts/{account}/qtl/advice":                       auth.Read,
 	"GET /v1/qtl":                                                 auth.ReadAll,
 	"GET /v1/integrity":                                           auth.Read,
 	"GET /v1/accounts/{account}/peaks":                            auth.Read,

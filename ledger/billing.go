@@ -16,20 +16,31 @@ import (
 // for: a quarter and then some.
 const MaxPeakRange = 100 * 24 * time.Hour
 
-// QTL returns the account's quarterly term licence report for quarter
-// ("YYYY-Qn"), per product (G2, G3). With asOf > 0 it is computed from the
-// events at or below that stream sequence only, and is the same, byte for
-// byte, whenever it is asked (G6); with asOf 0 it reflects everything the
-// stream holds now, and its as_of_seq is the newest event it depends on.
-func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) (billing.Report, error) {
-	q, err := billing.ParseQuarter(quarter)
-	if err != nil {
-		return billing.Report{}, commands.Invalid("quarter", "%v", err)
+// ParsePeriod reads the period of a report, a quarter ("YYYY-Qn") or a
+// month ("YYYY-MM"), exactly one of them given (G10), as billing.ParsePeriod
+// does, refusing a bad one as invalid_argument naming its field.
+func ParsePeriod(quarter, month string) (billing.Period, error) {
+	p, err := billing.ParsePeriod(quarter, month)
+	if pe, ok := err.(*billing.PeriodError); ok {
+		return p, commands.Invalid(pe.Field, "%s", pe.Message)
+	}
+	return p, err
+}
+
+// QTL returns the account's term licence report for period q, a quarter
+// or a month, per product (G2, G3, G9, G10). With asOf > 0 it is computed
+// from the events at or below that stream sequence only, and is the same,
+// byte for byte, whenever it is asked (G6); with asOf 0 it reflects
+// everything the stream holds now, and its as_of_seq is the newest event it
+// depends on.
+func (l *Ledger) QTL(ctx context.Context, account string, q billing.Period, asOf uint64) (billing.Report, error) {
+	if q == (billing.Period{}) {
+		return billing.Report{}, commands.Invalid("quarter", "required: a quarter or a month")
 	}
 	if err := l.awaitBilling(ctx, account, asOf); err != nil {
 		return billing.Report{}, err
 	}
-	key := reportKey{account: account, quarter: q, asOf: asOf}
+	key := reportKey{account: account, period: q, asOf: asOf}
 	version := l.store.BillingVersion(account)
 	if rep, ok := l.reports.get(key, version); ok {
 		return rep, nil
@@ -60,7 +71,7 @@ type computedReport struct {
 
 // computeQTL computes the report of the events at or below asOf. Products
 // are computed concurrently (each reads and counts its own records).
-func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (computedReport, error) {
+func (l *Ledger) computeQTL(account string, q billing.Period, asOf uint64) (computedReport, error) {
 	products, err := l.store.BillingProducts(account)
 	if err != nil {
 		return computedReport{}, err
@@ -79,7 +90,7 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (com
 	if err := g.Wait(); err != nil {
 		return computedReport{}, err
 	}
-	rep := computedReport{Report: billing.Report{Account: account, Quarter: q.String(), AsOfSeq: asOf, Products: []billing.ProductReport{}}}
+	rep := computedReport{Report: billing.NewReport(account, q, asOf)}
 	for i, line := range lines {
 		if line != nil {
 			rep.Products = append(rep.Products, *line)
@@ -89,12 +100,12 @@ func (l *Ledger) computeQTL(account string, q billing.Quarter, asOf uint64) (com
 	return rep, nil
 }
 
-// productLine is one product's line of the quarter's report as of asOf,
-// or nil when the product was neither licensed nor used in the quarter, and
+// productLine is one product's line of the period's report as of asOf,
+// or nil when the product was neither licensed nor used in the period, and
 // the newest sequence the line depends on.
-func (l *Ledger) productLine(account, p string, q billing.Quarter, asOf uint64) (*billing.ProductReport, uint64, error) {
-	records, err := l.store.PooledSpans(account, p, q.Start(), q.End(), asOf)
-	if err != nil {
+func (l *Ledger) productLine(account, p string, q billing.Period, asOf uint64) (*billing.ProductReport, uint64, error) {
+	counter := billing.NewPeakCounter(q)
+	if err := l.store.EachPooled(account, p, q.Start(), q.End(), asOf, 0, counter.Add); err != nil {
 		return nil, 0, err
 	}
 	lics, err := l.store.CommercialLicences(account, p, asOf)
@@ -107,7 +118,7 @@ func (l *Ledger) productLine(account, p string, q billing.Quarter, asOf uint64) 
 			inQuarter = append(inQuarter, lic)
 		}
 	}
-	peak, seq := billing.PeakInterval(records, inQuarter, q)
+	peak, seq := counter.Peak(inQuarter)
 	switch {
 	case peak != nil:
 		// The evidence of the peak alone needs the usage ids.
@@ -121,7 +132,7 @@ func (l *Ledger) productLine(account, p string, q billing.Quarter, asOf uint64) 
 		line := billing.NoPeak(p, inQuarter, q)
 		return &line, seq, nil
 	}
-	return nil, 0, nil // neither licensed nor used this quarter
+	return nil, 0, nil // neither licensed nor used this period
 }
 
 // Accounts returns the ids of every account, sorted.
@@ -207,12 +218,12 @@ func (l *Ledger) billingInput(account, product string, from, to time.Time, asOf 
 	return records, lics, err
 }
 
-// QTLAll calls each with the report of every account for quarter, in
+// QTLAll calls each with the report of every account for period q, in
 // account order, all as of one stream sequence (the stream's last when the
 // call starts), so a billing run gets one consistent set of reports.
-func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.Report) error) error {
-	if _, err := billing.ParseQuarter(quarter); err != nil {
-		return commands.Invalid("quarter", "%v", err)
+func (l *Ledger) QTLAll(ctx context.Context, q billing.Period, each func(billing.Report) error) error {
+	if q == (billing.Period{}) {
+		return commands.Invalid("quarter", "required: a quarter or a month")
 	}
 	info, err := l.stream.Info(ctx)
 	if err != nil {
@@ -230,7 +241,7 @@ func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.R
 		if asOf == 0 {
 			break
 		}
-		rep, err := l.QTL(ctx, a, quarter, asOf)
+		rep, err := l.QTL(ctx, a, q, asOf)
 		if err != nil {
 			return err
 		}
@@ -251,7 +262,7 @@ type reportCache struct {
 
 type reportKey struct {
 	account string
-	quarter billing.Quarter
+	period  billing.Period
 	asOf    uint64
 }
 

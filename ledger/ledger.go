@@ -61,6 +61,7 @@ type Ledger struct {
 	checkQueues   subjectQueues // checks wait their turn per product (subjectqueue.go)
 	usageShards   *usageShards  // the free usage shards of each product
 	reports       reportCache   // computed QTL reports (billing.go)
+	advice        adviceCache   // advice as of a sequence (advice.go)
 	alertPause    time.Duration // see Options.AlertPause
 	reminderPoll  time.Duration // see Options.ReminderPoll
 	integrity     integrity     // the stream check's latest problems (integrity.go)

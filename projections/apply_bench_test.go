@@ -60,7 +60,11 @@ func benchApply(b *testing.B, msgs []projections.Msg, batch int) {
 // usageMsgs returns n usage.recorded messages on one product's subject,
 // chained as the ledger writes them, spread over 50 users, 200 machines and
 // a day of start times.
-func usageMsgs(tb testing.TB, n int) []projections.Msg {
+func usageMsgs(tb testing.TB, n int) []projections.Msg { return usageMsgsIn(tb, n, nil) }
+
+// usageMsgsIn is usageMsgs with user u's country countries[u mod len] (none
+// when countries is nil), as the ledger records it (G9).
+func usageMsgsIn(tb testing.TB, n int, countries []events.Country) []projections.Msg {
 	tb.Helper()
 	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	out := make([]projections.Msg, n)
@@ -74,6 +78,11 @@ func usageMsgs(tb testing.TB, n int) []projections.Msg {
 			Data: events.UsageRecorded{UsageID: id, Email: "u" + strconv.Itoa(i%50) + "@acme.example", Product: "microstation",
 				MachineID: "m" + strconv.Itoa(i%200), ClientVersion: "10.00.18.25", StartedAt: start, EndedAt: start.Add(45 * time.Minute),
 				Classification: events.ClassPooled, Digest: events.Hash([]byte(id))}}
+		if countries != nil {
+			d := e.Data.(events.UsageRecorded)
+			d.Country = countries[i%50%len(countries)]
+			e.Data = d
+		}
 		raw, err := events.Marshal(e)
 		if err != nil {
 			tb.Fatal(err)
@@ -87,3 +96,9 @@ func usageMsgs(tb testing.TB, n int) []projections.Msg {
 // BenchmarkApplyUsage measures the projection of usage events without the
 // stream: decode, fold, indexes and Pebble, 500 events per batch.
 func BenchmarkApplyUsage(b *testing.B) { benchApply(b, usageMsgs(b, 20000), 500) }
+
+// BenchmarkApplyUsageCountries is BenchmarkApplyUsage with the users in four
+// countries (G9): against it, what countries cost the projections.
+func BenchmarkApplyUsageCountries(b *testing.B) {
+	benchApply(b, usageMsgsIn(b, 20000, []events.Country{"DE", "FR", "US", "JP"}), 500)
+}

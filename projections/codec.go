@@ -18,27 +18,32 @@ var errShortValue = errors.New("truncated value")
 
 // appendKnown encodes k.
 func appendKnown(b []byte, k commands.KnownUsage) []byte {
-	for _, s := range [...]string{k.Digest, k.Classification, k.LicenseID, k.CommandID, k.Product, k.Email, k.MachineID} {
+	for _, s := range [...]string{k.Digest, k.Classification, k.LicenseID, k.CommandID, k.Product, k.Email, k.MachineID, k.Country} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	b = binary.AppendVarint(b, k.StartedAt.UnixNano())
 	b = binary.AppendVarint(b, k.EndedAt.UnixNano())
 	b = binary.AppendUvarint(b, k.Seq)
-	return binary.AppendUvarint(b, k.VoidedSeq)
+	b = binary.AppendUvarint(b, k.VoidedSeq)
+	if k.Leak {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // decodeKnown decodes what appendKnown wrote.
 func decodeKnown(raw []byte) (commands.KnownUsage, error) {
 	d := valueDecoder{raw: raw}
 	var k commands.KnownUsage
-	for _, s := range [...]*string{&k.Digest, &k.Classification, &k.LicenseID, &k.CommandID, &k.Product, &k.Email, &k.MachineID} {
+	for _, s := range [...]*string{&k.Digest, &k.Classification, &k.LicenseID, &k.CommandID, &k.Product, &k.Email, &k.MachineID, &k.Country} {
 		*s = d.str()
 	}
 	k.StartedAt = d.time()
 	k.EndedAt = d.time()
 	k.Seq = d.uvarint()
 	k.VoidedSeq = d.uvarint()
+	k.Leak = d.uvarint() == 1
 	return k, d.done()
 }
 

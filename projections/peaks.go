@@ -17,7 +17,7 @@ import (
 
 // Billing keys:
 //
-//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, voided seq, machine
+//	pk/<account>/<product>/<started_at>\x00<usage id>   a pooled usage record: seq, ended_at, voided seq, flags, country, email, machine
 //	pp/<account>/<product>                              the product has pooled usage
 //
 // started_at and ended_at are Unix nanoseconds, 8 bytes big endian, so the
@@ -45,12 +45,48 @@ func accountKey(account string) []byte { return []byte("ac/" + account) }
 func thresholdKey(account, product string) []byte { return []byte("th/" + account + "/" + product) }
 
 // pooledUsageValue encodes a pk/ entry: the record's sequence, its end, the
-// sequence of its usage.voided event (0: counts) and its machine.
-func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string) []byte {
-	v := binary.BigEndian.AppendUint64(nil, seq)
+// sequence of its usage.voided event (0: counts), a byte of flags
+// (flagLeak), its country (a length byte, 0 for none, and the code, G9), its
+// email (a uvarint length and the email, G11) and its machine (the rest).
+func pooledUsageValue(seq uint64, ended time.Time, voided uint64, flags byte, country, email, machine string) []byte {
+	v := make([]byte, 0, pooledFixed+1+len(country)+binary.MaxVarintLen16+len(email)+len(machine))
+	v = binary.BigEndian.AppendUint64(v, seq)
 	v = binary.BigEndian.AppendUint64(v, uint64(ended.UnixNano()))
 	v = binary.BigEndian.AppendUint64(v, voided)
+	v = append(v, flags, byte(len(country)))
+	v = append(v, country...)
+	v = binary.AppendUvarint(v, uint64(len(email)))
+	v = append(v, email...)
 	return append(v, machine...)
+}
+
+// pooledFixed is the length of a pk/ value's fixed part: three sequences
+// and times, and the flags.
+const pooledFixed = 25
+
+// flagLeak marks a pooled record of an email that held, at its started_at,
+// a practitioner licence active then and covering the product, used from a
+// client older than commands.MinPractitionerVersion (F4): use the licence
+// would have covered with a newer client (G11's leak).
+const flagLeak = 1
+
+// pooledUsageFields splits a pk/ value's variable part; ok is false for a
+// value pooledUsageValue did not write.
+func pooledUsageFields(v []byte) (country, email, machine []byte, ok bool) {
+	if len(v) < pooledFixed+1 {
+		return nil, nil, nil, false
+	}
+	rest := v[pooledFixed:]
+	n := int(rest[0])
+	if len(rest) < 1+n {
+		return nil, nil, nil, false
+	}
+	country, rest = rest[1:1+n], rest[1+n:]
+	m, k := binary.Uvarint(rest)
+	if k <= 0 || uint64(len(rest)-k) < m {
+		return nil, nil, nil, false
+	}
+	return country, rest[k : k+int(m)], rest[k+int(m):], true
 }
 
 // voidPooledUsage marks a voided record's billing entry with the sequence
@@ -58,12 +94,22 @@ func pooledUsageValue(seq uint64, ended time.Time, voided uint64, machine string
 // it, later ones do not (H1, G6).
 func (a *applier) voidPooledUsage(account, usageID string, k commands.KnownUsage) error {
 	a.noteBilling(account)
-	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID), pooledUsageValue(k.Seq, k.EndedAt, a.seq, k.MachineID), nil)
+	var flags byte
+	if k.Leak {
+		flags |= flagLeak
+	}
+	return a.b.Set(pooledUsageKey(account, k.Product, k.StartedAt, usageID),
+		pooledUsageValue(k.Seq, k.EndedAt, a.seq, flags, k.Country, k.Email, k.MachineID), nil)
 }
 
-// indexPooledUsage records a pooled usage record for billing.
-func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error {
-	v := pooledUsageValue(a.seq, u.EndedAt, 0, u.MachineID)
+// indexPooledUsage records a pooled usage record for billing; leak says it
+// is G11's leak (flagLeak).
+func (a *applier) indexPooledUsage(account string, u events.UsageRecorded, leak bool) error {
+	var flags byte
+	if leak {
+		flags |= flagLeak
+	}
+	v := pooledUsageValue(a.seq, u.EndedAt, 0, flags, string(u.Country), u.Email, u.MachineID)
 	if err := a.b.Set(pooledUsageKey(account, u.Product, u.StartedAt, u.UsageID), v, nil); err != nil {
 		return err
 	}
@@ -78,41 +124,110 @@ func (a *applier) indexPooledUsage(account string, u events.UsageRecorded) error
 	return a.setKV(key, []byte{1})
 }
 
+// practitionerLeak reports whether a pooled record is G11's leak (flagLeak),
+// from the user's holdings and the licence as the events applied so far
+// tell them: the state the record was classified against (F4).
+func (a *applier) practitionerLeak(account string, u events.UsageRecorded) (bool, error) {
+	if v, err := commands.ParseVersion("client_version", u.ClientVersion); err != nil || v.Compare(commands.MinPractitionerVersion) >= 0 {
+		return false, nil
+	}
+	st, err := a.peek(events.AggregateUser, events.UserSubject(account, u.Email))
+	if err != nil {
+		return false, err
+	}
+	id := st.(*commands.User).HeldAt(u.StartedAt)
+	if id == "" {
+		return false, nil
+	}
+	st, err = a.peek(events.AggregateLicense, events.LicenseSubject(account, id))
+	if err != nil {
+		return false, err
+	}
+	lic := st.(*commands.License)
+	return lic.ActiveAt(u.StartedAt) && slices.Contains(lic.Products, u.Product), nil
+}
+
+// peek returns an aggregate's state after the events applied so far,
+// without taking it into the run (which would write it back).
+func (a *applier) peek(aggregate, subject string) (stateValue, error) {
+	if r, ok := a.aggs[subject]; ok {
+		if r.value != nil {
+			return r.value, nil
+		}
+		return decodeState(aggregate, r.State)
+	}
+	raw, err := get(a.db, aggKey(subject))
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if raw != nil {
+		if err := r.unmarshal(raw); err != nil {
+			return nil, fmt.Errorf("aggregate %s: %w", subject, err)
+		}
+	}
+	return decodeState(aggregate, r.State)
+}
+
 // PooledUsage returns the pooled usage records of (account, product) that
 // may count in [from, to) — those started in [from - the longest span a
 // record may have, to) — recorded at or below stream sequence asOf (0: all),
 // in started_at order.
 func (s *Store) PooledUsage(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
-	return s.pooledUsage(account, product, from, to, asOf, true)
+	var out []billing.Record
+	err := s.EachPooled(account, product, from, to, asOf, WithUsageIDs|WithEmails, func(r billing.Record) { out = append(out, r) })
+	return out, err
 }
 
 // PooledSpans is PooledUsage without the usage ids: the machines and times
 // that counting needs, read with fewer allocations (a quarter may hold
 // millions of records, on a few hundred machines).
 func (s *Store) PooledSpans(account, product string, from, to time.Time, asOf uint64) ([]billing.Record, error) {
-	return s.pooledUsage(account, product, from, to, asOf, false)
+	var out []billing.Record
+	err := s.EachPooled(account, product, from, to, asOf, WithEmails, func(r billing.Record) { out = append(out, r) })
+	return out, err
 }
 
-func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf uint64, withIDs bool) ([]billing.Record, error) {
+// PooledFields are the strings of a pooled record a read fills besides its
+// machine and country.
+type PooledFields uint8
+
+const (
+	WithUsageIDs PooledFields = 1 << iota // the evidence of an interval (G7)
+	WithEmails                            // whose records they are (G11)
+)
+
+// EachPooled calls fn with each record PooledUsage returns, in the same
+// order, with the strings fields asks for, without keeping them: a count of
+// a quarter need not hold its million records at once.
+func (s *Store) EachPooled(account, product string, from, to time.Time, asOf uint64, fields PooledFields, fn func(billing.Record)) error {
 	release, err := s.read()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	lo := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, from.Add(-commands.MaxUsageSpan).UnixNano())))
 	hi := binary.BigEndian.AppendUint64(pooledUsagePrefix(account, product), uint64(max(0, to.UnixNano())))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+		return fmt.Errorf("projections: pooled usage: %w", err)
 	}
-	var out []billing.Record
-	machines := map[string]string{} // one string per machine, however many records
+	names := map[string]string{} // one string per machine, email and country, however many records
+	intern := func(b []byte) string {
+		s, ok := names[string(b)]
+		if !ok {
+			s = string(b)
+			names[s] = s
+		}
+		return s
+	}
 	n := len(pooledUsagePrefix(account, product))
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) < n+9 || len(v) < 24 {
+		country, email, machine, ok := pooledUsageFields(v)
+		if len(k) < n+9 || !ok {
 			it.Close()
-			return nil, fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
+			return fmt.Errorf("projections: pooled usage: corrupt entry %q", k)
 		}
 		seq, voided := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[16:])
 		if asOf > 0 && seq > asOf {
@@ -121,26 +236,28 @@ func (s *Store) pooledUsage(account, product string, from, to time.Time, asOf ui
 		if voided != 0 && (asOf == 0 || voided <= asOf) {
 			continue // voided at or before the report's sequence (H1)
 		}
-		machine, ok := machines[string(v[24:])]
-		if !ok {
-			machine = string(v[24:])
-			machines[machine] = machine
-		}
 		r := billing.Record{
-			MachineID: machine,
+			Leak:      v[24]&flagLeak != 0,
+			MachineID: intern(machine),
 			StartedAt: time.Unix(0, int64(binary.BigEndian.Uint64(k[n:]))).UTC(),
 			EndedAt:   time.Unix(0, int64(binary.BigEndian.Uint64(v[8:]))).UTC(),
 			Seq:       seq,
 		}
-		if withIDs {
+		if len(country) > 0 {
+			r.Country = events.Country(intern(country))
+		}
+		if fields&WithEmails != 0 {
+			r.Email = intern(email)
+		}
+		if fields&WithUsageIDs != 0 {
 			r.UsageID = string(k[n+9:])
 		}
-		out = append(out, r)
+		fn(r)
 	}
 	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("projections: pooled usage: %w", err)
+		return fmt.Errorf("projections: pooled usage: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // BillingProducts returns the products of the account that have pooled usage
@@ -237,7 +354,8 @@ func (s *Store) CommercialLicences(account, product string, asOf uint64) ([]bill
 			seq = h.Seq
 		}
 		if lic.Exists() {
-			out = append(out, billing.Licence{ID: lic.ID, Seats: lic.Seats, ValidFrom: lic.ValidFrom, ValidUntil: lic.ValidUntil, Seq: seq})
+			out = append(out, billing.Licence{ID: lic.ID, Country: events.Country(lic.Country), Seats: lic.Seats,
+				ValidFrom: lic.ValidFrom, ValidUntil: lic.ValidUntil, Seq: seq})
 		}
 	}
 	return out, nil

@@ -219,8 +219,9 @@ func Open(dir string, opts Options) (*Store, error) {
 // ledger keeps new read models or keys, so a store built by an older
 // version is rebuilt rather than served incomplete.
 // 4: sessions, checks and pooled index, checkout, usage and last usage per machine;
-// 5: no history of usage aggregates, command records carry recordedat.
-const Format = "9"
+// 5: no history of usage aggregates, command records carry recordedat;
+// 10: pooled records and known usage carry the country, pooled records the email (G9, G11).
+const Format = "10"
 
 // ErrFormat is returned by Bind for a store built by another version.
 var ErrFormat = errors.New("projections: built by another version of the ledger")

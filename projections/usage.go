@@ -39,24 +39,28 @@ type UsageTotals struct {
 
 func (a *applier) indexUsage(e events.Event, u events.UsageRecorded) error {
 	key := usageIDKey(e.Account, u.UsageID)
-	if prev, err := a.getKV(key); err != nil {
+	prev, err := a.getKV(key)
+	if err != nil {
 		return err
 	} else if prev != nil {
 		return nil // recorded before: counted once, forever (F2)
 	}
 	k := commands.KnownUsage{Digest: u.Digest, Classification: u.Classification, LicenseID: u.LicenseID,
 		CommandID: e.CommandID, Product: u.Product, Email: u.Email, MachineID: u.MachineID,
-		StartedAt: u.StartedAt, EndedAt: u.EndedAt, Seq: a.seq}
-	if err := a.setKV(key, appendKnown(nil, k)); err != nil {
-		return err
-	}
+		StartedAt: u.StartedAt, EndedAt: u.EndedAt, Seq: a.seq, Country: string(u.Country)}
 	if err := a.noteLastUsage(e.Account, u); err != nil {
 		return err
 	}
 	if u.Classification == events.ClassPooled {
-		if err := a.indexPooledUsage(e.Account, u); err != nil {
+		if k.Leak, err = a.practitionerLeak(e.Account, u); err != nil {
 			return err
 		}
+		if err := a.indexPooledUsage(e.Account, u, k.Leak); err != nil {
+			return err
+		}
+	}
+	if err := a.setKV(key, appendKnown(nil, k)); err != nil {
+		return err
 	}
 	return a.countUsage(e.Account, k, 1)
 }

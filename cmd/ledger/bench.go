@@ -27,6 +27,7 @@ type benchConfig struct {
 	usageBatches    int   // batches of 500 records per client count
 	usageSpread     bool  // each usage client on its own product instead of all on one
 	billingRecords  int   // pooled records imported by the billing phase
+	applyEvents     int   // usage events the apply phase applies per run
 	consoleLicences int   // licences of the console phase's account
 	consoleRequests int   // requests of each page timed by the console phase
 	syncInterval    time.Duration
@@ -78,10 +79,12 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.StringVar(&bc.dir, "dir", "", "directory to work in (a new subdirectory of it is kept); default: a temporary directory, removed at the end")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
 	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import, subscriber and rebuild "+
-		"(not by default: each imports --billing-records); console (not by default: the console's pages with --console-licences)")
+		"(not by default: each imports --billing-records); console (not by default: the console's pages with --console-licences); "+
+		"apply (not by default: --apply-events usage events applied to the projections with countries and without)")
 	intVar(fs, &bc.consoleLicences, "console-licences", 10_000, "unassigned licences of the console phase's account")
 	intVar(fs, &bc.consoleRequests, "console-requests", 50, "requests of each page the console phase times (their medians are printed)")
-	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines and 3 products")
+	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines, 3 products and 4 countries")
+	intVar(fs, &bc.applyEvents, "apply-events", 200_000, "usage events the apply phase applies in each of its runs, with countries and without")
 	fs.StringVar(&bc.importBinary, "import-binary", "", "the import phase alternates `ledger serve` of this binary (say, one built before a change) with this one")
 	fs.StringVar(&bc.importMemory, "import-memory-limit", "", "the import phase's `ledger serve` children run with this --memory-limit, e.g. 400MiB")
 	intVar(fs, &bc.importRuns, "import-runs", 1, "runs of each binary in the import phase (medians are printed with --import-binary)")
@@ -96,10 +99,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild", "console":
+		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild", "console", "apply":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber, rebuild or console)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber, rebuild, console or apply)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -230,6 +233,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["console"] {
 		fmt.Fprintln(stdout)
 		if err := benchConsole(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["apply"] && bc.applyEvents > 0 {
+		fmt.Fprintln(stdout)
+		if err := benchApply(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}

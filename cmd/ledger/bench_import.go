@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
 )
 
@@ -40,7 +41,7 @@ func benchImport(ctx context.Context, bc benchConfig, out io.Writer) error {
 	if bc.importBinary != "" {
 		binaries = []string{bc.importBinary, self}
 	}
-	q := quarterOf(time.Now().UTC().AddDate(0, -3, 0))
+	q := billing.QuarterOf(time.Now().UTC().AddDate(0, -3, 0))
 	bodies := importBodies(bc.billingRecords, q.Start(), q.End().Add(-commands.MaxUsageSpan))
 	results := make([][]importRun, len(binaries))
 	for run := range bc.importRuns {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
@@ -29,7 +30,7 @@ func benchRebuild(ctx context.Context, bc benchConfig, out io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	q := quarterOf(time.Now().UTC())
+	q := billing.QuarterOf(time.Now().UTC())
 	products := []string{"microstation", "openroads", "revit"}
 	err = billingAccount(ctx, srv.Ledger(), products, q)
 	if err == nil {

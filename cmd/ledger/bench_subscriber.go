@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/entledger/ledger/auth"
+	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
@@ -32,7 +33,7 @@ func benchSubscriber(ctx context.Context, bc benchConfig, out io.Writer) error {
 		return err
 	}
 	defer closeServer(srv)
-	q := quarterOf(time.Now().UTC())
+	q := billing.QuarterOf(time.Now().UTC())
 	products := []string{"microstation", "openroads", "revit"}
 	if err := billingAccount(ctx, srv.Ledger(), products, q); err != nil {
 		return err

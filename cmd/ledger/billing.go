@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,30 +16,29 @@ import (
 
 	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/billing"
+	"github.com/entledger/ledger/events"
 )
 
-// runQTL prints an account's quarterly term licence report (G2, G6).
+// runQTL prints an account's term licence report of a quarter or a month
+// (G2, G6, G9, G10), or with "advice" first how it could have paid less
+// (G11).
 func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("qtl", "Print an account's quarterly term licence report: per product the peak interval, its machines, "+
-		"the seats and the units billed (G2).\nWith --as-of-seq N the report is the one the events at or below N give, "+
-		"byte for byte, whenever it is asked (G6).", stderr)
+	if len(args) > 0 && args[0] == "advice" {
+		return runQTLAdvice(ctx, args[1:], stdout, stderr)
+	}
+	fs := newFlagSet("qtl", "Print an account's term licence report of a quarter or a month: per product the peak interval, its "+
+		"machines, the seats and the units billed (G2, G10), and per country pool when a licence names a country (G9).\n"+
+		"With --as-of-seq N the report is the one the events at or below N give, byte for byte, whenever it is asked (G6).\n"+
+		"ledger qtl advice prints how the account could have paid less (G11).", stderr)
 	var cf clientFlags
 	cf.register(fs)
-	quarter := fs.String("quarter", "", "the quarter, YYYY-Qn (required)")
-	var asOf int
-	intVar(fs, &asOf, "as-of-seq", 0, "compute the report from the events at or below this stream sequence (0: everything)")
+	var pf periodFlags
+	pf.register(fs)
 	asCSV := fs.Bool("csv", false, "print CSV for an invoicing system: one row per product")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *quarter == "" {
-		return fmt.Errorf("qtl: --quarter is required, e.g. --quarter 2026-Q4")
-	}
-	q := url.Values{"quarter": {*quarter}}
-	if asOf != 0 {
-		q.Set("as_of_seq", strconv.Itoa(asOf))
-	}
-	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/qtl?"+q.Encode()), nil)
+	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/qtl?"+pf.query().Encode()), nil)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *asCSV {
 		return writeQTLCSV(stdout, rep)
 	}
-	fmt.Fprintf(stdout, "QTL of %s for %s, as of stream sequence %d\n\n", rep.Account, rep.Quarter, rep.AsOfSeq)
+	fmt.Fprintf(stdout, "QTL of %s for %s, as of stream sequence %d\n\n", rep.Account, reportPeriod(rep), rep.AsOfSeq)
 	fmt.Fprintf(stdout, "%-20s %-20s %6s %6s %6s  %s\n", "PRODUCT", "PEAK INTERVAL", "COUNT", "SEATS", "UNITS", "MACHINES")
 	for _, p := range rep.Products {
 		peak := "-"
@@ -61,21 +61,134 @@ func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			peak = p.PeakInterval.Format("2006-01-02T15:04Z")
 		}
 		fmt.Fprintf(stdout, "%-20s %-20s %6d %6d %6d  %s\n", p.Product, peak, p.PeakCount, p.Seats, p.Units, strings.Join(p.Machines, " "))
+		for _, c := range p.Countries {
+			fmt.Fprintf(stdout, "  in %-17s %-20s %6d %6d %6d  above its own seats\n", countryLabel(c.Country), "", c.Count, c.Seats, c.Over)
+		}
 	}
 	return nil
 }
 
+// runQTLAdvice prints how an account could have paid less in a quarter or
+// a month (G11): per product billed units, the plan for its free
+// practitioner licences, the leak and the users whose pooled use cost most.
+func runQTLAdvice(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("qtl advice", "Print how the account could have paid less in a quarter or a month (G11), per product "+
+		"billed units: whom to give its free practitioner licences (greedy) and the units after, the pooled use of "+
+		"practitioners on clients older than 10.00.18 (the leak), and the users whose pooled use cost the most.\n"+
+		"With --as-of-seq N it is the advice the events at or below N give, byte for byte, whenever it is asked.", stderr)
+	var cf clientFlags
+	cf.register(fs)
+	var pf periodFlags
+	pf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/qtl/advice?"+pf.query().Encode()), nil)
+	if err != nil || cf.json {
+		if err == nil {
+			_, err = stdout.Write(raw)
+		}
+		return err
+	}
+	var adv billing.Advice
+	if err := json.Unmarshal(raw, &adv); err != nil {
+		return err
+	}
+	period := adv.Quarter
+	if adv.Month != "" {
+		period = adv.Month
+	}
+	fmt.Fprintf(stdout, "Advice for %s, %s, as of stream sequence %d\n", adv.Account, period, adv.AsOfSeq)
+	if len(adv.Products) == 0 {
+		fmt.Fprintf(stdout, "\nNothing is billed above the seats: no advice.\n")
+	}
+	for _, p := range adv.Products {
+		fmt.Fprintf(stdout, "\n%s: %s\n", p.Product, plural(p.Units, "unit"))
+		switch {
+		case p.Plan.LicencesAvailable == 0:
+			fmt.Fprintf(stdout, "  plan: no free practitioner licence covers %s\n", p.Product)
+		case len(p.Plan.Assign) == 0:
+			fmt.Fprintf(stdout, "  plan: assigning the %s would lower nothing\n", plural(p.Plan.LicencesAvailable, "free practitioner licence"))
+		default:
+			fmt.Fprintf(stdout, "  plan: assign %d of the %s to %s: %s instead of %d\n", len(p.Plan.Assign),
+				plural(p.Plan.LicencesAvailable, "free practitioner licence"), strings.Join(p.Plan.Assign, ", "),
+				plural(p.Plan.UnitsAfter, "unit"), p.Units)
+		}
+		if p.Leak.Records > 0 {
+			fmt.Fprintf(stdout, "  leak: %s by practitioners on clients older than 10.00.18, billed as pooled: %s without them\n",
+				plural(p.Leak.Records, "record"), plural(p.Leak.UnitsWithout, "unit"))
+		}
+		if len(p.Users) > 0 {
+			fmt.Fprintf(stdout, "  %-40s %6s %14s\n", "USER", "SAVES", "UNITS WITHOUT")
+			for _, u := range p.Users {
+				fmt.Fprintf(stdout, "  %-40s %6d %14d\n", u.Email, u.Saves, u.UnitsWithout)
+			}
+		}
+	}
+	return nil
+}
+
+// periodFlags are the flags that name a report's period: --quarter or
+// --month, exactly one (G10), and --as-of-seq (G6). The ledger reads and
+// checks them.
+type periodFlags struct {
+	quarter, month string
+	asOf           int
+}
+
+func (pf *periodFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&pf.quarter, "quarter", "", "the quarter, YYYY-Qn (or --month)")
+	fs.StringVar(&pf.month, "month", "", "the month, YYYY-MM, for subscribers billed monthly (or --quarter)")
+	intVar(fs, &pf.asOf, "as-of-seq", 0, "compute from the events at or below this stream sequence (0: everything)")
+}
+
+// query is the period as the API takes it.
+func (pf *periodFlags) query() url.Values {
+	q := url.Values{}
+	if pf.quarter != "" {
+		q.Set("quarter", pf.quarter)
+	}
+	if pf.month != "" {
+		q.Set("month", pf.month)
+	}
+	if pf.asOf != 0 {
+		q.Set("as_of_seq", strconv.Itoa(pf.asOf))
+	}
+	return q
+}
+
+// reportPeriod is the quarter or month a report covers.
+func reportPeriod(rep billing.Report) string {
+	if rep.Month != "" {
+		return rep.Month
+	}
+	return rep.Quarter
+}
+
+// countryLabel names a country pool (G9).
+func countryLabel(c events.Country) string {
+	if c == "" {
+		return "no country"
+	}
+	return string(c)
+}
+
 // writeQTLCSV writes one row per product, with the report's account,
-// quarter and sequence on every row.
+// period and sequence on every row. The period column is "quarter" or
+// "month", as the report's.
 func writeQTLCSV(w io.Writer, rep billing.Report) error {
 	c := csv.NewWriter(w)
-	c.Write([]string{"account", "quarter", "as_of_seq", "product", "peak_interval", "peak_count", "seats", "units", "machines"})
+	period := "quarter"
+	if rep.Month != "" {
+		period = "month"
+	}
+	c.Write([]string{"account", period, "as_of_seq", "product", "peak_interval", "peak_count", "seats", "units", "machines"})
 	for _, p := range rep.Products {
 		peak := ""
 		if p.PeakInterval != nil {
 			peak = p.PeakInterval.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		c.Write([]string{rep.Account, rep.Quarter, strconv.FormatUint(rep.AsOfSeq, 10), p.Product, peak,
+		c.Write([]string{rep.Account, reportPeriod(rep), strconv.FormatUint(rep.AsOfSeq, 10), p.Product, peak,
 			strconv.Itoa(p.PeakCount), strconv.Itoa(p.Seats), strconv.Itoa(p.Units), strings.Join(p.Machines, " ")})
 	}
 	c.Flush()

@@ -58,6 +58,31 @@ func TestQTLAndPeaksCommands(t *testing.T) {
 	if out, err := cli(t, append([]string{"qtl", "--quarter", "2026-Q9"}, base...)...); err == nil || !strings.Contains(err.Error(), "quarter") {
 		t.Errorf("a bad quarter: %q, %v; want an error naming the quarter", out, err)
 	}
+	// rule G10: a month, as a table and as CSV naming the month.
+	month := peak.Format("2006-01")
+	out, err = cli(t, append([]string{"qtl", "--month", month}, base...)...)
+	if err != nil || !strings.Contains(out, "QTL of acme for "+month) || !strings.Contains(out, "ws-1 ws-2") {
+		t.Errorf("qtl --month:\n%s\n%v", out, err)
+	}
+	csvOut, err = cli(t, append([]string{"qtl", "--month", month, "--csv"}, base...)...)
+	if err != nil || !strings.HasPrefix(csvOut, "account,month,as_of_seq,product") || !strings.Contains(csvOut, "acme,"+month+",") {
+		t.Errorf("qtl --month --csv:\n%s\n%v", csvOut, err)
+	}
+	// rule G11: the advice; ms bills 2 units, and ws-1 and ws-2 are b's.
+	advice, err := cli(t, append([]string{"qtl", "advice", "--quarter", quarter}, base...)...)
+	if err != nil || !strings.Contains(advice, "Advice for acme, "+quarter) || !strings.Contains(advice, "ms: 2 units") ||
+		!strings.Contains(advice, "b@x.example") {
+		t.Errorf("qtl advice:\n%s\n%v", advice, err)
+	}
+	if j, err := cli(t, append([]string{"qtl", "advice", "--month", month, "--json"}, base...)...); err != nil ||
+		!strings.HasPrefix(j, `{"account":"acme","month":"`+month+`"`) {
+		t.Errorf("qtl advice --json:\n%s\n%v", j, err)
+	}
+	for _, bad := range [][]string{{"--month", "2026-13"}, {"--quarter", quarter, "--month", month}, {}} {
+		if out, err := cli(t, append(append([]string{"qtl"}, bad...), base...)...); err == nil {
+			t.Errorf("qtl %v: %q, want an error", bad, out)
+		}
+	}
 	ev, err := cli(t, append([]string{"peaks", "--product", "ms", "--interval", peak.Format(time.RFC3339)}, base...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,8 @@ the token defaults to DATA/admin.token of a ledger running beside the CLI):
   signout   sign a user out
   check     check whether a user may use a product now (exit code 3 when denied)
   usage     usage import FILE (NDJSON or CSV, in batches) | usage summary
-  qtl       an account's quarterly term licence report (--quarter, --as-of-seq, --csv)
+  qtl       an account's term licence report (--quarter or --month, --as-of-seq, --csv);
+            qtl advice: how it could have paid less (G11)
   peaks     a product's 10-minute peaks of pooled use, or one interval's evidence
   alerts    an account's threshold alerts
   licenses  licenses list: an account's licences, every page (--kind, --assigned, --product)

@@ -1,12 +1,14 @@
 // Command billing-replay is what an outside billing team writes to compute
-// the quarterly term licence (QTL) report of an account from the ledger's
-// events alone: it reads stream LEDGER with a plain NATS client, decodes the
+// the term licence (QTL) report of an account, for a quarter or a month,
+// from the ledger's events alone: it reads stream LEDGER with a plain NATS client, decodes the
 // CloudEvents with encoding/json, and prints the report in the shape of
 // GET /v1/accounts/{account}/qtl. It uses no package of the ledger, on
 // purpose: if the report cannot be computed from the stream, the events are
 // missing something. docs/billing.md explains every step.
 //
 //	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --quarter 2026-Q4 [--as-of-seq N] \
+//	  --nats-user U --nats-password P --inbox-prefix I --durable D
+//	billing-replay --nats-url nats://127.0.0.1:4222 --account acme --month 2026-11 [--as-of-seq N] \
 //	  --nats-user U --nats-password P --inbox-prefix I --durable D
 //
 // with read-all subscriber credentials (POST /v1/subscribers: nats_user,
@@ -50,7 +52,9 @@ type cloudEvent struct {
 	Data          json.RawMessage `json:"data"`
 }
 
-// usageRecorded is the data of a usage.recorded event (schema version 1).
+// usageRecorded is the data of a usage.recorded event. Version 2 added
+// country, the user's entitlement country when the record was recorded
+// (null: none); a version 1 event has none.
 type usageRecorded struct {
 	UsageID        string    `json:"usage_id"`
 	Product        string    `json:"product"`
@@ -58,11 +62,14 @@ type usageRecorded struct {
 	StartedAt      time.Time `json:"started_at"`
 	EndedAt        time.Time `json:"ended_at"`
 	Classification string    `json:"classification"`
+	Country        *string   `json:"country"`
 }
 
-// licenseEvent is the data of license.created and license.renewed
-// (schema version 1); a renewal carries only id, valid_until and
-// previous_valid_until, so the rest is remembered from the creation.
+// licenseEvent is the data of license.created and license.renewed; a
+// renewal carries only id, valid_until and previous_valid_until, so the
+// rest is remembered from the creation. license.created version 2 added
+// country: the pool a commercial licence's seats serve (null, and in
+// version 1: every country).
 type licenseEvent struct {
 	ID         string    `json:"id"`
 	Kind       string    `json:"kind"`
@@ -70,8 +77,14 @@ type licenseEvent struct {
 	Seats      int       `json:"seats"`
 	ValidFrom  time.Time `json:"valid_from"`
 	ValidUntil time.Time `json:"valid_until"`
+	Country    *string   `json:"country"`
 	// EffectiveAt is set by license.cancelled: the term ends there.
 	EffectiveAt time.Time `json:"effective_at"`
+}
+
+// versions are the schema versions this program reads, by event type.
+var versions = map[string][]int{
+	"usage.recorded": {1, 2}, "usage.voided": {1}, "license.created": {1, 2}, "license.renewed": {1}, "license.cancelled": {1},
 }
 
 // record is one pooled usage record and the stream sequence of its event.
@@ -84,6 +97,7 @@ type record struct {
 type licence struct {
 	products    []string
 	seats       int
+	country     string // "": global seats, serving every country
 	from, until time.Time
 	seq         uint64 // of its newest event
 }
@@ -93,25 +107,36 @@ func (l *licence) activeAt(t time.Time) bool { return !t.Before(l.from) && t.Bef
 // The report, field for field in the order GET .../qtl writes it.
 type report struct {
 	Account  string          `json:"account"`
-	Quarter  string          `json:"quarter"`
+	Quarter  string          `json:"quarter,omitempty"`
+	Month    string          `json:"month,omitempty"`
 	AsOfSeq  uint64          `json:"as_of_seq"`
 	Products []productReport `json:"products"`
 }
 
 type productReport struct {
-	Product      string   `json:"product"`
-	PeakInterval *string  `json:"peak_interval"`
-	PeakCount    int      `json:"peak_count"`
-	Seats        int      `json:"seats"`
-	Units        int      `json:"units"`
-	Machines     []string `json:"machines"`
+	Product      string        `json:"product"`
+	PeakInterval *string       `json:"peak_interval"`
+	PeakCount    int           `json:"peak_count"`
+	Seats        int           `json:"seats"`
+	Units        int           `json:"units"`
+	Machines     []string      `json:"machines"`
+	Countries    []countryPool `json:"countries,omitempty"`
+}
+
+// countryPool is one country's pool at the peak (rule G9).
+type countryPool struct {
+	Country *string `json:"country"`
+	Count   int     `json:"count"`
+	Seats   int     `json:"seats"`
+	Over    int     `json:"over"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("billing-replay", flag.ContinueOnError)
 	natsURL := fs.String("nats-url", "", "NATS server holding stream LEDGER (required)")
 	account := fs.String("account", "", "account id (required)")
-	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (required)")
+	quarterFlag := fs.String("quarter", "", "calendar quarter, YYYY-Qn (this or --month)")
+	monthFlag := fs.String("month", "", "calendar month, YYYY-MM, for monthly terms (this or --quarter)")
 	asOfSeq := fs.Uint64("as-of-seq", 0, "use only the events at or below this stream sequence (default: the stream's last)")
 	user := fs.String("nats-user", "", "NATS user of read-all subscriber credentials (POST /v1/subscribers: nats_user)")
 	password := fs.String("nats-password", "", "their password (nats_password)")
@@ -122,14 +147,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *natsURL == "" || *account == "" || *quarterFlag == "" || *durable == "" {
-		return errors.New("--nats-url, --account, --quarter and --durable are required")
+	if *natsURL == "" || *account == "" || *durable == "" || (*quarterFlag == "") == (*monthFlag == "") {
+		return errors.New("--nats-url, --account, --durable and one of --quarter and --month are required")
 	}
-	qStart, err := parseQuarter(*quarterFlag)
+	var qStart, qEnd time.Time
+	var err error
+	if *quarterFlag != "" {
+		qStart, err = parseQuarter(*quarterFlag)
+		qEnd = qStart.AddDate(0, 3, 0)
+	} else {
+		qStart, err = time.Parse("2006-01", *monthFlag)
+		if err != nil || *monthFlag != qStart.Format("2006-01") || qStart.Year() < 1970 {
+			err = fmt.Errorf("--month %q: want YYYY-MM, e.g. 2026-11", *monthFlag)
+		}
+		qEnd = qStart.AddDate(0, 1, 0)
+	}
 	if err != nil {
 		return err
 	}
-	qEnd := qStart.AddDate(0, 3, 0)
 
 	opts := []nats.Option{nats.Name("billing-replay")}
 	if *user != "" {
@@ -171,7 +206,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rep := qtl(records, licences, qStart, qEnd)
-	rep.Account, rep.Quarter = *account, *quarterFlag
+	rep.Account, rep.Quarter, rep.Month = *account, *quarterFlag, *monthFlag
 	if *asOfSeq > 0 {
 		rep.AsOfSeq = *asOfSeq
 	}
@@ -242,11 +277,8 @@ func readEvents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, serv
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 			return nil, nil, fmt.Errorf("event at sequence %d: %w", seq, err)
 		}
-		switch ev.Type {
-		case "usage.recorded", "usage.voided", "license.created", "license.renewed", "license.cancelled":
-			if ev.SchemaVersion != 1 {
-				return nil, nil, fmt.Errorf("event at sequence %d: %s version %d is newer than this program", seq, ev.Type, ev.SchemaVersion)
-			}
+		if known, ok := versions[ev.Type]; ok && !slices.Contains(known, ev.SchemaVersion) {
+			return nil, nil, fmt.Errorf("event at sequence %d: %s version %d is unknown to this program", seq, ev.Type, ev.SchemaVersion)
 		}
 		switch ev.Type {
 		case "usage.recorded":
@@ -275,7 +307,8 @@ func readEvents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, serv
 				return nil, nil, fmt.Errorf("license.created at sequence %d: %w", seq, err)
 			}
 			if l.Kind == "commercial" {
-				licences[l.ID] = &licence{products: l.Products, seats: l.Seats, from: l.ValidFrom, until: l.ValidUntil, seq: seq}
+				licences[l.ID] = &licence{products: l.Products, seats: l.Seats, country: deref(l.Country),
+					from: l.ValidFrom, until: l.ValidUntil, seq: seq}
 			}
 		case "license.renewed":
 			var l licenseEvent
@@ -307,33 +340,39 @@ func readEvents(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, serv
 	return kept, licences, nil
 }
 
-// qtl computes the report of the quarter [qStart, qEnd) (rules G1, G2).
+// qtl computes the report of the period [qStart, qEnd), a quarter or a
+// month (rules G1, G2, G9, G10).
 // Its as_of_seq is the newest event the report depends on.
 func qtl(records []record, licences map[string]*licence, qStart, qEnd time.Time) report {
 	rep := report{Products: []productReport{}}
 
-	// machines[product][interval start, in Unix seconds] holds the distinct
-	// machines counted in the interval. A record [s, e) counts in each
-	// interval starting at t with s <= t < e: in the interval it starts in
-	// only if it starts on its boundary (the first partial interval is not
-	// counted), and a zero-length record counts nowhere.
-	machines := map[string]map[int64]map[string]bool{}
+	// machines[product][interval start, in Unix seconds][country] holds the
+	// distinct machines of the country counted in the interval ("": users
+	// without a country). A record [s, e) counts in each interval starting
+	// at t with s <= t < e: in the interval it starts in only if it starts
+	// on its boundary (the first partial interval is not counted), and a
+	// zero-length record counts nowhere.
+	machines := map[string]map[int64]map[string]map[string]bool{}
 	for _, r := range records {
 		t := r.StartedAt.Truncate(interval)
 		if t.Before(r.StartedAt) {
 			t = t.Add(interval)
 		}
+		country := deref(r.Country)
 		for ; t.Before(r.EndedAt) && t.Before(qEnd); t = t.Add(interval) {
 			if t.Before(qStart) {
 				continue
 			}
 			if machines[r.Product] == nil {
-				machines[r.Product] = map[int64]map[string]bool{}
+				machines[r.Product] = map[int64]map[string]map[string]bool{}
 			}
 			if machines[r.Product][t.Unix()] == nil {
-				machines[r.Product][t.Unix()] = map[string]bool{}
+				machines[r.Product][t.Unix()] = map[string]map[string]bool{}
 			}
-			machines[r.Product][t.Unix()][r.MachineID] = true
+			if machines[r.Product][t.Unix()][country] == nil {
+				machines[r.Product][t.Unix()][country] = map[string]bool{}
+			}
+			machines[r.Product][t.Unix()][country][r.MachineID] = true
 			rep.AsOfSeq = max(rep.AsOfSeq, r.seq)
 		}
 	}
@@ -349,14 +388,21 @@ func qtl(records []record, licences map[string]*licence, qStart, qEnd time.Time)
 			rep.AsOfSeq = max(rep.AsOfSeq, l.seq)
 		}
 	}
-	seatsAt := func(product string, t time.Time) int {
-		n := 0
+	// seatsAt returns the seats active at t: of every licence, of the global
+	// ones, and per country.
+	seatsAt := func(product string, t time.Time) (all, global int, byCountry map[string]int) {
+		byCountry = map[string]int{}
 		for _, l := range byProduct[product] {
 			if l.activeAt(t) {
-				n += l.seats
+				all += l.seats
+				if l.country == "" {
+					global += l.seats
+				} else {
+					byCountry[l.country] += l.seats
+				}
 			}
 		}
-		return n
+		return all, global, byCountry
 	}
 
 	// The products used in the quarter or licensed in it.
@@ -372,32 +418,74 @@ func qtl(records []record, licences map[string]*licence, qStart, qEnd time.Time)
 	slices.Sort(products)
 
 	for _, p := range products {
-		line := productReport{Product: p, Seats: seatsAt(p, qStart), Machines: []string{}}
+		all, _, _ := seatsAt(p, qStart)
+		line := productReport{Product: p, Seats: all, Machines: []string{}}
 		var starts []int64
 		for t := range machines[p] {
 			starts = append(starts, t)
 		}
 		slices.Sort(starts)
-		// The peak is the earliest interval with the greatest count - seats.
+		// Per interval (G9): count = Σ count_c, over = max(0, Σ_c max(0,
+		// count_c − seats_c) − global seats). The peak is the earliest
+		// interval with the greatest over, then the greatest count − seats.
 		var peak int64
+		var peakOver, peakMargin int
 		for i, t := range starts {
-			count, seats := len(machines[p][t]), seatsAt(p, time.Unix(t, 0))
-			if i == 0 || count-seats > line.PeakCount-line.Seats {
-				peak, line.PeakCount, line.Seats = t, count, seats
+			all, global, seats := seatsAt(p, time.Unix(t, 0))
+			count, short := 0, 0
+			for c, ms := range machines[p][t] {
+				count += len(ms)
+				short += max(0, len(ms)-seats[c])
+			}
+			over := max(0, short-global)
+			if i == 0 || over > peakOver || (over == peakOver && count-all > peakMargin) {
+				peak, peakOver, peakMargin = t, over, count-all
+				line.PeakCount, line.Seats, line.Units = count, all, over
 			}
 		}
 		if len(starts) > 0 {
 			s := time.Unix(peak, 0).UTC().Format(time.RFC3339)
 			line.PeakInterval = &s
-			line.Units = max(0, line.PeakCount-line.Seats)
-			for m := range machines[p][peak] {
-				line.Machines = append(line.Machines, m)
+			_, _, seats := seatsAt(p, time.Unix(peak, 0))
+			var countries []string
+			for c, ms := range machines[p][peak] {
+				countries = append(countries, c)
+				for m := range ms {
+					line.Machines = append(line.Machines, m)
+				}
 			}
 			slices.Sort(line.Machines)
+			line.Machines = slices.Compact(line.Machines) // a machine used from two countries is listed once
+			// Each country's pool, when a licence of the product names a
+			// country: by country, null last.
+			if slices.ContainsFunc(byProduct[p], func(l *licence) bool { return l.country != "" }) {
+				slices.SortFunc(countries, func(a, b string) int {
+					if (a == "") != (b == "") {
+						return strings.Compare(b, a)
+					}
+					return strings.Compare(a, b)
+				})
+				for _, c := range countries {
+					n := len(machines[p][peak][c])
+					pool := countryPool{Count: n, Seats: seats[c], Over: max(0, n-seats[c])}
+					if c != "" {
+						pool.Country = &c
+					}
+					line.Countries = append(line.Countries, pool)
+				}
+			}
 		}
 		rep.Products = append(rep.Products, line)
 	}
 	return rep
+}
+
+// deref is *s, or "" for null.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // parseQuarter reads "YYYY-Qn" and returns the quarter's first instant.

@@ -265,26 +265,42 @@ func (tl *testLedger) creds() map[string]string {
 	return tl.subscriber
 }
 
-// replay runs the example against the ledger's NATS and returns its output.
+// replay runs the example against the ledger's NATS for 2026-Q4 and
+// returns its output.
 func (tl *testLedger) replay(args ...string) string {
+	tl.t.Helper()
+	return tl.replayPeriod([]string{"--quarter", "2026-Q4"}, args...)
+}
+
+// replayPeriod runs the example for the period its flags name.
+func (tl *testLedger) replayPeriod(period []string, args ...string) string {
 	tl.t.Helper()
 	var out bytes.Buffer
 	creds := tl.creds()
-	args = append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme", "--quarter", "2026-Q4",
+	args = append(append([]string{"--nats-url", tl.srv.NATSURL(), "--account", "acme"}, period...), append([]string{
 		"--nats-user", creds["nats_user"], "--nats-password", creds["nats_password"], "--inbox-prefix", creds["inbox_prefix"],
-		"--durable", creds["durable"]}, args...)
+		"--durable", creds["durable"]}, args...)...)
 	if err := run(context.Background(), args, &out); err != nil {
 		tl.t.Fatalf("billing-replay %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String()
 }
 
-// same wants the example's report and the ledger's, byte for byte.
+// same wants the example's report of 2026-Q4 and the ledger's, byte for
+// byte.
 func (tl *testLedger) same(query string, replayArgs ...string) string {
 	tl.t.Helper()
-	want := string(tl.must(200, "GET", "/v1/accounts/acme/qtl?quarter=2026-Q4"+query, nil))
-	if got := tl.replay(replayArgs...); got != want {
-		tl.t.Fatalf("billing-replay %s:\n%s\nGET .../qtl?quarter=2026-Q4%s:\n%s", strings.Join(replayArgs, " "), got, query, want)
+	return tl.samePeriod("quarter", "2026-Q4", query, replayArgs...)
+}
+
+// samePeriod wants the example's report of a quarter or a month (field
+// "quarter" or "month", rule G10) and the ledger's, byte for byte.
+func (tl *testLedger) samePeriod(field, period, query string, replayArgs ...string) string {
+	tl.t.Helper()
+	want := string(tl.must(200, "GET", "/v1/accounts/acme/qtl?"+field+"="+period+query, nil))
+	if got := tl.replayPeriod([]string{"--" + field, period}, replayArgs...); got != want {
+		tl.t.Fatalf("billing-replay --%s %s %s:\n%s\nGET .../qtl?%s=%s%s:\n%s", field, period, strings.Join(replayArgs, " "), got,
+			field, period, query, want)
 	}
 	return want
 }
@@ -332,6 +348,12 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	t.Logf("report: %s", first)
 
 	tl.same(fmt.Sprintf("&as_of_seq=%d", mid), "--as-of-seq", strconv.FormatUint(mid, 10))
+	// rule G10: the months of the quarter too, now and as of mid; September
+	// holds the records across the quarter's start.
+	for _, month := range []string{"2026-09", "2026-10", "2026-11"} {
+		tl.samePeriod("month", month, "")
+		tl.samePeriod("month", month, fmt.Sprintf("&as_of_seq=%d", mid), "--as-of-seq", strconv.FormatUint(mid, 10))
+	}
 
 	// Late usage of a Wednesday afternoon, when C1 and the renewed C2 give
 	// 5 seats, and a licence sold and one renewed since the first report.
@@ -371,6 +393,65 @@ func TestReplayEqualsLedgerQTL(t *testing.T) {
 	if err := run(context.Background(), []string{"--nats-url", tl.srv.NATSURL(), "--account", "acme", "--quarter", "2026-Q4", "--as-of-seq", beyond}, &out); err == nil {
 		t.Errorf("--as-of-seq %s beyond the stream: no error, printed %s", beyond, out.String())
 	}
+}
+
+// Country pools (rule G9): with users in Germany, France, the United States
+// and none, and seats for Germany and the United States besides the global
+// ones, the replay computes every country's pool from the events alone and
+// agrees with the ledger byte for byte: before the country licences (no
+// countries in the report), after them, as of earlier sequences, and for
+// the quarter's months (G10). A later change of a user's country changes
+// no recorded usage.
+func TestReplayEqualsLedgerCountryPools(t *testing.T) {
+	tl := startLedger(t)
+	tl.setup()
+	sep20 := ts(time.Date(2026, 9, 20, 0, 0, 0, 0, time.UTC))
+	for _, u := range []struct{ email, country string }{{"f", "FR"}, {"u", "US"}, {"n", ""}} {
+		body := map[string]any{"email": u.email + "@acme.example", "at": sep20}
+		if u.country != "" {
+			body["entitlement_country"] = u.country
+		}
+		tl.must(201, "POST", "/v1/accounts/acme/users", body)
+	}
+	recs := quarterOfUsage()
+	for i, r := range recs { // b, c, d and e stay in Germany; a quarter of their use moves to each other pool
+		if r["email"] != "a@acme.example" {
+			r["email"] = []string{r["email"].(string), "f@acme.example", "u@acme.example", "n@acme.example"}[i%4]
+		}
+	}
+	half := len(recs) / 2
+	tl.record("acme", recs[:half], 100)
+	before := tl.lastSeq()
+	if first := tl.same(""); strings.Contains(first, "countries") {
+		t.Fatalf("no licence names a country, yet the report breaks down by country:\n%s", first)
+	}
+	q4, q1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, l := range []map[string]any{
+		{"id": "CDE", "kind": "commercial", "seats": 2, "country": "DE", "products": []string{"microstation"}},
+		{"id": "CUS", "kind": "commercial", "seats": 1, "country": "US", "products": []string{"microstation", "revit"}},
+	} {
+		l["valid_from"], l["valid_until"] = ts(q4), ts(q1)
+		tl.must(201, "POST", "/v1/accounts/acme/licenses", l)
+	}
+	tl.record("acme", recs[half:], 100)
+	after := tl.lastSeq()
+	now := tl.same("")
+	if !strings.Contains(now, `"countries":[{"country":"DE",`) || !strings.Contains(now, `{"country":null,`) {
+		t.Fatalf("the report does not test country pools:\n%s", now)
+	}
+	t.Logf("report: %s", now)
+	tl.must(200, "PATCH", "/v1/accounts/acme/users/f@acme.example", map[string]any{"entitlement_country": "US"})
+	if again := tl.same(""); again != now {
+		t.Errorf("a user's new country changed recorded usage:\n%s\nwas\n%s", again, now)
+	}
+	for _, seq := range []uint64{before, after} {
+		q := fmt.Sprintf("&as_of_seq=%d", seq)
+		tl.same(q, "--as-of-seq", strconv.FormatUint(seq, 10))
+		for _, month := range []string{"2026-09", "2026-10"} {
+			tl.samePeriod("month", month, q, "--as-of-seq", strconv.FormatUint(seq, 10))
+		}
+	}
+	tl.samePeriod("month", "2026-10", "")
 }
 
 // The example only reads what an outside team has: the stream, through a
