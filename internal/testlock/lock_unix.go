@@ -8,10 +8,13 @@ import (
 	"syscall"
 )
 
-// lock takes an exclusive flock on a file in the temporary directory; the
-// kernel releases it if the process dies.
-func lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "entledger-heavy-tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+// lock takes an exclusive flock on the machine's heavy-test lock file.
+func lock() (func(), error) { return lockFile(filepath.Join(os.TempDir(), "entledger-heavy-tests.lock")) }
+
+// lockFile takes an exclusive flock on the file at path; the kernel
+// releases it if the process dies.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
