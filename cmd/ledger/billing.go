@@ -32,7 +32,7 @@ func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *quarter == "" {
-		return fmt.Errorf("qtl: --quarter is required, e.g. --quarter 2026-Q4")
+		return badUsage("qtl: --quarter is required, e.g. --quarter 2026-Q4")
 	}
 	q := url.Values{"quarter": {*quarter}}
 	if asOf != 0 {
@@ -97,7 +97,7 @@ func runPeaks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *product == "" {
-		return fmt.Errorf("peaks: --product is required")
+		return badUsage("peaks: --product is required")
 	}
 	path := cf.accountPath("/peaks?" + url.Values{"product": {*product}, "from": {*from}, "to": {*to}}.Encode())
 	if *interval != "" {
@@ -150,7 +150,7 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if cf.account == "" {
-		return fmt.Errorf("--account: an account id is required")
+		return badUsage("--account: an account id is required")
 	}
 	q := url.Values{"from_seq": {strconv.Itoa(from)}}
 	if to > 0 {
