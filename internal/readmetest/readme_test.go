@@ -2,6 +2,7 @@ package readmetest
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -11,13 +12,10 @@ import (
 )
 
 // TestREADME runs README.md's shell blocks verbatim, in order (see the
-// package doc). Without bash, curl or git it is skipped, unless
+// package doc). Without bash or curl it is skipped, unless
 // LEDGER_README_TEST=1 (as .ci/run sets) makes that a failure.
 func TestREADME(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the README test builds and starts the ledger")
-	}
-	for _, tool := range []string{"bash", "curl", "git"} {
+	for _, tool := range []string{"bash", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("LEDGER_README_TEST") == "1" {
 				t.Fatalf("%s not found, and LEDGER_README_TEST=1 requires the README test", tool)
@@ -72,38 +70,43 @@ func TestREADME(t *testing.T) {
 	}
 }
 
-// copyRepo copies the repository's files as a fresh clone would have them
-// (tracked, and new ones not ignored; as they are in the work tree) to dst.
+// notCloned are the directories at the repository's root that a fresh
+// clone does not have (.gitignore ignores them; .git is not a file of it).
+var notCloned = map[string]bool{".git": true, "data": true, "bin": true, "secrets": true}
+
+// copyRepo copies the repository's files, as they are in the work tree, to
+// dst, as a fresh clone would have them.
 func copyRepo(tb testing.TB, root, dst string) {
 	tb.Helper()
-	cmd := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("git ls-files: %v", err)
-	}
-	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-		src := filepath.Join(root, name)
-		info, err := os.Lstat(src)
-		switch {
-		case os.IsNotExist(err): // deleted in the work tree
-			continue
-		case err != nil:
-			tb.Fatal(err)
-		case !info.Mode().IsRegular():
-			continue
-		}
-		raw, err := os.ReadFile(src)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			tb.Fatal(err)
+			return err
 		}
-		to := filepath.Join(dst, name)
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			tb.Fatal(err)
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
 		}
-		if err := os.WriteFile(to, raw, info.Mode().Perm()); err != nil {
-			tb.Fatal(err)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir() && notCloned[rel]:
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case !d.Type().IsRegular():
+			return nil
 		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, raw, info.Mode().Perm())
+	})
+	if err != nil {
+		tb.Fatalf("copying the repository: %v", err)
 	}
 }
 
