@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/entledger/ledger/auth"
+	"github.com/entledger/ledger/events"
 )
 
 // The OpenAPI 3.1 document of the API, served at GET /v1/openapi.json and
@@ -79,8 +81,12 @@ func buildOpenAPI(routes []Route) []byte {
 			"version": "1",
 			"description": "The ledger's HTTP API under /v1 and its service endpoints. docs/api.md is the reference " +
 				"with every rule; this document is generated from the route table (api/openapi.go).",
+			"contact": map[string]any{"name": "The ledger's maintainers", "url": "https://github.com/entledger/ledger"},
 		},
+		"servers": []any{map[string]any{"url": "http://127.0.0.1:8080",
+			"description": "A ledger on its default address (serve --http); the API's paths start with /v1, the probes' at the root."}},
 		"security": []any{map[string]any{"bearer": []any{}}},
+		"tags":     tagObjects(),
 		"paths":    paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{
@@ -115,6 +121,7 @@ func pathItem(rt Route) map[string]any {
 	out := map[string]any{
 		"operationId":     operationID(rt),
 		"summary":         op.summary,
+		"description":     accessDescription(rt.Access),
 		"tags":            []string{tag(rt.Path)},
 		"x-ledger-access": rt.Access.String(),
 		"responses":       responses(op),
@@ -151,7 +158,8 @@ func responses(op operation) map[string]any {
 		}
 		ok["content"] = map[string]any{media: map[string]any{"schema": s}}
 	}
-	out := map[string]any{strconv.Itoa(status): ok, "default": map[string]any{"$ref": "#/components/responses/Error"}}
+	errorRef := map[string]any{"$ref": "#/components/responses/Error"}
+	out := map[string]any{strconv.Itoa(status): ok, "4XX": errorRef, "default": errorRef}
 	for st, s := range op.others {
 		out[strconv.Itoa(st)] = map[string]any{"description": http.StatusText(st),
 			"content": map[string]any{"application/json": map[string]any{"schema": s}}}
@@ -171,6 +179,63 @@ func operationID(rt Route) string {
 		}
 	}
 	return b.String()
+}
+
+// accessDescription says who may call a route that asks access a: the
+// roles auth.Principal.May grants it to.
+func accessDescription(a auth.Access) string {
+	if a == auth.Public {
+		return "Needs no token."
+	}
+	var who []string
+	for _, role := range []string{events.RoleAdmin, events.RoleAccountAdmin, events.RoleAuditor, events.RoleIngest} {
+		everyAccount, oneAccount := auth.Principal{Role: role}.May(a), auth.Principal{Role: role, Account: "a"}.May(a)
+		switch {
+		case everyAccount && !oneAccount && role != events.RoleAdmin:
+			who = append(who, "an "+role+" of every account")
+		case everyAccount || oneAccount:
+			who = append(who, role)
+		}
+	}
+	list := strings.Join(who, ", ")
+	if i := strings.LastIndex(list, ", "); i >= 0 {
+		list = list[:i] + " or " + list[i+2:]
+	}
+	return fmt.Sprintf("Who may call it: %s (access %s). A token of one account reaches that account only (S2); "+
+		"the roles: docs/api.md#roles.", list, a)
+}
+
+// tags describe the groups tag puts the routes in, in the document's order.
+var tags = []struct{ name, description string }{
+	{"accounts", "Customer accounts and their fulfillment contacts (A1)."},
+	{"history", "An account's own events, as stored (H4)."},
+	{"users", "An account's users: registration, entitlement country, removal (A2-A4)."},
+	{"licenses", "Licences: creation, renewal, cancellation, assignment and offline checkout (B1, B2, C1-C8, F6, H1)."},
+	{"reminders", "Active practitioner licences without an assignee (C7)."},
+	{"sessions", "Users signed in on a machine (D1-D4)."},
+	{"access", "Who may use a product of the account's pooled licences (E2)."},
+	{"checks", "Entitlement checks, recorded granted or denied (E1-E3)."},
+	{"usage", "Usage records, their summary, voids and export (F1-F5, G3, H1)."},
+	{"qtl", "Quarterly term licence reports (G2, G3, G6)."},
+	{"peaks", "The 10-minute peaks of pooled use and the evidence behind them (G1, G7)."},
+	{"thresholds", "Thresholds of machines in pooled use (G8)."},
+	{"alerts", "Alerts raised above a threshold (G4, G8)."},
+	{"tokens", "API tokens: issued, listed, revoked (S1, S3)."},
+	{"subscribers", "NATS credentials for services that read the events (S5)."},
+	{"integrity", "What the ledger found wrong with its stream (H3)."},
+	{"keys", "The public keys that verify the events and offline checkout tokens."},
+	{"schemas", "The JSON Schemas of the event envelope and of each event type's data."},
+	{"openapi.json", "This document."},
+	{"service", "Health, readiness and metrics, outside /v1, for load balancers and monitoring."},
+}
+
+// tagObjects is the document's tags.
+func tagObjects() []any {
+	out := make([]any, len(tags))
+	for i, t := range tags {
+		out[i] = map[string]any{"name": t.name, "description": t.description}
+	}
+	return out
 }
 
 // tag groups a route by resource: what follows /v1/accounts/{account}, or

@@ -224,27 +224,59 @@ func (c *components) nameOf(t reflect.Type) string {
 }
 
 // addFields describes the JSON fields of struct t, those of embedded
-// structs included, as encoding/json writes them.
+// structs included, as encoding/json writes them: a field of t hides a
+// field of the same name in a struct t embeds.
 func (c *components) addFields(t reflect.Type, props schema, required *[]any) {
+	own := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, ok := jsonField(t.Field(i)); ok {
+			own[name] = true
+		}
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		tag, hasTag := f.Tag.Lookup("json")
-		if f.Anonymous && !hasTag && f.Type.Kind() == reflect.Struct {
-			c.addFields(f.Type, props, required)
+		if _, hasTag := f.Tag.Lookup("json"); f.Anonymous && !hasTag && f.Type.Kind() == reflect.Struct {
+			inner, innerRequired := schema{}, []any{}
+			c.addFields(f.Type, inner, &innerRequired)
+			for name, s := range inner {
+				if !own[name] {
+					props[name] = s
+				}
+			}
+			for _, name := range innerRequired {
+				if !own[name.(string)] {
+					*required = append(*required, name)
+				}
+			}
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if !f.IsExported() || name == "-" {
+		name, omitempty, ok := jsonField(f)
+		if !ok {
 			continue
-		}
-		if name == "" {
-			name = f.Name
 		}
 		props[name] = c.typeSchema(f.Type)
-		if !strings.Contains(opts, "omitempty") {
+		if !omitempty {
 			*required = append(*required, name)
 		}
 	}
+}
+
+// jsonField is the JSON name of struct field f and whether it is
+// omitempty; ok is false for a field encoding/json leaves out or an
+// embedded struct whose fields it lifts.
+func jsonField(f reflect.StructField) (name string, omitempty, ok bool) {
+	tag, hasTag := f.Tag.Lookup("json")
+	if f.Anonymous && !hasTag && f.Type.Kind() == reflect.Struct {
+		return "", false, false
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	if !f.IsExported() || name == "-" {
+		return "", false, false
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name, strings.Contains(opts, "omitempty"), true
 }
 
 var (

@@ -410,7 +410,7 @@ func TestRemoveUser(t *testing.T) {
 	b := tl.browser()
 	b.signIn(tl.token)
 	p := b.get("/accounts/acme/users/ada@acme.example")
-	if !strings.Contains(p.Body, "Its lock keeps running (A4): nobody else can be assigned P-1 before 2026-02-05 09:00 UTC") {
+	if !strings.Contains(p.Body, "Its lock keeps running: nobody else can be assigned P-1 before 2026-02-05 09:00 UTC") {
 		t.Errorf("ada's page does not warn of the lock:\n%s", p.Body)
 	}
 	p = b.post("/accounts/acme/users/ada@acme.example/remove", url.Values{"csrf": {b.csrfOf(p)}})

@@ -38,6 +38,9 @@ func runQTL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if (pf.quarter == "") == (pf.month == "") {
+		return badUsage("qtl: give --quarter (e.g. 2026-Q4) or --month (e.g. 2026-11), one of them")
+	}
 	raw, err := cf.call(ctx, http.MethodGet, cf.accountPath("/qtl?"+pf.query().Encode()), nil)
 	if err != nil {
 		return err
@@ -210,7 +213,7 @@ func runPeaks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *product == "" {
-		return fmt.Errorf("peaks: --product is required")
+		return badUsage("peaks: --product is required")
 	}
 	path := cf.accountPath("/peaks?" + url.Values{"product": {*product}, "from": {*from}, "to": {*to}}.Encode())
 	if *interval != "" {
@@ -263,7 +266,7 @@ func runUsageExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if cf.account == "" {
-		return fmt.Errorf("--account: an account id is required")
+		return badUsage("--account: an account id is required")
 	}
 	q := url.Values{"from_seq": {strconv.Itoa(from)}}
 	if to > 0 {

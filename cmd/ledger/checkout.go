@@ -44,10 +44,10 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if token == "" {
-		return fmt.Errorf("checkout verify: a TOKEN is required")
+		return badUsage("checkout verify: a TOKEN is required")
 	}
 	if *keyPath == "" {
-		return fmt.Errorf("--key: the checkout public key is required")
+		return badUsage("--key: the checkout public key is required")
 	}
 	pub, err := loadCheckoutKey(*keyPath)
 	if err != nil {
@@ -56,7 +56,7 @@ func runCheckout(_ context.Context, args []string, stdout, stderr io.Writer) err
 	now := time.Now().UTC()
 	if *atFlag != "" {
 		if now, err = time.Parse(time.RFC3339Nano, *atFlag); err != nil {
-			return fmt.Errorf("--at: %q is not an RFC 3339 time", *atFlag)
+			return badUsage("--at: %q is not an RFC 3339 time", *atFlag)
 		}
 	}
 	t, err := checkout.Verify(pub, token, now)

@@ -92,7 +92,7 @@ func (e *apiError) Error() string {
 // an *apiError.
 func (c *clientFlags) call(ctx context.Context, method, path string, body any, headers ...string) ([]byte, error) {
 	if c.account == "" && strings.HasPrefix(path, "/v1/accounts/") {
-		return nil, errors.New("--account: an account id is required")
+		return nil, badUsage("--account: an account id is required")
 	}
 	var rd io.Reader
 	if body != nil {
@@ -286,10 +286,10 @@ func runUsageImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if file == "" {
-		return errors.New("usage import: a FILE is required")
+		return badUsage("usage import: a FILE is required")
 	}
 	if *batch < 1 || *batch > 1000 {
-		return fmt.Errorf("--batch: %d; want 1 to 1000", *batch)
+		return badUsage("--batch: %d; want 1 to 1000", *batch)
 	}
 	if *format == "" {
 		*format = "ndjson"
@@ -429,7 +429,7 @@ func eachUsageBatch(path, format string, n int, fn func([]usageLine) error) erro
 			}
 		}
 	}
-	return fmt.Errorf("--format: %q; want ndjson or csv", format)
+	return badUsage("--format: %q; want ndjson or csv", format)
 }
 
 // countRecords counts a usage file's records, for the progress line.

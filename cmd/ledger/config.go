@@ -136,7 +136,7 @@ func (s *storeFlags) config() (server.Config, error) {
 	cfg := server.Config{DataDir: s.data, SigningKey: s.signingKey, Replicas: s.replicas, NATSListen: s.natsListen, SyncInterval: s.syncInterval,
 		NATSCreds: s.natsCreds, NATSNkey: s.natsNkey, NATSTLSCA: s.natsTLSCA, NATSTLSCert: s.natsTLSCert, NATSTLSKey: s.natsTLSKey}
 	if s.data == "" {
-		return cfg, fmt.Errorf("--data: a directory is required")
+		return cfg, badUsage("--data: a directory is required")
 	}
 	cfg.NATSUser, cfg.NATSInsecure = s.natsUser, s.natsInsecure
 	if s.natsURL != "" {
@@ -162,19 +162,19 @@ func (s *storeFlags) config() (server.Config, error) {
 		for _, u := range strings.Split(s.natsURL, ",") {
 			u = strings.TrimSpace(u)
 			if u == "" {
-				return cfg, fmt.Errorf("--nats-url: empty URL in %q", s.natsURL)
+				return cfg, badUsage("--nats-url: empty URL in %q", s.natsURL)
 			}
 			cfg.NATSURLs = append(cfg.NATSURLs, u)
 		}
 	}
 	if s.replicas != 1 && s.replicas != 3 && s.replicas != 5 {
-		return cfg, fmt.Errorf("--replicas: %d; want 1, 3 or 5", s.replicas)
+		return cfg, badUsage("--replicas: %d; want 1, 3 or 5", s.replicas)
 	}
 	if s.replicas != 1 && s.natsURL == "" {
-		return cfg, fmt.Errorf("--replicas: %d needs --nats-url (the embedded server is a single node)", s.replicas)
+		return cfg, badUsage("--replicas: %d needs --nats-url (the embedded server is a single node)", s.replicas)
 	}
 	if s.syncInterval < 0 {
-		return cfg, fmt.Errorf("--sync-interval: %s is negative; want 0 (sync every write) or a positive duration", s.syncInterval)
+		return cfg, badUsage("--sync-interval: %s is negative; want 0 (sync every write) or a positive duration", s.syncInterval)
 	}
 	return cfg, nil
 }
@@ -193,7 +193,7 @@ func (l *logFlags) register(fs *flag.FlagSet) {
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %q; want debug, info, warn or error", l.level)
+		return nil, badUsage("--log-level: %q; want debug, info, warn or error", l.level)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch l.format {
@@ -202,5 +202,5 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format: %q; want text or json", l.format)
+	return nil, badUsage("--log-format: %q; want text or json", l.format)
 }

@@ -36,7 +36,7 @@ func main() {
 const (
 	exitOK     = 0
 	exitError  = 1
-	exitUsage  = 2 // no command, an unknown command, a bad flag
+	exitUsage  = 2 // no command, an unknown command or flag, a flag or argument missing or out of range
 	exitDenied = 3 // ledger check: the check was denied
 )
 
@@ -44,12 +44,18 @@ const (
 // printed the answer.
 var errDenied = errors.New("check denied")
 
-// usageError is a command line the ledger cannot run; the usage has been
-// printed.
+// usageError is a command line the ledger cannot run: an unknown command
+// or flag (the usage has been printed), or a flag or argument that is
+// missing or out of range. It exits 2.
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// badUsage is a usage error with a message that names the flag or argument.
+func badUsage(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
 
 // exitCode prints err, if it needs printing, to stderr and returns the
 // process's exit code for it.

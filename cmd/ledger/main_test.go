@@ -55,7 +55,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--replicas", "two"}, 2, "", "ledger: invalid value \"two\" for flag -replicas: want a whole number\n"},
 		{[]string{"version", "extra"}, 2, "", `ledger: version: unexpected argument "extra"`},
 		{[]string{"version"}, 0, "ledger ", ""},
-		{[]string{"check", "--account", ""}, 1, "", "ledger: --account: an account id is required\n"},
+		{[]string{"check", "--account", ""}, 2, "", "ledger: --account: an account id is required\n"},
+		{[]string{"usage", "import", "--account", "acme"}, 2, "", "ledger: usage import: a FILE is required\n"},
+		{[]string{"qtl", "--account", "acme"}, 2, "", "ledger: qtl: --quarter is required"},
+		{[]string{"checkout", "verify"}, 2, "", "ledger: checkout verify: a TOKEN is required\n"},
+		{[]string{"serve", "--replicas", "2"}, 2, "", "ledger: --replicas: 2; want 1, 3 or 5\n"},
+		{[]string{"serve", "--usage-shards", "0"}, 2, "", "ledger: --usage-shards: 0; want 1 to"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := run(tc.args...)

@@ -68,17 +68,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *httpAddr == "" {
-		return fmt.Errorf("--http: an address is required")
+		return badUsage("--http: an address is required")
 	}
 	cfg.HTTPAddr = *httpAddr
 	for _, name := range *publicNames {
 		if err := checkPublicName(name); err != nil {
-			return fmt.Errorf("--public-name: %q: %w", name, err)
+			return badUsage("--public-name: %q: %w", name, err)
 		}
 	}
 	cfg.PublicNames = *publicNames
 	if rateLimit < 0 || maxInFlight < 0 {
-		return fmt.Errorf("--rate-limit and --max-inflight: want 0 (off) or more")
+		return badUsage("--rate-limit and --max-inflight: want 0 (off) or more")
 	}
 	cfg.RateLimit, cfg.MaxInFlight = float64(rateLimit), maxInFlight
 	if rateLimit == 0 {
@@ -88,32 +88,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.MaxInFlight = -1
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
-		return fmt.Errorf("--tls-cert and --tls-key: give both, or neither")
+		return badUsage("--tls-cert and --tls-key: give both, or neither")
 	}
 	cfg.TLSCert, cfg.TLSKey = *tlsCert, *tlsKey
 	cfg.NewStream = *newStream
 	if *readyMaxLag <= 0 || readyMaxLagEvents <= 0 {
-		return fmt.Errorf("--ready-max-lag and --ready-max-lag-events: want a positive duration and a positive count")
+		return badUsage("--ready-max-lag and --ready-max-lag-events: want a positive duration and a positive count")
 	}
 	cfg.ReadyMaxLag, cfg.ReadyMaxLagEvents = *readyMaxLag, uint64(readyMaxLagEvents)
 	if *memoryLimit > 0 {
 		if *memoryLimit < 64<<20 {
-			return fmt.Errorf("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)
+			return badUsage("--memory-limit: %d bytes; want at least 64MiB", *memoryLimit)
 		}
 		cfg.MemoryLimit = *memoryLimit
 		debug.SetMemoryLimit(cfg.GoMemoryLimit()) // Pebble's caches live outside the Go heap
 	}
 	if *sessionTTL <= 0 {
-		return fmt.Errorf("--session-ttl: %s; want a positive duration", *sessionTTL)
+		return badUsage("--session-ttl: %s; want a positive duration", *sessionTTL)
 	}
 	cfg.SessionTTL = *sessionTTL
 	cfg.CheckoutKey = *checkoutKey
 	if *usageHorizon <= 0 {
-		return fmt.Errorf("--usage-horizon: %s; want a positive duration", *usageHorizon)
+		return badUsage("--usage-horizon: %s; want a positive duration", *usageHorizon)
 	}
 	cfg.UsageHorizon = *usageHorizon
 	if usageShards < 1 || usageShards > events.MaxUsageShards {
-		return fmt.Errorf("--usage-shards: %d; want 1 to %d", usageShards, events.MaxUsageShards)
+		return badUsage("--usage-shards: %d; want 1 to %d", usageShards, events.MaxUsageShards)
 	}
 	cfg.UsageShards = usageShards
 	if cfg.Logger, err = lf.logger(stderr); err != nil {

@@ -81,7 +81,7 @@ func tailConfig(credsFile, natsURL, account, subject, types string, fromSeq int,
 		cfg.Filter = subject
 	case account != "":
 		if !events.AccountIDPattern.MatchString(account) {
-			return cfg, fmt.Errorf("tail: --account %q is not an account id", account)
+			return cfg, badUsage("tail: --account %q is not an account id", account)
 		}
 		cfg.Filter = events.SubjectPrefix + account + ".>"
 	}
@@ -92,15 +92,15 @@ func tailConfig(credsFile, natsURL, account, subject, types string, fromSeq int,
 	}
 	switch {
 	case fromSeq < 0:
-		return cfg, fmt.Errorf("tail: --from-seq %d; want 1 or more", fromSeq)
+		return cfg, badUsage("tail: --from-seq %d; want 1 or more", fromSeq)
 	case fromSeq > 0 && since != "":
-		return cfg, fmt.Errorf("tail: --from-seq and --since: give one")
+		return cfg, badUsage("tail: --from-seq and --since: give one")
 	case fromSeq > 0:
 		cfg.StartSeq = uint64(fromSeq)
 	case since != "":
 		t, err := time.Parse(time.RFC3339Nano, since)
 		if err != nil {
-			return cfg, fmt.Errorf("tail: --since %q is not an RFC 3339 time", since)
+			return cfg, badUsage("tail: --since %q is not an RFC 3339 time", since)
 		}
 		cfg.StartTime = t
 	default:
