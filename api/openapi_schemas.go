@@ -26,7 +26,7 @@ var (
 	boolean        = schema{"type": "boolean"}
 	dateTime       = schema{"type": "string", "format": "date-time"}
 	date           = schema{"type": "string", "format": "date"}
-	email          = schema{"type": "string", "minLength": 3, "maxLength": 254, "description": "An email; compared without regard to case, answered in lower case."}
+	email          = schema{"type": "string", "minLength": 3, "maxLength": 254, "description": "An email (rule A5): at most 254 bytes; stored and answered in Unicode NFC and lower case, and compared so."}
 	country        = schema{"type": "string", "description": "ISO 3166-1 alpha-2; lower case accepted."}
 	at             = schema{"type": "string", "format": "date-time", "description": "The business time of the change (docs/api.md#business-time-at)."}
 	accountID      = pattern(events.AccountIDPattern.String())
