@@ -39,8 +39,8 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 	if quarter == "" {
 		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
 	}
-	if _, err := billing.ParseQuarter(quarter); err != nil {
-		return commands.Invalid("quarter", "%v", err)
+	if _, err := ledger.ParseQuarter(quarter); err != nil {
+		return err
 	}
 	out := newNDJSON(w)
 	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error { return out.line(rep) })
@@ -76,9 +76,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 // peakEvidence answers one interval with each machine counted in it and the
 // usage ids that put it there (G7).
 func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
-	start, err := time.Parse(time.RFC3339, r.PathValue("interval_start"))
+	start, err := requiredTime("interval_start", r.PathValue("interval_start"))
 	if err != nil {
-		return commands.Invalid("interval_start", "%q is not an RFC 3339 time", r.PathValue("interval_start"))
+		return err
 	}
 	ev, err := a.l.PeakEvidence(r.Context(), r.PathValue("account"), r.PathValue("product"), start.UTC())
 	if err != nil {

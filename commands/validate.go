@@ -237,7 +237,40 @@ var (
 	maxTime = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// Instant validates a time given by a client.
+// ParseTime parses a time a client gave as RFC 3339 text and validates it
+// (Instant). RFC 3339 (section 5.6) lets "T" and "Z" be written "t" and
+// "z", and so does the ledger: 2026-06-01t00:00:00z is 2026-06-01T00:00:00Z.
+// Every time of a body, a path or a query is read with it.
+func ParseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, Invalid(field, "a time is required (RFC 3339, e.g. 2026-01-05T00:00:00Z)")
+	}
+	b := []byte(s)
+	if len(b) > 10 && b[10] == 't' {
+		b[10] = 'T'
+	}
+	if b[len(b)-1] == 'z' {
+		b[len(b)-1] = 'Z'
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, Invalid(field, "%q is not an RFC 3339 time (e.g. 2026-01-05T00:00:00Z)", s)
+	}
+	return Instant(field, t)
+}
+
+// ParseDay parses a UTC day a client gave as YYYY-MM-DD and validates it
+// (Instant).
+func ParseDay(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, Invalid(field, "%q is not a day (YYYY-MM-DD)", s)
+	}
+	return Instant(field, t)
+}
+
+// Instant validates a time given by a client: every one is in the years
+// 2000 to 8999, [2000-01-01, 9000-01-01).
 func Instant(field string, t time.Time) (time.Time, error) {
 	if t.IsZero() {
 		return time.Time{}, Invalid(field, "a time is required (RFC 3339, e.g. 2026-01-05T00:00:00Z)")

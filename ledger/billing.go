@@ -16,15 +16,28 @@ import (
 // for: a quarter and then some.
 const MaxPeakRange = 100 * 24 * time.Hour
 
+// ParseQuarter reads a quarter a client named (YYYY-Qn), in the years every
+// client time is in (commands.Instant).
+func ParseQuarter(quarter string) (billing.Quarter, error) {
+	q, err := billing.ParseQuarter(quarter)
+	if err != nil {
+		return billing.Quarter{}, commands.Invalid("quarter", "%v", err)
+	}
+	if _, err := commands.Instant("quarter", q.Start()); err != nil {
+		return billing.Quarter{}, err
+	}
+	return q, nil
+}
+
 // QTL returns the account's quarterly term licence report for quarter
 // ("YYYY-Qn"), per product (G2, G3). With asOf > 0 it is computed from the
 // events at or below that stream sequence only, and is the same, byte for
 // byte, whenever it is asked (G6); with asOf 0 it reflects everything the
 // stream holds now, and its as_of_seq is the newest event it depends on.
 func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) (billing.Report, error) {
-	q, err := billing.ParseQuarter(quarter)
+	q, err := ParseQuarter(quarter)
 	if err != nil {
-		return billing.Report{}, commands.Invalid("quarter", "%v", err)
+		return billing.Report{}, err
 	}
 	if err := l.awaitBilling(ctx, account, asOf); err != nil {
 		return billing.Report{}, err
@@ -211,8 +224,8 @@ func (l *Ledger) billingInput(account, product string, from, to time.Time, asOf 
 // account order, all as of one stream sequence (the stream's last when the
 // call starts), so a billing run gets one consistent set of reports.
 func (l *Ledger) QTLAll(ctx context.Context, quarter string, each func(billing.Report) error) error {
-	if _, err := billing.ParseQuarter(quarter); err != nil {
-		return commands.Invalid("quarter", "%v", err)
+	if _, err := ParseQuarter(quarter); err != nil {
+		return err
 	}
 	info, err := l.stream.Info(ctx)
 	if err != nil {
