@@ -42,7 +42,7 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 	if _, err := ledger.ParseQuarter(quarter); err != nil {
 		return err
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, a.streamStall)
 	err := a.l.QTLAll(r.Context(), quarter, func(rep billing.Report) error { return out.line(rep) })
 	return out.end(err, a.logger, "qtl of every account", "quarter", quarter)
 }
@@ -115,7 +115,7 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	if to != 0 && to < from {
 		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, a.streamStall)
 	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error { return out.line(e) })
 	return out.end(err, a.logger, "usage export", "account", r.PathValue("account"))
 }
