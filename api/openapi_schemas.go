@@ -112,7 +112,7 @@ func componentSchemas() map[string]any {
 	for name, v := range map[string]any{
 		"Account": AccountView{}, "User": UserView{}, "Session": SessionView{}, "License": LicenseView{},
 		"Checkout": CheckoutView{}, "Access": AccessView{}, "Check": CheckView{}, "Token": TokenView{},
-		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Reminder": ledger.Reminder{},
+		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Domain": DomainView{}, "Reminder": ledger.Reminder{},
 		"QTLReport": billing.Report{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
 		"ExportedEvent": ledger.ExportedEvent{}, "SchemaList": SchemaList{}, "Point": billing.Point{},
 		"CreatedToken": struct {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -223,6 +224,8 @@ func checkScripts(local string) error {
 // dot-separated labels of 1 to 63 of a-z, 0-9 and '-', not starting or
 // ending with '-'.
 const domainPattern = `^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+var domainRe = regexp.MustCompile(domainPattern)
 
 // validDomain reports whether d matches domainPattern.
 func validDomain(d string) bool {
