@@ -42,6 +42,7 @@ type API struct {
 	responses *prometheus.CounterVec
 	durations *prometheus.HistogramVec // ledger_http_request_duration_seconds{route}
 
+	streamStall       time.Duration        // Options.StreamStall
 	natsURLs          []string             // Options.NATSURLs
 	subscriberRevoked func(tokenID string) // Options.SubscriberRevoked
 }
@@ -59,6 +60,11 @@ type Options struct {
 	// MaxInFlight caps each token's concurrent requests; 0 means
 	// DefaultMaxInFlight, < 0 no cap.
 	MaxInFlight int
+	// StreamStall is how long an NDJSON answer may go without writing
+	// before its connection is cut (0: DefaultStreamStall): each write
+	// moves the write deadline this far ahead, so an answer of any length
+	// ends on purpose, and only a reader that stops reading is cut.
+	StreamStall time.Duration
 	// NATSURLs are where subscribers connect (the answer of POST
 	// .../subscribers names them); empty when no NATS listener is
 	// reachable from outside the ledger.
@@ -71,7 +77,7 @@ type Options struct {
 // New returns the HTTP API of l.
 func New(l *ledger.Ledger, o Options) *API {
 	a := &API{l: l, logger: o.Logger, mux: http.NewServeMux(), paths: http.NewServeMux(), pathSet: map[string]struct{}{},
-		gatherer: o.Gatherer, ready: o.Ready, natsURLs: o.NATSURLs, subscriberRevoked: o.SubscriberRevoked,
+		gatherer: o.Gatherer, ready: o.Ready, natsURLs: o.NATSURLs, streamStall: o.StreamStall, subscriberRevoked: o.SubscriberRevoked,
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_http_responses_total",
 			Help: "HTTP responses by status code.",
@@ -80,6 +86,9 @@ func New(l *ledger.Ledger, o Options) *API {
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
+	}
+	if a.streamStall <= 0 {
+		a.streamStall = DefaultStreamStall
 	}
 	rate, inFlight := o.RateLimit, o.MaxInFlight
 	if rate == 0 {
@@ -148,6 +157,9 @@ func (a *API) routes() {
 	a.handle("GET /v1/accounts/{account}/alerts", auth.Read, a.alerts)
 	a.handle("PUT /v1/accounts/{account}/thresholds/{product}", auth.Manage, a.setThreshold)
 	a.handle("DELETE /v1/accounts/{account}/thresholds/{product}", auth.Manage, a.clearThreshold)
+	a.handle("PUT /v1/accounts/{account}/domains/{domain}", auth.Vendor, a.claimDomain)
+	a.handle("DELETE /v1/accounts/{account}/domains/{domain}", auth.Vendor, a.releaseDomain)
+	a.handle("GET /v1/accounts/{account}/domains/{domain}", auth.Read, a.getDomain)
 	a.handle("GET /v1/accounts/{account}/peaks/{product}/{interval_start}", auth.Read, a.peakEvidence)
 	a.handle("POST /v1/tokens", auth.Vendor, a.createToken)
 	a.handle("GET /v1/tokens", auth.ReadAll, a.listTokens)

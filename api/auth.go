@@ -26,6 +26,11 @@ func (a *API) admit(r *http.Request, access auth.Access) (*http.Request, error) 
 	if access == auth.Public {
 		return r, nil
 	}
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		// Which one would count is a guess a proxy and the ledger could
+		// make differently: the request is ambiguous, not unauthenticated.
+		return r, commands.Invalid("Authorization", "the request has %d Authorization headers; send one", n)
+	}
 	token, ok := auth.Bearer(r.Header.Get("Authorization"))
 	if !ok {
 		return r, commands.Reject(commands.CodeUnauthenticated, "a valid bearer token is required: Authorization: Bearer <token>")

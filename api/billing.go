@@ -66,7 +66,7 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, a.streamStall)
 	err = a.l.QTLAll(r.Context(), period, func(rep billing.Report) error { return out.line(rep) })
 	return out.end(err, a.logger, "qtl of every account", period.Field(), period.String())
 }
@@ -100,9 +100,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 // peakEvidence answers one interval with each machine counted in it and the
 // usage ids that put it there (G7).
 func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
-	start, err := time.Parse(time.RFC3339, r.PathValue("interval_start"))
+	start, err := requiredTime("interval_start", r.PathValue("interval_start"))
 	if err != nil {
-		return commands.Invalid("interval_start", "%q is not an RFC 3339 time", r.PathValue("interval_start"))
+		return err
 	}
 	ev, err := a.l.PeakEvidence(r.Context(), r.PathValue("account"), r.PathValue("product"), start.UTC())
 	if err != nil {
@@ -139,7 +139,7 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	if to != 0 && to < from {
 		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
 	}
-	out := newNDJSON(w)
+	out := newNDJSON(w, a.streamStall)
 	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error { return out.line(e) })
 	return out.end(err, a.logger, "usage export", "account", r.PathValue("account"))
 }

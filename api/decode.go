@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -127,10 +128,11 @@ func decodeStrict(body []byte, v any) error {
 	if err := checkSyntax(trimmed); err != nil {
 		return err
 	}
-	if err := checkShape(trimmed, reflect.TypeOf(v).Elem()); err != nil {
+	plain, err := checkShape(trimmed, reflect.TypeOf(v).Elem())
+	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(trimmed, v); err != nil {
+	if err := json.Unmarshal(plain, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			field := typeErr.Field
@@ -149,8 +151,10 @@ func decodeStrict(body []byte, v any) error {
 // would drop a form feed or a U+0085 too).
 func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\n\r") }
 
-// checkSyntax accepts exactly one complete JSON value of valid UTF-8:
-// encoding/json would read invalid UTF-8 in a string as U+FFFD.
+// checkSyntax accepts exactly one complete JSON value of valid UTF-8,
+// whose \u escapes are valid UTF-16: encoding/json would read invalid UTF-8
+// in a string, and a lone surrogate such as \ud800, as U+FFFD, so that two
+// inputs would be one value.
 func checkSyntax(body []byte) error {
 	if !utf8.Valid(body) {
 		return commands.Reject(commands.CodeMalformedJSON, "the body is not valid UTF-8")
@@ -167,7 +171,48 @@ func checkSyntax(body []byte) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return commands.Reject(commands.CodeMalformedJSON, "trailing data after the JSON object")
 	}
+	return checkEscapes(body)
+}
+
+// checkEscapes refuses a \u escape of a surrogate that is not half of a
+// pair, high then low, in body, one valid JSON value (so a backslash is in
+// a string and starts a complete escape).
+func checkEscapes(body []byte) error {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if body[i+1] != 'u' {
+			i++
+			continue
+		}
+		r := hexRune(body[i+2 : i+6])
+		switch {
+		case 0xD800 <= r && r < 0xDC00:
+			if i+12 > len(body) || body[i+6] != '\\' || body[i+7] != 'u' {
+				return loneSurrogate(body[i : i+6])
+			}
+			if low := hexRune(body[i+8 : i+12]); low < 0xDC00 || low > 0xDFFF {
+				return loneSurrogate(body[i : i+6])
+			}
+			i += 11
+		case 0xDC00 <= r && r < 0xE000:
+			return loneSurrogate(body[i : i+6])
+		default:
+			i += 5
+		}
+	}
 	return nil
+}
+
+func hexRune(h []byte) rune {
+	n, _ := strconv.ParseUint(string(h), 16, 32)
+	return rune(n)
+}
+
+func loneSurrogate(esc []byte) error {
+	return commands.Reject(commands.CodeMalformedJSON,
+		"%s is half of a UTF-16 surrogate pair without its other half: it stands for no character", esc)
 }
 
 func jsonKind(goKind string) string {
@@ -251,21 +296,13 @@ func printableASCII(s string, max int) bool {
 	return true
 }
 
-// parseTime parses an optional RFC 3339 field; "" is the zero time.
+// parseTime parses an optional RFC 3339 field (commands.ParseTime); "" is
+// the zero time.
 func parseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, commands.Invalid(field, "%q is not an RFC 3339 time (e.g. 2026-01-05T00:00:00Z)", s)
-	}
-	return commands.Instant(field, t)
+	return commands.ParseTime(field, s)
 }
 
-func requiredTime(field, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, commands.Invalid(field, "a time is required (RFC 3339, e.g. 2026-01-05T00:00:00Z)")
-	}
-	return parseTime(field, s)
-}
+func requiredTime(field, s string) (time.Time, error) { return commands.ParseTime(field, s) }

@@ -38,6 +38,8 @@ var statusOf = map[string]int{
 	commands.CodeAccountExists:             http.StatusConflict,
 	commands.CodeUserExists:                http.StatusConflict,
 	commands.CodeUserInOtherAccount:        http.StatusConflict,
+	commands.CodeEmailNotRegistrable:       http.StatusConflict,
+	commands.CodeDomainClaimed:             http.StatusConflict,
 	commands.CodeEntitlementCountryMissing: http.StatusConflict,
 	commands.CodeLicenseExists:             http.StatusConflict,
 	commands.CodeNotPractitioner:           http.StatusConflict,

@@ -19,7 +19,7 @@ func ndjsonAPI(t *testing.T, n int, fail error) *httptest.Server {
 	a := &API{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), mux: http.NewServeMux(),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "r"}, []string{"code"}), durations: newDurations()}
 	a.mux.HandleFunc("GET /lines", func(w http.ResponseWriter, r *http.Request) {
-		out := newNDJSON(w)
+		out := newNDJSON(w, DefaultStreamStall)
 		var err error
 		for i := range n {
 			if err = out.line(map[string]int{"line": i}); err != nil {

@@ -26,7 +26,7 @@ var (
 	boolean        = schema{"type": "boolean"}
 	dateTime       = schema{"type": "string", "format": "date-time"}
 	date           = schema{"type": "string", "format": "date"}
-	email          = schema{"type": "string", "minLength": 3, "maxLength": 254, "description": "An email; compared without regard to case, answered in lower case."}
+	email          = schema{"type": "string", "minLength": 3, "maxLength": 254, "description": "An email (rule A5): at most 254 bytes; stored and answered in Unicode NFC and lower case, and compared so."}
 	country        = schema{"type": "string", "description": "ISO 3166-1 alpha-2; lower case accepted."}
 	at             = schema{"type": "string", "format": "date-time", "description": "The business time of the change (docs/api.md#business-time-at)."}
 	accountID      = pattern(events.AccountIDPattern.String())
@@ -112,7 +112,7 @@ func componentSchemas() map[string]any {
 	for name, v := range map[string]any{
 		"Account": AccountView{}, "User": UserView{}, "Session": SessionView{}, "License": LicenseView{},
 		"Checkout": CheckoutView{}, "Access": AccessView{}, "Check": CheckView{}, "Token": TokenView{},
-		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Reminder": ledger.Reminder{},
+		"Subscriber": SubscriberView{}, "Threshold": ThresholdView{}, "Domain": DomainView{}, "Reminder": ledger.Reminder{},
 		"QTLReport": billing.Report{}, "QTLAdvice": billing.Advice{}, "PeakEvidence": billing.Evidence{}, "Alert": projections.Alert{},
 		"ExportedEvent": ledger.ExportedEvent{}, "SchemaList": SchemaList{}, "Point": billing.Point{},
 		"CreatedToken": struct {

@@ -1,6 +1,10 @@
 package api
 
 import (
+	"net/url"
+	"strings"
+
+	"github.com/entledger/ledger/commands"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -49,4 +53,26 @@ func TestRejectUncleanPath(t *testing.T) {
 			t.Errorf("%s: %d, Location %q; want 400 and no redirect", tc.target, w.Code, w.Header().Get("Location"))
 		}
 	}
+}
+
+// rule A5: every email the ledger accepts passes the path check in every
+// route that names it, whatever a client's encoding of it: no accepted
+// email is a user that no path can reach.
+func FuzzAcceptedEmailPassesPathCheck(f *testing.F) {
+	for _, s := range []string{"a/./b@x.example", "/lead@x.example", "a//b@x.example", "a/b@x.example", "a%2F@x.example", "jose\u0301@x.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := commands.NormalizeEmail("email", s)
+		if err != nil {
+			return
+		}
+		for _, p := range []string{"/v1/accounts/acme/users/%s", "/v1/accounts/acme/users/%s/history", "/v1/accounts/acme/sessions/%s/heartbeat"} {
+			target := "http://127.0.0.1" + strings.Replace(p, "%s", url.PathEscape(e), 1)
+			r := httptest.NewRequest(http.MethodGet, target, nil)
+			if reason := uncleanPath(r.URL.Path); reason != "" {
+				t.Fatalf("%q accepted as %q, but its path %s: %s", s, e, target, reason)
+			}
+		}
+	})
 }

@@ -64,7 +64,7 @@ func (a *API) newSubscriber(w http.ResponseWriter, r *http.Request, account stri
 		return commands.Reject(commands.CodeConflict, "a subscriber %q exists; revoke it first or choose another name", body.Name).
 			With("name", body.Name)
 	}
-	res, err := a.l.CreateToken(r.Context(), req.meta, body.Name, events.RoleSubscriber, account)
+	res, err := a.l.CreateSubscriberToken(r.Context(), req.meta, body.Name, account)
 	if err != nil {
 		return err
 	}

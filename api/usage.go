@@ -110,13 +110,15 @@ func (a *API) dayRange(r *http.Request) (from, to string, err error) {
 // RFC 3339 time, which stands for its UTC day (the summary counts whole
 // days).
 func summaryDay(field, v string) (string, error) {
-	if _, err := time.Parse(time.DateOnly, v); err == nil {
-		return v, nil
+	if len(v) == len(time.DateOnly) {
+		day, err := commands.ParseDay(field, v)
+		return day.Format(time.DateOnly), err
 	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC().Format(time.DateOnly), nil
+	t, err := commands.ParseTime(field, v)
+	if err != nil {
+		return "", commands.Invalid(field, "%q is neither a UTC day (YYYY-MM-DD) nor an RFC 3339 time in the years 2000 to 8999", v)
 	}
-	return "", commands.Invalid(field, "%q is neither a UTC day (YYYY-MM-DD) nor an RFC 3339 time", v)
+	return t.Format(time.DateOnly), nil
 }
 
 // voidUsage voids mis-recorded usage records (H1).

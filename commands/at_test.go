@@ -37,7 +37,7 @@ func TestAtInFuture(t *testing.T) {
 		}},
 		{"RegisterUser", func(w *world, at time.Time) ([]events.Event, error) {
 			return commands.RegisterUser{Account: acct, Email: "new@x.com", At: at}.
-				Decide(w.account(acct), w.user(acct, "new@x.com"), w.owner("new@x.com"), now)
+				Decide(w.account(acct), w.user(acct, "new@x.com"), w.owner("new@x.com"), commands.DomainOwner{}, now)
 		}},
 		{"ChangeUserCountry", func(w *world, at time.Time) ([]events.Event, error) {
 			return commands.ChangeUserCountry{Account: acct, Email: "a@x.com", EntitlementCountry: "FR", At: at}.
@@ -161,7 +161,7 @@ func TestAtBeforeLastEvent(t *testing.T) {
 			w.must(t)(w.removeUser(other, "g@x.com", last))
 		}, func(w *world, at time.Time) ([]events.Event, error) {
 			return commands.RegisterUser{Account: acct, Email: "g@x.com", At: at}.
-				Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), now)
+				Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), commands.DomainOwner{}, now)
 		}, last.Add(-time.Nanosecond), commands.CodeAtBeforeLastEvent},
 	}
 	for _, tt := range tests {

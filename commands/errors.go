@@ -42,6 +42,8 @@ const (
 	CodeAccountExists             = "account_exists"
 	CodeUserExists                = "user_exists"
 	CodeUserInOtherAccount        = "user_in_other_account"
+	CodeEmailNotRegistrable       = "email_not_registrable" // its domain is claimed by another account (A5, S2)
+	CodeDomainClaimed             = "domain_claimed"        // claiming a domain another account holds
 	CodeEntitlementCountryMissing = "entitlement_country_missing"
 	CodeLicenseExists             = "license_exists"
 	CodeNotPractitioner           = "not_practitioner_license"
@@ -82,7 +84,8 @@ var Codes = []string{
 	CodeBodyTooLarge, CodeUnsupportedMediaType,
 	CodeInvalidCursor,
 	CodeAccountNotFound, CodeUserNotFound, CodeLicenseNotFound, CodeNotFound,
-	CodeAccountExists, CodeUserExists, CodeUserInOtherAccount, CodeEntitlementCountryMissing, CodeLicenseExists,
+	CodeAccountExists, CodeUserExists, CodeUserInOtherAccount, CodeEmailNotRegistrable, CodeDomainClaimed,
+	CodeEntitlementCountryMissing, CodeLicenseExists,
 	CodeNotPractitioner, CodeLicenseInactive, CodeLicenseAssigned, CodeUserAlreadyLicensed, CodeLicenseLocked,
 	CodeAlreadyAssigned, CodeNotAssigned, CodeLicenseCheckedOut, CodeRenewalNotLater, CodeAtBeforeLastEvent,
 	CodeIdempotencyKeyReused, CodeConflict, CodeSignedInElsewhere, CodeClockSkew, CodeNotSignedIn, CodeNotAssignee,

@@ -72,6 +72,11 @@ func TestEmittedEventsMarshal(t *testing.T) {
 	tok.Apply(created[0])
 	w.must(t)(commands.RevokeToken{ID: tok.ID}.Decide(tok, tokAt.Add(time.Minute)))
 
+	claimed := w.must(t)(commands.ClaimDomain{Account: acct, Domain: "x.com"}.Decide(*w.accounts[acct], commands.DomainOwner{}, tokAt.Add(2*time.Minute)))
+	var domain commands.DomainOwner
+	domain.Apply(claimed[0])
+	w.must(t)(commands.ReleaseDomain{Account: acct, Domain: "x.com"}.Decide(domain, tokAt.Add(3*time.Minute)))
+
 	seen := map[string]bool{}
 	for i, e := range w.log {
 		seen[e.Type()] = true

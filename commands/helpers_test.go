@@ -100,7 +100,7 @@ func (w *world) register(tb testing.TB, account, email, country string, at time.
 	if err != nil {
 		tb.Fatalf("RegisterUser.Normalize: %v", err)
 	}
-	w.must(tb)(c.Decide(w.account(account), w.user(account, c.Email), w.owner(c.Email), at))
+	w.must(tb)(c.Decide(w.account(account), w.user(account, c.Email), w.owner(c.Email), commands.DomainOwner{}, at))
 }
 
 func (w *world) createLicense(tb testing.TB, id, kind string, seats int, from, until time.Time) {
@@ -208,7 +208,7 @@ func (w *world) apply(tb testing.TB, evs []events.Event) {
 			}
 			w.licenses[k].Apply(e)
 		case events.AggregateAccess, events.AggregateCheck, events.AggregateUsage, events.AggregateAlert, events.AggregateReminder,
-			events.AggregateToken:
+			events.AggregateToken, events.AggregateDomain:
 			// Logs without state the rule tests read back.
 		case events.AggregateSession:
 			k := key(e.Account, e.AggregateID)

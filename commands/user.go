@@ -31,9 +31,16 @@ func (c RegisterUser) Normalize() (RegisterUser, error) {
 
 // Decide registers the user, claiming the email for the account on the
 // _global subject so that no other account can register it (A2).
-func (c RegisterUser) Decide(acct Account, user User, owner EmailOwner, now time.Time) ([]events.Event, error) {
+//
+// An email of a domain another account claimed is refused first,
+// email_not_registrable, whether or not it is a user elsewhere, so that
+// the refusal tells nothing about the address.
+func (c RegisterUser) Decide(acct Account, user User, owner EmailOwner, domain DomainOwner, now time.Time) ([]events.Event, error) {
 	if !acct.Exists() {
 		return nil, accountNotFound(c.Account)
+	}
+	if err := mayRegister(c.Account, c.Email, domain); err != nil {
+		return nil, err
 	}
 	switch owner.Account {
 	case "":

@@ -53,7 +53,7 @@ func TestRegisterUserDecide(t *testing.T) {
 	w := stdWorld(t)
 	at := t0
 	evs := w.must(t)(commands.RegisterUser{Account: acct, Email: "new@x.com", EntitlementCountry: "DE", At: at}.
-		Decide(w.account(acct), w.user(acct, "new@x.com"), w.owner("new@x.com"), at))
+		Decide(w.account(acct), w.user(acct, "new@x.com"), w.owner("new@x.com"), commands.DomainOwner{}, at))
 	if got, want := types(evs), []string{events.TypeUserRegistered, events.TypeEmailClaimed}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events: got %v, want %v", got, want)
 	}
@@ -91,7 +91,7 @@ func TestRegisterUserRejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := stdWorld(t)
 			rejected(t, tt.want)(commands.RegisterUser{Account: tt.account, Email: tt.email, EntitlementCountry: "DE", At: t0}.
-				Decide(w.account(tt.account), w.user(tt.account, tt.email), w.owner(tt.email), t0))
+				Decide(w.account(tt.account), w.user(tt.account, tt.email), w.owner(tt.email), commands.DomainOwner{}, t0))
 		})
 	}
 }
@@ -110,7 +110,7 @@ func TestRegisterUserInOtherAccountHidesAccount(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Normalize: %v", err)
 	}
-	e := rejected(t, commands.CodeUserInOtherAccount)(c.Decide(w.account(acct), w.user(acct, c.Email), w.owner(c.Email), t0))
+	e := rejected(t, commands.CodeUserInOtherAccount)(c.Decide(w.account(acct), w.user(acct, c.Email), w.owner(c.Email), commands.DomainOwner{}, t0))
 	if !strings.Contains(e.Message, "admin must remove the user first") {
 		t.Errorf("message: got %q, want it to say that the other account's admin must remove the user first", e.Message)
 	}
@@ -135,14 +135,14 @@ func TestRegisterUserInOtherAccountHidesAccount(t *testing.T) {
 func TestRegisterUserAfterRemovalFromOtherAccount(t *testing.T) {
 	w := stdWorld(t)
 	rejected(t, commands.CodeUserInOtherAccount)(commands.RegisterUser{Account: acct, Email: "g@x.com", At: t0}.
-		Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), t0))
+		Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), commands.DomainOwner{}, t0))
 	w.must(t)(w.removeUser(other, "g@x.com", t0.Add(time.Hour)))
 	if o := w.owner("g@x.com"); o.Account != "" {
 		t.Fatalf("owner after removal: got account %q, want none", o.Account)
 	}
 	at := t0.Add(2 * time.Hour)
 	w.must(t)(commands.RegisterUser{Account: acct, Email: "g@x.com", EntitlementCountry: "FR", At: at}.
-		Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), at))
+		Decide(w.account(acct), w.user(acct, "g@x.com"), w.owner("g@x.com"), commands.DomainOwner{}, at))
 	if o := w.owner("g@x.com"); o.Account != acct {
 		t.Errorf("owner after registration: got account %q, want %q", o.Account, acct)
 	}
@@ -151,7 +151,7 @@ func TestRegisterUserAfterRemovalFromOtherAccount(t *testing.T) {
 	}
 	// And now globex cannot take it back.
 	rejected(t, commands.CodeUserInOtherAccount)(commands.RegisterUser{Account: other, Email: "g@x.com", At: at}.
-		Decide(w.account(other), w.user(other, "g@x.com"), w.owner("g@x.com"), at))
+		Decide(w.account(other), w.user(other, "g@x.com"), w.owner("g@x.com"), commands.DomainOwner{}, at))
 }
 
 // rule A3: a user registered without a country cannot be assigned a licence

@@ -504,6 +504,8 @@ var catalogue = map[string]entry{
 	TypeUsageVoided:         register[UsageVoided](1, nil),
 	TypeTokenCreated:        register[TokenCreated](1, nil),
 	TypeTokenRevoked:        register[TokenRevoked](1, nil),
+	TypeDomainClaimed:       register[DomainClaimed](1, nil),
+	TypeDomainReleased:      register[DomainReleased](1, nil),
 }
 
 // Types lists every known event type name, sorted.

@@ -53,6 +53,7 @@ var subjectIDs = map[string]string{
 	events.AggregateAlert:    "<product>",
 	events.AggregateReminder: "<licence id>",
 	events.AggregateToken:    "<token id>",
+	events.AggregateDomain:   "<domain>",
 }
 
 // docEntry is one event type at one schema version, as the catalogue

@@ -194,7 +194,7 @@ func checkMeta(e Event) error {
 	if e.Account != GlobalAccount && !AccountIDPattern.MatchString(e.Account) {
 		errs = append(errs, fmt.Errorf("bad account %q", e.Account))
 	}
-	if e.AggregateID == "" || !utf8.ValidString(e.AggregateID) || len(e.AggregateID) > 254 {
+	if e.AggregateID == "" || !utf8.ValidString(e.AggregateID) || len(e.AggregateID) > MaxEmailBytes {
 		errs = append(errs, fmt.Errorf("bad aggregate id %q", e.AggregateID))
 	}
 	if e.CommandHash != "" && !isHexHash(e.CommandHash) {

@@ -177,6 +177,19 @@ var sampleBuilders = map[string]func(meta events.Event) events.Event{
 		e.Data = events.EmailClaimed{Email: sampleEmail, Account: sampleAccount}
 		return e
 	},
+	events.TypeDomainClaimed: func(e events.Event) events.Event {
+		e.Account = events.GlobalAccount
+		e.AggregateID = "acme.example"
+		e.PrevHash = ""
+		e.Data = events.DomainClaimed{Domain: "acme.example", Account: sampleAccount}
+		return e
+	},
+	events.TypeDomainReleased: func(e events.Event) events.Event {
+		e.Account = events.GlobalAccount
+		e.AggregateID = "acme.example"
+		e.Data = events.DomainReleased{Domain: "acme.example", Account: sampleAccount}
+		return e
+	},
 	events.TypeEmailReleased: func(e events.Event) events.Event {
 		e.Account = events.GlobalAccount
 		e.Data = events.EmailReleased{Email: sampleEmail, Account: sampleAccount}

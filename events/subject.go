@@ -29,11 +29,14 @@ const (
 	AggregateAlert    = "alert"    // id: the product: its threshold and alerts (G4, G8)
 	AggregateReminder = "reminder" // id: the licence: its daily reminders while unassigned (G5)
 	AggregateToken    = "token"    // in GlobalAccount only: an API token (S1, S3)
+	AggregateDomain   = "domain"   // in GlobalAccount only: which account claimed an email domain (A5, S2)
 )
 
 // Global reports whether events of aggregate kind are stored in
 // GlobalAccount rather than in an account of their own.
-func Global(aggregate string) bool { return aggregate == AggregateEmail || aggregate == AggregateToken }
+func Global(aggregate string) bool {
+	return aggregate == AggregateEmail || aggregate == AggregateToken || aggregate == AggregateDomain
+}
 
 // ErrBadSubject is returned by ParseSubject for a subject outside the ledger's
 // layout.
@@ -68,7 +71,7 @@ func ParseSubject(subject string) (account, aggregate, id string, err error) {
 	}
 	switch parts[1] {
 	case AggregateAccount, AggregateUser, AggregateLicense, AggregateEmail, AggregateSession,
-		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert, AggregateReminder, AggregateToken:
+		AggregateAccess, AggregateCheck, AggregateUsage, AggregateAlert, AggregateReminder, AggregateToken, AggregateDomain:
 	default:
 		return "", "", "", fmt.Errorf("%w: %q: unknown aggregate", ErrBadSubject, subject)
 	}

@@ -26,8 +26,12 @@ func match(field, v string, re matcher) error {
 	return nil
 }
 
+// email checks an email of an event: at most MaxEmailBytes bytes and of
+// emailShape, as the JSON Schemas say. The whole rule, CheckEmail (A5), is
+// for emails a client sends: an event keeps what the ledger accepted when
+// it was recorded, and must read forever (H1).
 func email(field, v string) error {
-	if len(v) < 3 || utf8.RuneCountInString(v) > 254 || !utf8.ValidString(v) {
+	if len(v) < 3 || len(v) > MaxEmailBytes || !utf8.ValidString(v) {
 		return fmt.Errorf("%s %q is not an email", field, v)
 	}
 	if !looksLikeEmail(v) {

@@ -87,6 +87,9 @@ var routeAccess = map[string]auth.Access{
 	"GET /v1/accounts/{account}/alerts":                           auth.Read,
 	"PUT /v1/accounts/{account}/thresholds/{product}":             auth.Manage,
 	"DELETE /v1/accounts/{account}/thresholds/{product}":          auth.Manage,
+	"PUT /v1/accounts/{account}/domains/{domain}":                 auth.Vendor,
+	"DELETE /v1/accounts/{account}/domains/{domain}":              auth.Vendor,
+	"GET /v1/accounts/{account}/domains/{domain}":                 auth.Read,
 	"GET /v1/accounts/{account}/peaks/{product}/{interval_start}": auth.Read,
 	"POST /v1/tokens":                                             auth.Vendor,
 	"GET /v1/tokens":                                              auth.ReadAll,
@@ -103,7 +106,7 @@ var routeAccess = map[string]auth.Access{
 // fillPath puts account (and fixed ids of the setup) into a route's path.
 func fillPath(path, account string) string {
 	return strings.NewReplacer("{account}", account, "{id}", "P1", "{email}", "a@x.example", "{product}", "microstation",
-		"{interval_start}", "2026-01-05T10:00:00Z", "{name}", "feed").Replace(path)
+		"{interval_start}", "2026-01-05T10:00:00Z", "{name}", "feed", "{domain}", "claimed.example").Replace(path)
 }
 
 // rules S1, S2: every endpoint × every role × own account, another

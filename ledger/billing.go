@@ -24,7 +24,14 @@ func ParsePeriod(quarter, month string) (billing.Period, error) {
 	if pe, ok := err.(*billing.PeriodError); ok {
 		return p, commands.Invalid(pe.Field, "%s", pe.Message)
 	}
-	return p, err
+	if err != nil {
+		return p, err
+	}
+	// In the years every client time is in (commands.Instant).
+	if _, err := commands.Instant(p.Field(), p.Start()); err != nil {
+		return billing.Period{}, err
+	}
+	return p, nil
 }
 
 // QTL returns the account's term licence report for period q, a quarter

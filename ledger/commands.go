@@ -116,7 +116,8 @@ func (l *Ledger) RegisterUser(ctx context.Context, meta Meta, c commands.Registe
 			acct := load[commands.Account](ld, events.AccountSubject(c.Account))
 			user := load[commands.User](ld, subj)
 			owner := load[commands.EmailOwner](ld, events.EmailSubject(c.Email))
-			return c.Decide(acct, user, owner, now)
+			domain := load[commands.DomainOwner](ld, events.DomainSubject(events.EmailDomain(c.Email)))
+			return c.Decide(acct, user, owner, domain, now)
 		}})
 }
 

@@ -23,9 +23,24 @@ type NewToken struct {
 // CreateToken issues an API token with role, reaching account ("" for
 // every account: admin, or an auditor of every account) (S1, S3). Only
 // the token's hash is written to the stream.
+//
+// Its roles are the documented ones (S1): admin, account_admin, auditor
+// and ingest. A subscriber's token is made with its credentials and its
+// consumer (CreateSubscriberToken, the subscribers API), never here: a
+// second token of a subscriber's name would share its durable consumer.
 func (l *Ledger) CreateToken(ctx context.Context, meta Meta, name, role, account string) (NewToken, error) {
+	if role == events.RoleSubscriber {
+		return NewToken{}, commands.Invalid("role", "%q tokens are made with their NATS credentials: POST /v1/accounts/{account}/subscribers or /v1/subscribers; want admin, account_admin, auditor or ingest", role)
+	}
 	id, token := auth.New()
 	return l.createToken(ctx, meta, id, token, name, role, account)
+}
+
+// CreateSubscriberToken issues the token of a subscriber of account ("":
+// every account) named name (S5): its NATS user and password.
+func (l *Ledger) CreateSubscriberToken(ctx context.Context, meta Meta, name, account string) (NewToken, error) {
+	id, token := auth.New()
+	return l.createToken(ctx, meta, id, token, name, events.RoleSubscriber, account)
 }
 
 // CreateTokenWithID is CreateToken with the token's id given. Two calls

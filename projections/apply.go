@@ -396,6 +396,8 @@ func decodeState(aggregate string, raw json.RawMessage) (stateValue, error) {
 		st = new(commands.User)
 	case events.AggregateEmail:
 		st = new(commands.EmailOwner)
+	case events.AggregateDomain:
+		st = new(commands.DomainOwner)
 	case events.AggregateLicense:
 		st = new(commands.License)
 	case events.AggregateSession:

@@ -124,6 +124,12 @@ type Config struct {
 	// none).
 	RateLimit   float64
 	MaxInFlight int
+
+	// WriteTimeout bounds how long an answer may take to write (0: 60 s).
+	// An NDJSON answer extends it as it writes (api.Options.StreamStall), so
+	// it bounds the time without progress there: a reader that stalls is
+	// cut, one that keeps reading is not.
+	WriteTimeout time.Duration
 	// MemoryLimit, if set, sizes the caches from the process's memory
 	// budget (the caller sets the Go runtime's soft limit to GoMemoryLimit):
 	// the projections' block cache gets an eighth (at most 64 MiB), its
@@ -194,3 +200,13 @@ func (cfg Config) signingKeyPath() string {
 
 // ProjectionsDir is where the projection store lives under a data directory.
 func ProjectionsDir(dataDir string) string { return filepath.Join(dataDir, "projections") }
+
+// DefaultWriteTimeout is Config.WriteTimeout's default.
+const DefaultWriteTimeout = 60 * time.Second
+
+func (c Config) writeTimeout() time.Duration {
+	if c.WriteTimeout <= 0 {
+		return DefaultWriteTimeout
+	}
+	return c.WriteTimeout
+}

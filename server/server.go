@@ -139,9 +139,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.raiseAlerts()
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
-		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight, NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: func(id string) { go s.disconnectSubscriber(id) }})
+		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight, StreamStall: cfg.writeTimeout(), NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: func(id string) { go s.disconnectSubscriber(id) }})
 	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
-	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)))
+	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)), cfg.writeTimeout())
 	return s, nil
 }
 
@@ -200,12 +200,12 @@ func withConsole(con, apiHandler http.Handler) http.Handler {
 }
 
 // serveHTTP serves h on the server's listener until Close.
-func (s *Server) serveHTTP(h http.Handler) {
+func (s *Server) serveHTTP(h http.Handler, writeTimeout time.Duration) {
 	s.http = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/entledger/ledger/auth"
 	"github.com/entledger/ledger/billing"
 	"github.com/entledger/ledger/commands"
-	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
 	"github.com/entledger/ledger/subscriber"
@@ -144,7 +143,7 @@ func readAccount(ctx context.Context, srv *server.Server, account string, out io
 // benchCredentials makes subscriber credentials of account bill through the
 // Go API, as POST .../subscribers does.
 func benchCredentials(ctx context.Context, l *ledger.Ledger, account string) (subscriber.Credentials, error) {
-	tok, err := l.CreateToken(ctx, ledger.Meta{Actor: "bench"}, "bench", events.RoleSubscriber, account)
+	tok, err := l.CreateSubscriberToken(ctx, ledger.Meta{Actor: "bench"}, "bench", account)
 	if err != nil {
 		return subscriber.Credentials{}, err
 	}
