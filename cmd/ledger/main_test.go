@@ -57,7 +57,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"version"}, 0, "ledger ", ""},
 		{[]string{"check", "--account", ""}, 2, "", "ledger: --account: an account id is required\n"},
 		{[]string{"usage", "import", "--account", "acme"}, 2, "", "ledger: usage import: a FILE is required\n"},
-		{[]string{"qtl", "--account", "acme"}, 2, "", "ledger: qtl: --quarter is required"},
+		{[]string{"qtl", "--account", "acme"}, 2, "", "ledger: qtl: give --quarter (e.g. 2026-Q4) or --month"},
 		{[]string{"checkout", "verify"}, 2, "", "ledger: checkout verify: a TOKEN is required\n"},
 		{[]string{"serve", "--replicas", "2"}, 2, "", "ledger: --replicas: 2; want 1, 3 or 5\n"},
 		{[]string{"serve", "--usage-shards", "0"}, 2, "", "ledger: --usage-shards: 0; want 1 to"},
