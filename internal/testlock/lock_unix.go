@@ -9,7 +9,9 @@ import (
 )
 
 // lock takes an exclusive flock on the machine's heavy-test lock file.
-func lock() (func(), error) { return lockFile(filepath.Join(os.TempDir(), "entledger-heavy-tests.lock")) }
+func lock() (func(), error) {
+	return lockFile(filepath.Join(os.TempDir(), "entledger-heavy-tests.lock"))
+}
 
 // lockFile takes an exclusive flock on the file at path; the kernel
 // releases it if the process dies.
