@@ -24,6 +24,14 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 		}
 		asOf = n
 	}
+	if _, err := ledger.ParseQuarter(q.Get("quarter")); err != nil {
+		return err
+	}
+	if !a.l.QTLCached(r.PathValue("account"), q.Get("quarter"), asOf) {
+		if err := charge(r, costReports, 1); err != nil {
+			return err
+		}
+	}
 	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), q.Get("quarter"), asOf)
 	if err != nil {
 		return err
@@ -40,6 +48,9 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 		return commands.Invalid("quarter", "required, e.g. quarter=2026-Q4")
 	}
 	if _, err := ledger.ParseQuarter(quarter); err != nil {
+		return err
+	}
+	if err := charge(r, costReports, 1); err != nil {
 		return err
 	}
 	out := newNDJSON(w, a.streamStall)
@@ -62,6 +73,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := charge(r, costReports, 1); err != nil {
+		return err
+	}
 	points, err := a.l.Peaks(r.Context(), r.PathValue("account"), product, from, to)
 	if err != nil {
 		return err
@@ -78,6 +92,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
 	start, err := requiredTime("interval_start", r.PathValue("interval_start"))
 	if err != nil {
+		return err
+	}
+	if err := charge(r, costReports, 1); err != nil {
 		return err
 	}
 	ev, err := a.l.PeakEvidence(r.Context(), r.PathValue("account"), r.PathValue("product"), start.UTC())
@@ -114,6 +131,9 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	if to != 0 && to < from {
 		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
+	}
+	if err := charge(r, costReports, 1); err != nil {
+		return err
 	}
 	out := newNDJSON(w, a.streamStall)
 	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error { return out.line(e) })

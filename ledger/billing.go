@@ -65,6 +65,19 @@ func (l *Ledger) QTL(ctx context.Context, account, quarter string, asOf uint64) 
 	return rep.Report, nil
 }
 
+// QTLCached reports whether QTL(account, quarter, asOf) would be answered
+// from the cache without a computation, as a report as of a sequence is
+// once computed (G6), and a live one while nothing billing-relevant was
+// applied since: such an answer costs nothing (S9).
+func (l *Ledger) QTLCached(account, quarter string, asOf uint64) bool {
+	q, err := ParseQuarter(quarter)
+	if err != nil {
+		return false
+	}
+	_, ok := l.reports.get(reportKey{account: account, quarter: q, asOf: asOf}, l.store.BillingVersion(account))
+	return ok
+}
+
 // computedReport is a report with the newest sequence it depends on.
 type computedReport struct {
 	billing.Report
