@@ -44,7 +44,7 @@ var costNames = [numCosts]string{"commands", "usage_records", "report_computatio
 const (
 	DefaultRateLimit     = 100          // commands a second per token (Options.RateLimit); twice that per account
 	DefaultUsageRate     = 4000         // usage records a second per account
-	DefaultReportRate    = 2            // report computations a second per account
+	DefaultReportRate    = 4            // report computations a second per account
 	DefaultBodyRate      = 8 << 20      // request body bytes a second per account
 	DefaultMaxInFlight   = 256          // requests running at once in the process
 	inFlightTokenShare   = 8            // a token may hold 1/8 of the process's in-flight cap
