@@ -53,13 +53,21 @@ type Options struct {
 	Registerer prometheus.Registerer       // gets the API's metrics
 	Gatherer   prometheus.Gatherer         // served at /metrics
 	Ready      func(context.Context) error // answers /readyz
-	// RateLimit is how many mutating requests a second each token may
-	// send (Burst at once); 0 means DefaultRateLimit, < 0 no limit.
-	RateLimit float64
-	Burst     int // 0: twice RateLimit
-	// MaxInFlight caps each token's concurrent requests; 0 means
-	// DefaultMaxInFlight, < 0 no cap.
+	// The limits of S9 (limits.go); for each, 0 means its default and < 0
+	// no limit. RateLimit is how many commands (mutating requests but
+	// usage batches) a second each token may send, twice that per
+	// account; UsageRate, ReportRate and BodyRate are the usage records,
+	// report computations and request body bytes a second per account,
+	// half of each per token.
+	RateLimit, UsageRate, ReportRate, BodyRate float64
+	// MaxInFlight caps the requests running at once in the process (0:
+	// DefaultMaxInFlight, < 0 no cap); an account may hold a quarter of
+	// them and a token an eighth.
 	MaxInFlight int
+	// Now is the wall clock the limits' buckets run on (default time.Now):
+	// never the ledger's business clock, which a test or an import may set
+	// anywhere.
+	Now func() time.Time
 	// StreamStall is how long an NDJSON answer may go without writing
 	// before its connection is cut (0: DefaultStreamStall): each write
 	// moves the write deadline this far ahead, so an answer of any length
@@ -72,6 +80,24 @@ type Options struct {
 	// SubscriberRevoked, if set, is told of every subscriber revoked, to
 	// close its live connections.
 	SubscriberRevoked func(tokenID string)
+}
+
+// perAccountRates are the rates of S9 per account the options ask for.
+func (o Options) perAccountRates() rates {
+	var r rates
+	r[costCommands] = orDefault(o.RateLimit, DefaultRateLimit) / tokenShare
+	r[costUsageRecords] = orDefault(o.UsageRate, DefaultUsageRate)
+	r[costReports] = orDefault(o.ReportRate, DefaultReportRate)
+	r[costBodyBytes] = orDefault(o.BodyRate, DefaultBodyRate)
+	return r
+}
+
+// orDefault is v, or def when v is 0.
+func orDefault[T int | float64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // New returns the HTTP API of l.
@@ -90,14 +116,7 @@ func New(l *ledger.Ledger, o Options) *API {
 	if a.streamStall <= 0 {
 		a.streamStall = DefaultStreamStall
 	}
-	rate, inFlight := o.RateLimit, o.MaxInFlight
-	if rate == 0 {
-		rate = DefaultRateLimit
-	}
-	if inFlight == 0 {
-		inFlight = DefaultMaxInFlight
-	}
-	a.limits = newLimits(rate, o.Burst, inFlight, l.Now)
+	a.limits = newLimits(o.perAccountRates(), orDefault(o.MaxInFlight, DefaultMaxInFlight), o.Now)
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(a.responses, a.durations)
 	}
@@ -249,7 +268,7 @@ func (a *API) handle(pattern string, access auth.Access, h func(http.ResponseWri
 		r, err := a.admit(r, access)
 		if err == nil && access != auth.Public {
 			var leave func()
-			if leave, err = a.limits.enter(principal(r).ID); err == nil {
+			if leave, err = a.limits.enter(principal(r).ID, r.PathValue("account")); err == nil {
 				defer leave()
 			}
 		}

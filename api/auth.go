@@ -58,11 +58,20 @@ func (a *API) admit(r *http.Request, access auth.Access) (*http.Request, error) 
 
 type limitsKey struct{}
 
-// chargeCommand takes a mutating request from its token's rate limit
-// (S2: after the body is read and checked).
-func chargeCommand(r *http.Request) error {
+// charge takes n of cost c from the limits of r's token and of the account
+// its path names (S9: after the body is read and checked, S2).
+func charge(r *http.Request, c cost, n int) error {
 	l, _ := r.Context().Value(limitsKey{}).(*limits)
-	return l.charge(principal(r).ID)
+	return l.charge(principal(r).ID, r.PathValue("account"), c, n)
+}
+
+// chargeBody takes a request's body from its limits: the body's bytes and
+// one unit of c (a command), or n of c (a usage batch's records).
+func chargeBody(r *http.Request, body []byte, c cost, n int) error {
+	if err := charge(r, costBodyBytes, len(body)); err != nil {
+		return err
+	}
+	return charge(r, c, n)
 }
 
 // accountNotFound is the answer for an account that does not exist, or

@@ -17,6 +17,11 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !a.l.QTLCached(r.PathValue("account"), period, asOf) {
+		if err := charge(r, costReports, 1); err != nil {
+			return err
+		}
+	}
 	rep, err := a.l.QTL(r.Context(), r.PathValue("account"), period, asOf)
 	if err != nil {
 		return err
@@ -30,6 +35,9 @@ func (a *API) qtl(w http.ResponseWriter, r *http.Request) error {
 func (a *API) qtlAdvice(w http.ResponseWriter, r *http.Request) error {
 	period, asOf, err := reportQuery(r)
 	if err != nil {
+		return err
+	}
+	if err := charge(r, costReports, 1); err != nil {
 		return err
 	}
 	adv, err := a.l.Advice(r.Context(), r.PathValue("account"), period, asOf)
@@ -66,6 +74,9 @@ func (a *API) qtlAll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := charge(r, costReports, 1); err != nil {
+		return err
+	}
 	out := newNDJSON(w, a.streamStall)
 	err = a.l.QTLAll(r.Context(), period, func(rep billing.Report) error { return out.line(rep) })
 	return out.end(err, a.logger, "qtl of every account", period.Field(), period.String())
@@ -86,6 +97,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := charge(r, costReports, 1); err != nil {
+		return err
+	}
 	points, err := a.l.Peaks(r.Context(), r.PathValue("account"), product, from, to)
 	if err != nil {
 		return err
@@ -102,6 +116,9 @@ func (a *API) peaks(w http.ResponseWriter, r *http.Request) error {
 func (a *API) peakEvidence(w http.ResponseWriter, r *http.Request) error {
 	start, err := requiredTime("interval_start", r.PathValue("interval_start"))
 	if err != nil {
+		return err
+	}
+	if err := charge(r, costReports, 1); err != nil {
 		return err
 	}
 	ev, err := a.l.PeakEvidence(r.Context(), r.PathValue("account"), r.PathValue("product"), start.UTC())
@@ -138,6 +155,9 @@ func (a *API) usageExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	if to != 0 && to < from {
 		return commands.Invalid("to_seq", "%d is before from_seq %d", to, from)
+	}
+	if err := charge(r, costReports, 1); err != nil {
+		return err
 	}
 	out := newNDJSON(w, a.streamStall)
 	err = a.l.ExportUsage(r.Context(), r.PathValue("account"), from, to, func(e ledger.ExportedEvent) error { return out.line(e) })

@@ -54,8 +54,10 @@ func readCommand(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) (r
 			return request{}, err
 		}
 	}
-	req.meta, err = commandMeta(r, body)
-	return req, err
+	if req.meta, err = commandMeta(r, body); err != nil {
+		return request{}, err
+	}
+	return req, chargeBody(r, body, costCommands, 1)
 }
 
 // readJSONBody reads a request body declared Content-Type application/json
@@ -243,9 +245,6 @@ func jsonKind(goKind string) string {
 func commandMeta(r *http.Request, body []byte) (ledger.Meta, error) {
 	route := r.Method + " " + r.URL.Path
 	p := principal(r)
-	if err := chargeCommand(r); err != nil {
-		return ledger.Meta{}, err
-	}
 	meta := ledger.Meta{
 		CommandHash:   requestDigest(route, body),
 		Actor:         p.Actor(),

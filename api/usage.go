@@ -25,6 +25,9 @@ func (a *API) recordUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := chargeBody(r, raw, costUsageRecords, body.len()); err != nil {
+		return err
+	}
 	c := commands.RecordUsage{Account: r.PathValue("account"), Records: make([]commands.UsageRecord, body.len())}
 	for i := range c.Records {
 		rec, err := body.usageRecord(i)

@@ -70,6 +70,15 @@ func (l *Ledger) QTL(ctx context.Context, account string, q billing.Period, asOf
 	return rep.Report, nil
 }
 
+// QTLCached reports whether QTL(account, q, asOf) would be answered from
+// the cache without a computation, as a report as of a sequence is once
+// computed (G6), and a live one while nothing billing-relevant was applied
+// since: such an answer costs nothing (S9).
+func (l *Ledger) QTLCached(account string, q billing.Period, asOf uint64) bool {
+	_, ok := l.reports.get(reportKey{account: account, period: q, asOf: asOf}, l.store.BillingVersion(account))
+	return ok
+}
+
 // computedReport is a report with the newest sequence it depends on.
 type computedReport struct {
 	billing.Report

@@ -18,34 +18,62 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
 )
 
-// Item 7 (abuse limits), over HTTP: past its rate a token is answered 429
-// with Retry-After, after its body was read and decoded (S2: a malformed
-// body is still 400; the values themselves are checked by the command,
-// after the charge); reads are not limited; another token goes on; the
-// bucket refills with the clock.
-func TestRateLimitPerToken(t *testing.T) {
-	c := newClock(T0)
-	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true, RateLimit: 1}, c)
-	tl.must(201, "POST", "/v1/accounts", map[string]any{"id": "acme", "name": "Acme", "fulfillment_contact": "ops@acme.example"})
-	other := authToken(tl, events.RoleAccountAdmin, "acme") // the burst of 2 is spent
-	r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"email": "a@x.example", "entitlement_country": "DE"})
-	if r.Status != 429 || r.code() != "rate_limited" {
-		t.Fatalf("past the rate: %d %s, want 429", r.Status, r.Raw)
+// goToken makes a token through the Go API, which the HTTP limits do not
+// meter.
+func goToken(tl *testLedger, role, account string) string {
+	tl.tb.Helper()
+	tok, err := tl.srv.Ledger().CreateToken(context.Background(), ledger.Meta{Actor: "test"}, role+" "+account, role, account)
+	if err != nil {
+		tl.tb.Fatal(err)
 	}
-	if r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"emial": "a@x.example"}); r.Status != 400 {
+	return tok.Token
+}
+
+// Rules S2, S9 over HTTP: past its rate a token is answered 429 with what
+// was exceeded, after its body was read and decoded (S2: a malformed body
+// is still 400); reads that compute nothing are not limited; another token
+// of the account shares the account's bucket, another account has its own;
+// and the buckets run on the wall clock: moving the ledger's business clock
+// by two days (as a test or an import of old data may) refills nothing. It
+// did before issue 19.
+func TestRateLimitPerTokenAndAccount(t *testing.T) {
+	c := newClock(T0)
+	tl := startConfigured(t, server.Config{HTTPAddr: "127.0.0.1:0", NoReminders: true, RateLimit: 0.01}, c)
+	for _, id := range []string{"acme", "globex"} {
+		if _, err := tl.srv.Ledger().CreateAccount(context.Background(), ledger.Meta{Actor: "test"},
+			commands.CreateAccount{ID: id, Name: id, FulfillmentContact: "ops@" + id + ".example"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok1, tok2, tok3 := goToken(tl, events.RoleAccountAdmin, "acme"), goToken(tl, events.RoleAccountAdmin, "acme"),
+		goToken(tl, events.RoleAccountAdmin, "globex")
+	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": "a@x.example"}, as(tok1)...)
+	r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"email": "b@x.example"}, as(tok1)...)
+	if r.Status != 429 || r.code() != "rate_limited" || r.details()["limit"] != "commands" || r.details()["scope"] != "token" {
+		t.Fatalf("past the token's rate: %d %s, want 429 naming commands of the token", r.Status, r.Raw)
+	}
+	if r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"emial": "a@x.example"}, as(tok1)...); r.Status != 400 {
 		t.Errorf("a malformed body past the rate: %d, want 400 (the body is read and checked first)", r.Status)
 	}
-	if r := tl.do("GET", "/v1/accounts/acme", nil); r.Status != 200 {
-		t.Errorf("a read past the rate: %d, want 200 (reads are not rate limited)", r.Status)
+	if r := tl.do("GET", "/v1/accounts/acme", nil, as(tok1)...); r.Status != 200 {
+		t.Errorf("a read past the rate: %d, want 200", r.Status)
 	}
-	tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": "b@x.example", "entitlement_country": "DE"},
-		"Authorization", "Bearer "+other)
-	c.Advance(time.Second)
-	tl.must(201, "POST", "/v1/accounts/acme/users", map[string]any{"email": "a@x.example", "entitlement_country": "DE"})
+	c.Advance(48 * time.Hour)
+	if r := tl.do("POST", "/v1/accounts/acme/users", map[string]any{"email": "b@x.example"}, as(tok1)...); r.Status != 429 {
+		t.Errorf("after the business clock moved two days: %d %s, want 429 still (the buckets run on the wall clock)", r.Status, r.Raw)
+	}
+	r = tl.do("POST", "/v1/accounts/acme/users", map[string]any{"email": "b@x.example"}, as(tok2)...)
+	if r.Status != 429 || r.details()["scope"] != "account" {
+		t.Errorf("another token of the same account: %d %s, want 429 of the account", r.Status, r.Raw)
+	}
+	tl.must(201, "POST", "/v1/accounts/globex/users", map[string]any{"email": "g@x.example"}, as(tok3)...)
 }
 
 // TestRateLimitRetryAfter checks the header itself.

@@ -119,11 +119,11 @@ type Config struct {
 	// GroupsInFlight is how many group commits the ledger keeps in flight
 	// (ledger.Options.GroupsInFlight; 0: one).
 	GroupsInFlight int
-	// RateLimit and MaxInFlight bound each token's mutating requests a
-	// second and its concurrent requests (api.Options: 0 the default, < 0
-	// none).
-	RateLimit   float64
-	MaxInFlight int
+	// The limits of S9 (api.Options: 0 the default, < 0 none): commands a
+	// second per token, usage records, report computations and body bytes
+	// a second per account, and requests running at once in the process.
+	RateLimit, UsageRate, ReportRate, BodyRate float64
+	MaxInFlight                                int
 
 	// WriteTimeout bounds how long an answer may take to write (0: 60 s).
 	// An NDJSON answer extends it as it writes (api.Options.StreamStall), so

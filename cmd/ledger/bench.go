@@ -41,6 +41,7 @@ type benchConfig struct {
 	groupsInFlight  int             // --groups-in-flight for the ledgers of the writes and usage phases (0: their default)
 	cluster         *benchCluster   // the R3 cluster, when replicasFlag is 3
 	phases          map[string]bool // which phases run
+	fairness        fairnessConfig  // the fairness phase's sizes
 }
 
 // measurement is one timed phase.
@@ -80,7 +81,8 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary directory")
 	phases := fs.String("phases", "writes,usage,serve", "comma-separated phases to run: writes, usage, serve; billing, import, subscriber and rebuild "+
 		"(not by default: each imports --billing-records); console (not by default: the console's pages with --console-licences); "+
-		"apply (not by default: --apply-events usage events applied to the projections with countries and without)")
+		"apply (not by default: --apply-events usage events applied to the projections with countries and without); "+
+		"fairness (not by default: one account floods usage, another's latency beside its idle figures, default limits)")
 	intVar(fs, &bc.consoleLicences, "console-licences", 10_000, "unassigned licences of the console phase's account")
 	intVar(fs, &bc.consoleRequests, "console-requests", 50, "requests of each page the console phase times (their medians are printed)")
 	intVar(fs, &bc.billingRecords, "billing-records", 1_000_000, "pooled usage records of the billing phase, over 500 machines, 3 products and 4 countries")
@@ -91,6 +93,11 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	intVar(fs, &bc.replicasFlag, "replicas", 1, "stream replicas of the writes and usage phases: 1 (the embedded server) or 3 (three nats-servers clustered in this process, on loopback)")
 	intVar(fs, &bc.groupsInFlight, "groups-in-flight", 0, "group commits each ledger keeps in flight in the writes and usage phases; 0: the ledger's default, 1")
 	fs.StringVar(&bc.rebuildProfile, "rebuild-profile", "", "write a CPU profile of the projection rebuild alone (phases serve and rebuild) to this file")
+	durationVar(fs, &bc.fairness.flood, "fairness-flood", 20*time.Second, "how long account alpha floods usage in the fairness phase")
+	intVar(fs, &bc.fairness.floodClients, "fairness-clients", 8, "alpha's clients in the fairness phase, all with one ingest token")
+	intVar(fs, &bc.fairness.floodBatch, "fairness-batch", 1000, "usage records per batch of alpha's clients")
+	intVar(fs, &bc.fairness.betaOps, "fairness-ops", 200, "beta's PATCH and check pairs measured idle, before the flood")
+	durationVar(fs, &bc.fairness.betaEvery, "fairness-every", 20*time.Millisecond, "beta's pace: one PATCH and one check per interval")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := parse(fs, args); err != nil {
@@ -99,10 +106,10 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	bc.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild", "console", "apply":
+		case "writes", "usage", "serve", "billing", "import", "subscriber", "rebuild", "console", "apply", "fairness":
 			bc.phases[p] = true
 		default:
-			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber, rebuild, console or apply)", p)
+			return f, fmt.Errorf("bench: --phases: unknown phase %q (want writes, usage, serve, billing, import, subscriber, rebuild, console, apply or fairness)", p)
 		}
 	}
 	for _, field := range strings.Split(*usageClients, ",") {
@@ -120,6 +127,9 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, error) {
 	}
 	if bc.consoleLicences < 1 || bc.consoleRequests < 1 {
 		return f, fmt.Errorf("bench: --console-licences and --console-requests: want 1 or more")
+	}
+	if fc := bc.fairness; fc.flood <= 0 || fc.floodClients < 1 || fc.floodBatch < 1 || fc.floodBatch > 1000 || fc.betaOps < 1 || fc.betaEvery <= 0 {
+		return f, fmt.Errorf("bench: --fairness-flood and --fairness-every > 0, --fairness-clients and --fairness-ops >= 1, --fairness-batch 1 to 1000 are required")
 	}
 	if bc.clients < 1 || bc.ops < 2 || bc.licences < 0 {
 		return f, fmt.Errorf("bench: --clients >= 1, --ops >= 2 and --licences >= 0 are required")
@@ -239,6 +249,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if bc.phases["apply"] && bc.applyEvents > 0 {
 		fmt.Fprintln(stdout)
 		if err := benchApply(ctx, bc, stdout); err != nil {
+			return err
+		}
+	}
+	if bc.phases["fairness"] {
+		fmt.Fprintln(stdout)
+		if err := benchFairness(ctx, bc, stdout); err != nil {
 			return err
 		}
 	}

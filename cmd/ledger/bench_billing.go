@@ -27,8 +27,8 @@ import (
 // and after the restart.
 func benchBilling(ctx context.Context, bc benchConfig, out io.Writer) error {
 	dir := filepath.Join(bc.dir, "billing")
-	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval, Logger: quietLogger(),
-		UsageHorizon: 200 * 24 * time.Hour}
+	cfg := unlimited(server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval, Logger: quietLogger(),
+		UsageHorizon: 200 * 24 * time.Hour})
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -127,6 +127,7 @@ func freeLoopbackPorts(n int) ([]int, error) {
 // the cluster with three replicas.
 func (bc benchConfig) onStream(cfg server.Config) server.Config {
 	cfg.GroupsInFlight = bc.groupsInFlight
+	cfg = unlimited(cfg)
 	if bc.cluster != nil {
 		cfg.NATSURLs, cfg.Replicas, cfg.NATSListen = bc.cluster.urls, 3, ""
 	}
@@ -163,4 +164,11 @@ func (bc benchConfig) freshStream(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unlimited is cfg with the limits of S9 off: a benchmark measures the
+// ledger's capacity (see unlimitedFlags).
+func unlimited(cfg server.Config) server.Config {
+	cfg.RateLimit, cfg.UsageRate, cfg.ReportRate, cfg.BodyRate, cfg.MaxInFlight = -1, -1, -1, -1, -1
+	return cfg
 }

@@ -31,8 +31,8 @@ import (
 // page is built on.
 func benchConsole(ctx context.Context, bc benchConfig, out io.Writer) error {
 	dir := filepath.Join(bc.dir, "console")
-	srv, err := server.Start(ctx, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
-		NoReminders: true, Logger: quietLogger()})
+	srv, err := server.Start(ctx, unlimited(server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
+		NoReminders: true, Logger: quietLogger()}))
 	if err != nil {
 		return err
 	}

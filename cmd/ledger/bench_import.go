@@ -93,7 +93,7 @@ func medianRun(rs []importRun) importRun {
 // importOnce runs one child on a fresh dir, imports bodies from 4 clients
 // and measures it.
 func importOnce(ctx context.Context, exe, dir string, bc benchConfig, bodies [][]byte) (importRun, error) {
-	flags := []string{"--usage-horizon", "4800h"}
+	flags := append([]string{"--usage-horizon", "4800h"}, unlimitedFlags(exe)...)
 	if bc.importMemory != "" {
 		flags = append(flags, "--memory-limit", bc.importMemory)
 	}

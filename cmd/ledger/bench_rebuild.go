@@ -24,8 +24,8 @@ import (
 // Pebble writes of its messages and a projection rebuild (benchReplay).
 func benchRebuild(ctx context.Context, bc benchConfig, out io.Writer) error {
 	dir := filepath.Join(bc.dir, "rebuild-stream")
-	srv, err := server.Start(ctx, server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
-		Logger: quietLogger(), UsageHorizon: 200 * 24 * time.Hour, NoReminders: true})
+	srv, err := server.Start(ctx, unlimited(server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", SyncInterval: bc.syncInterval,
+		Logger: quietLogger(), UsageHorizon: 200 * 24 * time.Hour, NoReminders: true}))
 	if err != nil {
 		return err
 	}

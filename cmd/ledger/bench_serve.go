@@ -198,7 +198,20 @@ func startServe(ctx context.Context, dir string, sync time.Duration) (*serveChil
 	if err != nil {
 		return nil, err
 	}
-	return startServeBinary(ctx, exe, dir, sync)
+	return startServeBinary(ctx, exe, dir, sync, unlimitedFlags(exe)...)
+}
+
+// unlimitedFlags turn off the limits of S9 in a `ledger serve` child of
+// binary exe: a benchmark measures the ledger's capacity, which its
+// limits are there to keep one tenant from taking (the fairness phase
+// measures them). A binary other than this one may predate the flags of
+// S9, and is given the two it has always had.
+func unlimitedFlags(exe string) []string {
+	flags := []string{"--rate-limit", "0", "--max-inflight", "0"}
+	if self, err := os.Executable(); err == nil && self == exe {
+		flags = append(flags, "--usage-rate", "0", "--report-rate", "0", "--body-rate", "0")
+	}
+	return flags
 }
 
 // startServeBinary starts `exe serve` on dir with extra flags and waits

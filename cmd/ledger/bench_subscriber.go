@@ -25,8 +25,8 @@ import (
 // client over the embedded listener with scoped credentials, which decodes
 // and verifies every event and acknowledges in batches.
 func benchSubscriber(ctx context.Context, bc benchConfig, out io.Writer) error {
-	cfg := server.Config{DataDir: filepath.Join(bc.dir, "subscriber"), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
-		SyncInterval: bc.syncInterval, Logger: quietLogger(), UsageHorizon: 200 * 24 * time.Hour, NoReminders: true}
+	cfg := unlimited(server.Config{DataDir: filepath.Join(bc.dir, "subscriber"), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		SyncInterval: bc.syncInterval, Logger: quietLogger(), UsageHorizon: 200 * 24 * time.Hour, NoReminders: true})
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -136,10 +136,10 @@ func benchUsageTwoProcesses(ctx context.Context, bc benchConfig, out io.Writer) 
 		}
 		urls = append(urls, a.NATSURL())
 	}
-	b, err := server.Start(ctx, server.Config{
+	b, err := server.Start(ctx, unlimited(server.Config{
 		DataDir: filepath.Join(bc.dir, "usage-b"), HTTPAddr: "127.0.0.1:0", NATSURLs: urls, NATSPassword: pw, Replicas: bc.replicas(), GroupsInFlight: bc.groupsInFlight,
 		SigningKey: filepath.Join(bc.dir, "usage-a", "keys", "events.ed25519"), Logger: quietLogger(),
-	})
+	}))
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,10 @@ func killStart(tb testing.TB, bin, dir string) *killProc {
 		tb.Fatal(err)
 	}
 	p := &killProc{tb: tb, exited: make(chan struct{}), stderr: logf.Name()}
-	p.cmd = exec.Command(bin, "serve", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "")
+	// The kill tests drive the ledger as fast as it goes: the limits of S9
+	// are off.
+	p.cmd = exec.Command(bin, "serve", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "",
+		"--rate-limit", "0", "--usage-rate", "0", "--report-rate", "0", "--body-rate", "0", "--max-inflight", "0")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LEDGER_") {
 			p.cmd.Env = append(p.cmd.Env, kv)

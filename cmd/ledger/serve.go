@@ -44,9 +44,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"a DNS `name` clients reach the API by, e.g. ledger.example.com (repeat the flag, or separate names with commas); "+
 			"requests for any other host are refused (421 invalid_host). The --http host, IP addresses when --http listens on 0.0.0.0 or ::, "+
 			"and localhost when it listens on loopback need no listing")
-	var rateLimit, maxInFlight int
-	intVar(fs, &rateLimit, "rate-limit", api.DefaultRateLimit, "mutating requests a second each token may send (twice that at once); 0 turns the limit off")
-	intVar(fs, &maxInFlight, "max-inflight", api.DefaultMaxInFlight, "requests each token may have running at once; 0 turns the cap off")
+	var rateLimit, usageRate, reportRate, bodyRate, maxInFlight int
+	intVar(fs, &rateLimit, "rate-limit", api.DefaultRateLimit,
+		"commands (mutating requests but usage batches) a second each token may send, twice that per account (S9); 0 turns the limit off")
+	intVar(fs, &usageRate, "usage-rate", api.DefaultUsageRate,
+		"usage records a second each account may send, half that per token (S9); 0 turns the limit off")
+	intVar(fs, &reportRate, "report-rate", api.DefaultReportRate,
+		"report computations (QTL, peaks, evidence, exports; a cached report is free) a second per account, half that per token (S9); 0 turns the limit off")
+	intVar(fs, &bodyRate, "body-rate", api.DefaultBodyRate,
+		"request body bytes a second per account, half that per token (S9); 0 turns the limit off")
+	intVar(fs, &maxInFlight, "max-inflight", api.DefaultMaxInFlight,
+		"requests running at once in the process; an account may hold a quarter of them, a token an eighth; 0 turns the cap off")
 	memoryLimit := bytesFlag(fs, "memory-limit",
 		"a soft limit for the process's memory, e.g. 400MiB: the Go runtime collects harder near it, and the caches are sized from it (default: none)")
 	tlsCert := fs.String("tls-cert", "", "serve the API over HTTPS with this certificate (PEM, the chain after it), with --tls-key")
@@ -77,16 +85,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	cfg.PublicNames = *publicNames
-	if rateLimit < 0 || maxInFlight < 0 {
-		return badUsage("--rate-limit and --max-inflight: want 0 (off) or more")
+	for _, l := range []struct {
+		flag string
+		v    int
+		dst  *float64
+	}{{"rate-limit", rateLimit, &cfg.RateLimit}, {"usage-rate", usageRate, &cfg.UsageRate},
+		{"report-rate", reportRate, &cfg.ReportRate}, {"body-rate", bodyRate, &cfg.BodyRate}} {
+		if l.v < 0 {
+			return badUsage("--%s: want 0 (off) or more, not %d", l.flag, l.v)
+		}
+		*l.dst = offIfZero(float64(l.v))
 	}
-	cfg.RateLimit, cfg.MaxInFlight = float64(rateLimit), maxInFlight
-	if rateLimit == 0 {
-		cfg.RateLimit = -1
+	if maxInFlight < 0 {
+		return badUsage("--max-inflight: want 0 (off) or more, not %d", maxInFlight)
 	}
-	if maxInFlight == 0 {
-		cfg.MaxInFlight = -1
-	}
+	cfg.MaxInFlight = int(offIfZero(float64(maxInFlight)))
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return badUsage("--tls-cert and --tls-key: give both, or neither")
 	}
@@ -237,4 +250,12 @@ var errHostName = errors.New("want a host name such as ledger.example.com or an 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// offIfZero maps a limit flag's 0 (off) to the API's "no limit" (< 0).
+func offIfZero(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

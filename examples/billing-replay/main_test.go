@@ -46,6 +46,9 @@ func startLedger(t *testing.T) *testLedger {
 		SyncInterval: time.Minute, // a test need not fsync every write
 		Now:          func() time.Time { return now },
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The test asks a new report after every change, faster than a
+		// tenant may (S9): its limits are not what it tests.
+		ReportRate: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
