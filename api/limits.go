@@ -50,6 +50,7 @@ const (
 	inFlightTokenShare   = 8            // a token may hold 1/8 of the process's in-flight cap
 	inFlightAccountShare = 4            // an account 1/4
 	burstSeconds         = 2            // a bucket holds this many seconds of its rate
+	reportSession        = 10           // the least report computations a bucket holds
 	maxUsageBatch        = 1000         // the largest single charge of usage records
 	tokenShare           = 0.5          // a token's share of its account's rates
 	maxBodyCharge        = MaxBodyBytes // the largest single charge of body bytes
@@ -86,7 +87,9 @@ func newLimits(perAccount rates, maxInFlight int, now func() time.Time) *limits 
 }
 
 // burst is a bucket's size at rate r: burstSeconds of it, and at least the
-// largest single charge of c, which could otherwise never pass.
+// largest single charge of c, which could otherwise never pass; reports at
+// least reportSession, what a person or a script asks at once (a quarter,
+// its month, the advice, a peak's evidence).
 func burst(c cost, r float64) int {
 	b := r * burstSeconds
 	switch c {
@@ -94,6 +97,8 @@ func burst(c cost, r float64) int {
 		b = math.Max(b, maxUsageBatch)
 	case costBodyBytes:
 		b = math.Max(b, maxBodyCharge)
+	case costReports:
+		b = math.Max(b, reportSession)
 	}
 	return int(math.Max(1, math.Ceil(b)))
 }

@@ -51,8 +51,9 @@ func TestRuleS9LimitsCountCost(t *testing.T) {
 	if err := l.charge("t1", "alpha", costUsageRecords, 500); err != nil {
 		t.Errorf("after the refill: %v", err)
 	}
-	// Reports: 1 a second per token, a burst of 2; commands unlimited here.
-	for range 2 {
+	// Reports: 1 a second per token, a burst of reportSession (what one
+	// asks at once); commands unlimited here.
+	for range reportSession {
 		if err := l.charge("t1", "alpha", costReports, 1); err != nil {
 			t.Fatal(err)
 		}
