@@ -208,7 +208,7 @@ func startRetrying(t *testing.T, cfg server.Config) *server.Server {
 	var srv *server.Server
 	var err error
 	eventually(t, 30*time.Second, "ledger start on the cluster", func() bool {
-		if srv, err = server.Start(context.Background(), cfg); err != nil {
+		if srv, err = server.Start(context.Background(), withoutLimits(cfg)); err != nil {
 			t.Logf("start ledger on the cluster: %v (starting again)", err)
 		}
 		return err == nil

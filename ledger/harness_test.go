@@ -92,11 +92,7 @@ func startConfigured(tb testing.TB, cfg server.Config, c *clock) *testLedger {
 	if c == nil {
 		c = newClock(T0)
 	}
-	if cfg.RateLimit == 0 && cfg.UsageRate == 0 && cfg.ReportRate == 0 && cfg.BodyRate == 0 && cfg.MaxInFlight == 0 {
-		// The limits of S9 are for tenants, not for tests that drive the
-		// ledger as fast as it goes; the tests of the limits set them.
-		cfg.RateLimit, cfg.UsageRate, cfg.ReportRate, cfg.BodyRate, cfg.MaxInFlight = -1, -1, -1, -1, -1
-	}
+	cfg = withoutLimits(cfg)
 	cfg.Now, cfg.ReminderPoll = c.Now, 5*time.Millisecond
 	dir := cfg.DataDir
 	srv, err := server.Start(context.Background(), cfg)
@@ -388,4 +384,14 @@ func (tl *testLedger) digest() string {
 		tl.tb.Fatal(err)
 	}
 	return d
+}
+
+// withoutLimits turns the limits of S9 off in cfg unless it sets one: they
+// are for tenants, not for tests that drive the ledger as fast as it goes;
+// the tests of the limits set them.
+func withoutLimits(cfg server.Config) server.Config {
+	if cfg.RateLimit == 0 && cfg.UsageRate == 0 && cfg.ReportRate == 0 && cfg.BodyRate == 0 && cfg.MaxInFlight == 0 {
+		cfg.RateLimit, cfg.UsageRate, cfg.ReportRate, cfg.BodyRate, cfg.MaxInFlight = -1, -1, -1, -1, -1
+	}
+	return cfg
 }
