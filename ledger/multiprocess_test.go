@@ -32,7 +32,7 @@ func startPairWith(t *testing.T, c *clock, base server.Config) (a, b *testLedger
 	dirA, dirB := t.TempDir(), t.TempDir()
 	cfgA := base
 	cfgA.DataDir, cfgA.HTTPAddr, cfgA.Now, cfgA.NATSListen = dirA, "127.0.0.1:0", c.Now, addr
-	srvA, err := server.Start(context.Background(), cfgA)
+	srvA, err := server.Start(context.Background(), withoutLimits(cfgA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func startPairWith(t *testing.T, c *clock, base server.Config) (a, b *testLedger
 	cfgB := base
 	cfgB.DataDir, cfgB.HTTPAddr, cfgB.Now = dirB, "127.0.0.1:0", c.Now
 	cfgB.NATSURLs, cfgB.NATSPassword, cfgB.SigningKey = []string{"nats://" + addr}, pw, filepath.Join(dirA, "keys", "events.ed25519")
-	srvB, err := server.Start(context.Background(), cfgB)
+	srvB, err := server.Start(context.Background(), withoutLimits(cfgB))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestUsageAfterRestartBehindTheStream(t *testing.T) {
 	}
 	copyDir(t, old, server.ProjectionsDir(dir))
 
-	srv, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now})
+	srv, err := server.Start(context.Background(), withoutLimits(server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Now: c.Now}))
 	if err != nil {
 		t.Fatal(err)
 	}
