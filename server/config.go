@@ -124,6 +124,9 @@ type Config struct {
 	// none).
 	RateLimit   float64
 	MaxInFlight int
+	// CommandTimeout bounds each command from its arrival to its answer
+	// (api.Options.CommandTimeout; 0: api.DefaultCommandTimeout, 15 s).
+	CommandTimeout time.Duration
 	// MemoryLimit, if set, sizes the caches from the process's memory
 	// budget (the caller sets the Go runtime's soft limit to GoMemoryLimit):
 	// the projections' block cache gets an eighth (at most 64 MiB), its
