@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,17 @@ type API struct {
 	streamStall       time.Duration        // Options.StreamStall
 	natsURLs          []string             // Options.NATSURLs
 	subscriberRevoked func(tokenID string) // Options.SubscriberRevoked
+	commandTimeout    time.Duration        // Options.CommandTimeout
 }
+
+// DefaultCommandTimeout is how long a command waits at most, from the
+// moment it arrives, before it is answered (rule H5, docs/operations.md:
+// Losing a server): the time to find a lost request to the stream's
+// leader out (5 s) and to commit the command's batch (10 s). A command
+// whose waits for the stream or the projections take longer is answered
+// 503 unavailable, and its retry with the same Idempotency-Key answers
+// what became of it.
+const DefaultCommandTimeout = 15 * time.Second
 
 // Options configure New. Every field is optional.
 type Options struct {
@@ -80,6 +91,10 @@ type Options struct {
 	// SubscriberRevoked, if set, is told of every subscriber revoked, to
 	// close its live connections.
 	SubscriberRevoked func(tokenID string)
+	// CommandTimeout bounds each command, a request other than GET or
+	// HEAD, from its arrival to its answer; 0 means DefaultCommandTimeout.
+	// Reads are not bounded: an export streams for as long as it takes.
+	CommandTimeout time.Duration
 }
 
 // perAccountRates are the rates of S9 per account the options ask for.
@@ -104,6 +119,7 @@ func orDefault[T int | float64](v, def T) T {
 func New(l *ledger.Ledger, o Options) *API {
 	a := &API{l: l, logger: o.Logger, mux: http.NewServeMux(), paths: http.NewServeMux(), pathSet: map[string]struct{}{},
 		gatherer: o.Gatherer, ready: o.Ready, natsURLs: o.NATSURLs, streamStall: o.StreamStall, subscriberRevoked: o.SubscriberRevoked,
+		commandTimeout: cmp.Or(o.CommandTimeout, DefaultCommandTimeout),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_http_responses_total",
 			Help: "HTTP responses by status code.",
@@ -265,6 +281,11 @@ func (a *API) handle(pattern string, access auth.Access, h func(http.ResponseWri
 	}
 	a.table = append(a.table, Route{Method: method, Path: path, Access: access})
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			ctx, cancel := context.WithTimeout(r.Context(), a.commandTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		r, err := a.admit(r, access)
 		if err == nil && access != auth.Public {
 			var leave func()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/internal/injection"
+	"github.com/entledger/ledger/internal/natscluster"
 	"github.com/entledger/ledger/internal/natsproc"
 	"github.com/entledger/ledger/internal/poll"
 	"github.com/entledger/ledger/internal/testlock"
@@ -36,21 +37,13 @@ import (
 )
 
 // conf is a shipped configuration file's path.
-func conf(name string) string { return filepath.Join(natsproc.Root(), "deploy", "nats", name) }
+func conf(name string) string { return natscluster.Conf(name) }
 
 // secrets makes a deployment's secrets and their environment, as `ledger
 // nats secrets` writes them.
 func secrets(t *testing.T) (server.NATSSecrets, []string) {
 	t.Helper()
-	s, err := server.NewNATSSecrets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := s.Env()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, env
+	return natscluster.Secrets(t)
 }
 
 // startSingle starts deploy/nats/server.conf, the compose file's NATS.
@@ -61,71 +54,19 @@ func startSingle(t *testing.T, env []string) *natsproc.Proc {
 		Args: []string{"-m", fmt.Sprint(ports[1])}})
 }
 
-// cluster is three servers of deploy/nats/cluster.conf.
-type cluster struct {
-	procs      []*natsproc.Proc
-	monitoring []int
-	routes     []string // their route URLs
-}
-
-func startCluster(t *testing.T, s server.NATSSecrets, env []string) *cluster {
+// startCluster starts three servers of deploy/nats/cluster.conf.
+func startCluster(t *testing.T, s server.NATSSecrets, env []string) *natscluster.Cluster {
 	t.Helper()
-	ports := natsproc.FreePorts(t, 9)
-	var routes []string
-	for i := range 3 {
-		routes = append(routes, fmt.Sprintf("127.0.0.1:%d", ports[3+i]))
-	}
-	c := &cluster{routes: routes}
-	env = append(env, server.RoutesEnv(s.RoutePassword, routes))
-	for i := range 3 {
-		name := fmt.Sprintf("nats-%d", i+1)
-		c.monitoring = append(c.monitoring, ports[6+i])
-		c.procs = append(c.procs, natsproc.Start(t, natsproc.Options{Config: conf("cluster.conf"), Port: ports[i],
-			Env: append([]string{"NATS_SERVER_NAME=" + name, "NATS_STORE_DIR=" + t.TempDir(),
-				"NATS_CLUSTER_LISTEN=" + routes[i]}, env...),
-			Args: []string{"-m", fmt.Sprint(ports[6+i])}}))
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the first server's log:\n%s", c.procs[0].Log())
-		}
-	})
-	poll.Until(t, 30*time.Second, "a JetStream meta leader with three peers", func() bool {
-		for _, m := range c.monitoring {
-			var jsz struct {
-				Meta *struct {
-					Leader string `json:"leader"`
-					Size   int    `json:"cluster_size"`
-				} `json:"meta_cluster"`
-			}
-			if getJSON(fmt.Sprintf("http://127.0.0.1:%d/jsz", m), &jsz) != nil || jsz.Meta == nil || jsz.Meta.Leader == "" || jsz.Meta.Size != 3 {
-				return false
-			}
-		}
-		return true
-	})
-	return c
-}
-
-func (c *cluster) urls() []string {
-	var urls []string
-	for _, p := range c.procs {
-		urls = append(urls, p.URL())
-	}
-	return urls
+	return natscluster.Start(t, s, env)
 }
 
 // getJSON decodes the JSON answer of a GET.
-func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+func getJSON(url string, v any) error { return natscluster.GetJSON(url, v) }
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	natscluster.Eventually(t, d, what, cond)
 }
 
 // ledgerProc is a ledger running against the shipped servers.
@@ -304,9 +245,9 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 	testlock.Heavy(t)
 	s, env := secrets(t)
 	c := startCluster(t, s, env)
-	l := startLedger(t, c.urls()[:1], s, 3)
+	l := startLedger(t, c.URLs()[:1], s, 3)
 	creds := l.seed()
-	far := c.procs[2].URL()
+	far := c.Procs[2].URL()
 	creds.NATSURLs = []string{far}
 	refusedConnect(t, far, "a client without credentials")
 
@@ -410,8 +351,8 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 
 	// A server killed and started again: the ledger and the cluster go on
 	// (a write may meet the stream's leader election: 503, retried).
-	c.procs[1].Restart()
-	poll.Until(t, 30*time.Second, "a write after a server's restart", func() bool {
+	c.Procs[1].Restart()
+	eventually(t, 30*time.Second, "a write after a server's restart", func() bool {
 		return l.try("POST", "/v1/accounts/globex/users", map[string]any{"email": "restart@globex.example", "entitlement_country": "DE"}) == 201
 	})
 }
@@ -439,7 +380,7 @@ func TestClusterRoutesAuthenticate(t *testing.T) {
 				RemoteName string `json:"remote_name"`
 			} `json:"routes"`
 		}
-		if err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/routez", c.monitoring[0]), &rz); err != nil {
+		if err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/routez", c.Monitoring[0]), &rz); err != nil {
 			t.Fatal(err)
 		}
 		names := map[string]bool{}
@@ -455,15 +396,15 @@ func TestClusterRoutesAuthenticate(t *testing.T) {
 	ports := natsproc.FreePorts(t, 3)
 	stranger := natsproc.Start(t, natsproc.Options{Config: conf("cluster.conf"), Port: ports[0],
 		Env: append([]string{"NATS_SERVER_NAME=stranger", "NATS_STORE_DIR=" + t.TempDir(), fmt.Sprintf("NATS_CLUSTER_LISTEN=127.0.0.1:%d", ports[1]),
-			server.RoutesEnv(ss.RoutePassword, c.routes)}, strangerEnv...),
+			server.RoutesEnv(ss.RoutePassword, c.Routes)}, strangerEnv...),
 		Args: []string{"-m", fmt.Sprint(ports[2])}})
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("stranger:\n%s\nfirst:\n%s", stranger.Log(), c.procs[0].Log())
+			t.Logf("stranger:\n%s\nfirst:\n%s", stranger.Log(), c.Procs[0].Log())
 		}
 	})
-	poll.Until(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
-		return strings.Contains(stranger.Log(), "Authorization Violation") || strings.Contains(c.procs[0].Log()+c.procs[1].Log()+c.procs[2].Log(), "Authorization Violation")
+	eventually(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
+		return strings.Contains(stranger.Log(), "Authorization Violation") || strings.Contains(c.Procs[0].Log()+c.Procs[1].Log()+c.Procs[2].Log(), "Authorization Violation")
 	})
 	if n := routes(); n != 2 {
 		t.Errorf("after the stranger tried, the first server routes to %d servers, want 2", n)

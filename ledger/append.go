@@ -109,6 +109,8 @@ func header(m outgoing) nats.Header {
 }
 
 func (a *appender) publishOne(ctx context.Context, m outgoing) (uint64, error) {
+	ctx, cancel := askStream(ctx)
+	defer cancel()
 	ack, err := a.js.PublishMsg(ctx, &nats.Msg{Subject: m.subject, Data: m.data, Header: header(m)})
 	if err != nil {
 		var apiErr *jetstream.APIError

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/entledger/ledger/commands"
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/projections"
@@ -283,11 +285,18 @@ func (l *Ledger) beforeRetry(ctx context.Context, name string, attempt int) erro
 // catchUp waits until the projections have applied everything the stream
 // holds now.
 func (l *Ledger) catchUp(ctx context.Context) error {
-	info, err := l.stream.Info(ctx)
+	info, err := l.streamInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: stream info: %w", err)
 	}
 	return l.store.WaitFor(ctx, info.State.LastSeq)
+}
+
+// streamInfo asks for the stream's state, within streamRequestTimeout.
+func (l *Ledger) streamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+	ctx, cancel := askStream(ctx)
+	defer cancel()
+	return l.stream.Info(ctx)
 }
 
 // maxPayload is the largest message the NATS connection accepts (0 if

@@ -34,8 +34,12 @@ const maxBigBatchWait = 10 * time.Second
 //
 // There are at most maxLeaders leaders at a time (1 unless
 // Options.GroupsInFlight says more), each with one batch in flight: a
-// caller that finds fewer commits the queue, and hands its leadership to a
-// new goroutine when more requests arrived meanwhile. On R1 one is best:
+// caller that finds fewer starts a leader goroutine, which commits the
+// queue and goes on while more requests arrived meanwhile. Callers wait
+// for their own answer or their context, whichever comes first: a leader
+// may commit several groups, each waiting up to commitTimeout when the
+// stream's leader is lost, and no caller waits for another's group (rule
+// H5, docs/operations.md: Losing a server). On R1 one is best:
 // the staging cost is per batch, so the fewer and larger the better. On R3,
 // where the server stages batches in memory, 4 and 8 in flight were
 // measured beside 1 on the 2-core machine and did not do better
@@ -96,7 +100,7 @@ func (c *committer) append(ctx context.Context, msgs []outgoing) (uint64, error)
 	}
 	c.mu.Unlock()
 	if lead {
-		c.lead()
+		go c.lead()
 	}
 	select {
 	case res := <-req.done:
@@ -117,7 +121,7 @@ func (c *committer) appendAlone(ctx context.Context, msgs []outgoing) (uint64, e
 }
 
 // lead commits the queue once, then passes leadership on if requests
-// arrived meanwhile, so the caller can return to its own request.
+// arrived meanwhile.
 func (c *committer) lead() {
 	c.mu.Lock()
 	q := c.mu.queue

@@ -37,8 +37,16 @@ import (
 // (one request per subject, in parallel) for one that does not; a ledger
 // that owns its stream (Options.Exclusive) knows the answer without asking.
 
-// streamQueryTimeout bounds a question to the stream about its subjects.
-const streamQueryTimeout = 5 * time.Second
+// streamRequestTimeout bounds one request to JetStream on a command's way
+// (a lookup, a publish, the stream's state), whatever deadline the
+// command has: a request the stream lost (its leader went away) fails
+// then, and the command is answered 503 soon, not at its deadline.
+const streamRequestTimeout = 5 * time.Second
+
+// askStream is ctx bounded for one request to JetStream.
+func askStream(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, streamRequestTimeout)
+}
 
 // maxStreamChecks bounds the decisions of one attempt that find what they
 // read behind the stream; then the attempt counts as a lost race.
@@ -105,7 +113,7 @@ func (l *Ledger) lastSeqOf(ctx context.Context, subjects []string) (uint64, erro
 		// apart, awaitUsage).
 		return l.startSeq, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, streamQueryTimeout)
+	ctx, cancel := askStream(ctx)
 	defer cancel()
 	seqs := make([]uint64, len(subjects))
 	g, gctx := errgroup.WithContext(ctx)

@@ -188,6 +188,8 @@ func (a *replayAnswers) get(ctx context.Context, id string) (jetstream.KeyValueE
 	if a == nil || a.kv == nil {
 		return nil, nil
 	}
+	ctx, cancel := askStream(ctx)
+	defer cancel()
 	e, err := a.kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
@@ -203,6 +205,8 @@ func (a *replayAnswers) create(ctx context.Context, id string, raw []byte) error
 	if a == nil || a.kv == nil {
 		return nil
 	}
+	ctx, cancel := askStream(ctx)
+	defer cancel()
 	if _, err := a.kv.Create(ctx, id, raw); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("ledger: replay answers: %w", err)
 	}
@@ -211,6 +215,8 @@ func (a *replayAnswers) create(ctx context.Context, id string, raw []byte) error
 
 // drop deletes the entry of command id if it is still at revision rev.
 func (a *replayAnswers) drop(ctx context.Context, id string, rev uint64) error {
+	ctx, cancel := askStream(ctx)
+	defer cancel()
 	if err := a.kv.Delete(ctx, id, jetstream.LastRevision(rev)); err != nil {
 		return fmt.Errorf("ledger: replay answers: %w", err)
 	}

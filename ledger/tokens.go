@@ -149,6 +149,8 @@ func (l *Ledger) Authenticate(ctx context.Context, token string) (auth.Principal
 // ledger did not write) is no token.
 func (l *Ledger) tokenOnStream(ctx context.Context, id string) (commands.Token, error) {
 	subj := events.TokenSubject(id)
+	ctx, cancel := askStream(ctx)
+	defer cancel()
 	m, err := l.stream.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return commands.Token{}, nil

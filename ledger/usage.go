@@ -251,7 +251,7 @@ func (l *Ledger) catchUpForUsage(ctx context.Context) error {
 	if l.exclusive {
 		return nil
 	}
-	info, err := l.stream.Info(ctx)
+	info, err := l.streamInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: stream info: %w", err)
 	}

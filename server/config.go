@@ -130,6 +130,9 @@ type Config struct {
 	// it bounds the time without progress there: a reader that stalls is
 	// cut, one that keeps reading is not.
 	WriteTimeout time.Duration
+	// CommandTimeout bounds each command from its arrival to its answer
+	// (api.Options.CommandTimeout; 0: api.DefaultCommandTimeout, 15 s).
+	CommandTimeout time.Duration
 	// MemoryLimit, if set, sizes the caches from the process's memory
 	// budget (the caller sets the Go runtime's soft limit to GoMemoryLimit):
 	// the projections' block cache gets an eighth (at most 64 MiB), its

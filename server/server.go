@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.raiseAlerts()
 	s.api = api.New(l, api.Options{Registerer: reg, Gatherer: reg, Ready: s.ready, Logger: logger,
-		RateLimit: cfg.RateLimit, UsageRate: cfg.UsageRate, ReportRate: cfg.ReportRate, BodyRate: cfg.BodyRate, MaxInFlight: cfg.MaxInFlight, StreamStall: cfg.writeTimeout(), NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: func(id string) { go s.disconnectSubscriber(id) }})
+		RateLimit: cfg.RateLimit, UsageRate: cfg.UsageRate, ReportRate: cfg.ReportRate, BodyRate: cfg.BodyRate, MaxInFlight: cfg.MaxInFlight, StreamStall: cfg.writeTimeout(), CommandTimeout: cfg.CommandTimeout, NATSURLs: conn.SubscriberURLs(cfg), SubscriberRevoked: func(id string) { go s.disconnectSubscriber(id) }})
 	con := console.New(s.api, console.Options{Now: l.Now, Logger: logger, TokenFile: AdminTokenFile(cfg.DataDir)})
 	s.serveHTTP(api.CheckHost(allowedHosts(cfg, ln.Addr()), withConsole(con, s.api)), cfg.writeTimeout())
 	return s, nil

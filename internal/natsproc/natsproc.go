@@ -203,6 +203,24 @@ func (p *Proc) Kill() {
 	}
 }
 
+// Pause stops the process (SIGSTOP): its connections stay open and
+// nothing on them is answered, as with a server that hangs. Resume or
+// Kill ends the pause.
+func (p *Proc) Pause() {
+	p.tb.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		p.tb.Fatalf("natsproc: pause: %v", err)
+	}
+}
+
+// Resume continues a paused process (SIGCONT).
+func (p *Proc) Resume() {
+	p.tb.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		p.tb.Fatalf("natsproc: resume: %v", err)
+	}
+}
+
 // Restart starts the killed server again with the same options.
 func (p *Proc) Restart() {
 	p.tb.Helper()
