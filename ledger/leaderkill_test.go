@@ -10,15 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entledger/ledger/api"
 	"github.com/entledger/ledger/internal/testlock"
 	"github.com/entledger/ledger/projections"
 	"github.com/entledger/ledger/server"
 )
 
 // leaderLossBound is what docs/operations.md (Losing a server) promises a
-// client around the loss of the stream's leader: every request is
-// answered, at worst 503, within it.
-const leaderLossBound = 15 * time.Second
+// client around the loss of the stream's leader: every command is
+// answered, at worst 503, within it (api.DefaultCommandTimeout).
+const leaderLossBound = api.DefaultCommandTimeout
+
+// answerSlack is what a client may see beyond leaderLossBound: the HTTP
+// round trip and the scheduling of a loaded machine.
+const answerSlack = time.Second
 
 // rule H5 and docs/operations.md, Losing a server: the stream leader's
 // nats-server process is killed (SIGKILL) while both ledgers are committing
@@ -109,8 +114,8 @@ func TestLeaderKillWithinThePromise(t *testing.T) {
 		}
 		proc.Kill()
 		killed := time.Now()
-		t.Logf("round %d: killed the stream leader %s at %d acknowledged writes; a on %s, b on %s", round, leader,
-			cc.n.Load(), a.srv.Conn().NC.ConnectedServerName(), b.srv.Conn().NC.ConnectedServerName())
+		t.Logf("round %d: killed the stream leader %s with %d requests in flight, at %d acknowledged writes; a on %s, b on %s", round, leader,
+			watch.inFlight(), cc.n.Load(), a.srv.Conn().NC.ConnectedServerName(), b.srv.Conn().NC.ConnectedServerName())
 		eventually(t, 30*time.Second, "a new stream leader", func() bool { l := streamLeader(a); return l != "" && l != leader })
 		t.Logf("round %d: new stream leader %s after %s", round, streamLeader(a), time.Since(killed).Round(time.Millisecond))
 		progress(100, "writes after the kill")
@@ -130,12 +135,12 @@ func TestLeaderKillWithinThePromise(t *testing.T) {
 	n, slowest, over := watch.report()
 	t.Logf("%d requests, %d writes acknowledged, %d answered 503 or not at all and retried; the slowest took %s",
 		n, cc.n.Load(), cc.tries.Load(), slowest.Round(time.Millisecond))
-	for i, r := range over {
-		if i == 10 {
-			t.Logf("... and %d more", len(over)-10)
-			break
+	for _, r := range over {
+		if r.took > leaderLossBound+answerSlack {
+			t.Errorf("%s took %s (status %d), longer than the %s promised", r.what, r.took.Round(time.Millisecond), r.status, leaderLossBound)
+		} else {
+			t.Logf("%s took %s (status %d): at its deadline", r.what, r.took.Round(time.Millisecond), r.status)
 		}
-		t.Errorf("%s took %s (status %d), longer than the %s promised", r.what, r.took.Round(time.Millisecond), r.status, leaderLossBound)
 	}
 	if t.Failed() {
 		t.FailNow()

@@ -152,6 +152,13 @@ func (w *requestWatch) report() (n int, slowest time.Duration, over []watched) {
 	return len(done), slowest, over
 }
 
+// inFlight is how many requests are waiting for their answer.
+func (w *requestWatch) inFlight() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.mu.live)
+}
+
 // dumps are the goroutine dumps taken.
 func (w *requestWatch) dumps() []string {
 	w.mu.Lock()

@@ -10,10 +10,10 @@ import (
 )
 
 // streamGate says whether the LEDGER stream is still the one the ledger
-// started on. The projections follow it only while it is: JetStream's
-// ordered consumer outlives a deleted stream and, once a stream of the same
-// name exists again, goes on from the checkpoint in that other stream,
-// whose events are no continuation of what the projections hold. The
+// started on. The projections follow it only while it is: their consumer,
+// made again from the checkpoint whenever it is lost (projections.Follow),
+// would go on from the checkpoint in another stream created under the same
+// name, whose events are no continuation of what the projections hold. The
 // stream check (streamWatch) sets it; a nil gate is always open.
 type streamGate struct {
 	mu      sync.Mutex

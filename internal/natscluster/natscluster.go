@@ -5,8 +5,7 @@
 // operator starts them. Command-line flags choose only what a test must:
 // ports, store directories, names. It is for tests only.
 //
-// A Cluster is safe to use from one goroutine at a time, but for URLs,
-// Names and Leader, which only read.
+// A Cluster is safe to use from one goroutine at a time.
 package natscluster
 
 import (
@@ -108,36 +107,6 @@ func (c *Cluster) Named(name string) *natsproc.Proc {
 		}
 	}
 	return nil
-}
-
-// Leader is the name of the server that leads stream in account, as the
-// monitoring port of a running server says ("" while there is none).
-func (c *Cluster) Leader(account, stream string) string {
-	for _, m := range c.Monitoring {
-		var jsz struct {
-			Accounts []struct {
-				Name    string `json:"name"`
-				Streams []struct {
-					Name    string `json:"name"`
-					Cluster *struct {
-						Leader string `json:"leader"`
-					} `json:"cluster"`
-				} `json:"stream_detail"`
-			} `json:"account_details"`
-		}
-		url := fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", m)
-		if GetJSON(url, &jsz) != nil {
-			continue // a server that is down
-		}
-		for _, a := range jsz.Accounts {
-			for _, st := range a.Streams {
-				if a.Name == account && st.Name == stream && st.Cluster != nil && st.Cluster.Leader != "" {
-					return st.Cluster.Leader
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // GetJSON decodes the JSON answer of a GET.
