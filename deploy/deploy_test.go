@@ -63,12 +63,6 @@ func startCluster(t *testing.T, s server.NATSSecrets, env []string) *natscluster
 // getJSON decodes the JSON answer of a GET.
 func getJSON(url string, v any) error { return natscluster.GetJSON(url, v) }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	natscluster.Eventually(t, d, what, cond)
-}
-
 // ledgerProc is a ledger running against the shipped servers.
 type ledgerProc struct {
 	t     *testing.T
@@ -352,7 +346,7 @@ func TestClusterSubscribersAndRevocation(t *testing.T) {
 	// A server killed and started again: the ledger and the cluster go on
 	// (a write may meet the stream's leader election: 503, retried).
 	c.Procs[1].Restart()
-	eventually(t, 30*time.Second, "a write after a server's restart", func() bool {
+	poll.Until(t, 30*time.Second, "a write after a server's restart", func() bool {
 		return l.try("POST", "/v1/accounts/globex/users", map[string]any{"email": "restart@globex.example", "entitlement_country": "DE"}) == 201
 	})
 }
@@ -403,7 +397,7 @@ func TestClusterRoutesAuthenticate(t *testing.T) {
 			t.Logf("stranger:\n%s\nfirst:\n%s", stranger.Log(), c.Procs[0].Log())
 		}
 	})
-	eventually(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
+	poll.Until(t, 20*time.Second, "the cluster refusing the stranger's route", func() bool {
 		return strings.Contains(stranger.Log(), "Authorization Violation") || strings.Contains(c.Procs[0].Log()+c.Procs[1].Log()+c.Procs[2].Log(), "Authorization Violation")
 	})
 	if n := routes(); n != 2 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/entledger/ledger/events"
 	"github.com/entledger/ledger/internal/natsproc"
+	"github.com/entledger/ledger/internal/poll"
 	"github.com/entledger/ledger/ledger"
 	"github.com/entledger/ledger/server"
 )
@@ -65,7 +66,7 @@ func startSharedCluster(t *testing.T) *sharedCluster {
 	// As nats-server's own tests wait for the peer count: a stream of three
 	// replicas can be placed once the meta leader knows every server.
 	ctx := context.Background()
-	eventually(t, 30*time.Second, "a cluster that places three replicas", func() bool {
+	poll.Until(t, 30*time.Second, "a cluster that places three replicas", func() bool {
 		_, err := c.js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Replicas: 3, Storage: jetstream.MemoryStorage})
 		return err == nil
 	})
@@ -160,23 +161,6 @@ func stop(t *testing.T, s *server.Server) {
 	}
 }
 
-// eventually checks cond every few milliseconds until it holds, failing
-// the test naming what if it does not within d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("no %s within %s", what, d)
-		}
-	}
-}
-
 // hasProblem reports whether s's latest stream check found a problem
 // containing each of parts.
 func hasProblem(s *server.Server, parts ...string) bool {
@@ -257,7 +241,7 @@ func TestSharedSettingsOnlyGoUp(t *testing.T) {
 		c.update(t, l.stream, l.change)
 		start := time.Now()
 		for _, s := range []*server.Server{a, b} {
-			eventually(t, cl.interval+time.Second, "report of the lowered "+l.name, func() bool { return hasProblem(s, l.problem...) })
+			poll.Until(t, cl.interval+time.Second, "report of the lowered "+l.name, func() bool { return hasProblem(s, l.problem...) })
 		}
 		t.Logf("lowered %s: reported by both ledgers after %s", l.name, time.Since(start).Round(time.Millisecond))
 	}

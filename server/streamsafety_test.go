@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/entledger/ledger/events"
+	"github.com/entledger/ledger/internal/poll"
 	"github.com/entledger/ledger/projections"
 )
 
@@ -46,17 +47,7 @@ func (l *logLines) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l
 // test naming what if it does not within d.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			tb.Fatalf("no %s within %s", what, d)
-		}
-	}
+	poll.Until(tb, d, what, cond)
 }
 
 // get answers GET url: its status and body.

@@ -73,7 +73,7 @@ func Start(tb testing.TB, s server.NATSSecrets, env []string) *Cluster {
 			tb.Logf("the first server's log:\n%s", c.Procs[0].Log())
 		}
 	})
-	Eventually(tb, 30*time.Second, "a JetStream meta leader with three peers", func() bool {
+	poll.Until(tb, 30*time.Second, "a JetStream meta leader with three peers", func() bool {
 		for _, m := range c.Monitoring {
 			var jsz struct {
 				Meta *struct {
@@ -128,9 +128,3 @@ func GetJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// Eventually polls cond until it holds, or fails the test naming what once
-// d has passed.
-func Eventually(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	poll.Until(tb, d, what, cond)
-}
