@@ -127,4 +127,3 @@ func GetJSON(url string, v any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }
-
